@@ -1,0 +1,3 @@
+from acorntui.cli import main
+
+raise SystemExit(main())

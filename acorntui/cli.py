@@ -1,0 +1,104 @@
+"""The `acorntui` command line. Subcommands live in :mod:`acorntui.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from acorntui import __version__
+from acorntui.config import Config, ConfigError, load_config, resolve_db_url
+from db.connection import BadDatabaseURL, DatabaseUnavailable
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit status 2."""
+
+
+class Ctx:
+    """What a command handler gets besides its args: config, DB URL, a lazy connection."""
+
+    def __init__(self, args: argparse.Namespace, cfg: Config):
+        self.args = args
+        self.cfg = cfg
+        self.db_url, self.db_source = resolve_db_url(getattr(args, "db", None), cfg)
+        self._db = None
+
+    def connect(self, *, create: bool = True):
+        """Open the configured database; create/upgrade the schema when needed."""
+        if self._db is not None:
+            return self._db
+        import db as dbpkg
+        from db.schema import needs_init
+
+        self._db = dbpkg.connect(self.db_url, create_mysql_db=False)
+        if create and needs_init(self._db):
+            dbpkg.init_schema(self._db)
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None and not self._db.is_closed():
+            self._db.close()
+
+
+def eprint(*parts: object) -> None:
+    print(*parts, file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="acorntui",
+        description="Terminal console for nightly rsync backups: parse stats.out logs, "
+        "triage failures, manage exceptions, mail failure reports.",
+    )
+    p.add_argument("--version", action="version", version=f"acorntui {__version__}")
+    p.add_argument("--db", metavar="URL", help="database URL (sqlite:///path.db or "
+                   "mysql://user:pass@host:port/dbname); overrides ACORN_DB and the config file")
+    p.add_argument("--config", metavar="FILE", help="config file (default: ACORN_CONFIG or the "
+                   "platform config directory; see `acorntui config path`)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    import acorntui.commands as pkg
+
+    for mod in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"acorntui.commands.{mod.name}")
+        register = getattr(module, "register", None)
+        if register:
+            register(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        eprint(f"acorntui: {exc}")
+        return 2
+    for w in cfg.warnings:
+        eprint(w)
+    handler = getattr(args, "func", None)
+    if handler is None:
+        # bare `acorntui` opens the console
+        args.command = "console"
+        from acorntui.commands.console import run_console
+
+        handler = run_console
+    ctx = Ctx(args, cfg)
+    try:
+        return int(handler(args, ctx) or 0)
+    except DatabaseUnavailable as exc:
+        eprint(f"acorntui: {exc}")
+        return 1
+    except (BadDatabaseURL, UsageError, ConfigError) as exc:
+        eprint(f"acorntui: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        eprint("acorntui: interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+    finally:
+        ctx.close()

@@ -1,0 +1,249 @@
+"""Configuration: the TOML config file, the environment, and where things live.
+
+Precedence for the database URL: ``--db URL``, else ``ACORN_DB``, else ``[database] url`` in the
+config file, else a SQLite file in the user data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from db.connection import mask_url
+
+APP_NAME = "acorntui"
+
+
+class ConfigError(Exception):
+    """The config file is unreadable or holds a bad value; the message names file and key."""
+
+
+def config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def config_path() -> Path:
+    env = os.environ.get("ACORN_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    return config_dir() / "config.toml"
+
+
+def default_db_url() -> str:
+    return f"sqlite:///{data_dir() / 'acorntui.db'}"
+
+
+@dataclass
+class ReportServer:
+    name: str
+    host: str
+    port: int | None = None
+    user: str | None = None
+    key_file: str | None = None
+    remote_dir: str = "/reports"
+    known_hosts: str | None = None
+    password_env: str | None = None
+    # extra keys are kept for modules that add their own
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class MailSettings:
+    host: str = ""
+    port: int = 587
+    security: str = "starttls"  # starttls | tls | none
+    user: str = ""
+    password: str = ""  # from the file (discouraged) or password_env
+    password_env: str = ""
+    sender: str = ""  # the `from` key
+    to: list[str] = field(default_factory=list)
+    timeout: float = 30.0
+    outbox_dir: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def resolved_password(self) -> str:
+        if self.password_env and os.environ.get(self.password_env):
+            return os.environ[self.password_env]
+        return self.password
+
+
+@dataclass
+class Config:
+    path: Path
+    exists: bool
+    database_url: str | None = None
+    spool_dir: Path = field(default_factory=lambda: data_dir() / "spool")
+    max_age_hours: float = 24.0
+    night_cutoff_hours: float = 12.0
+    report_servers: list[ReportServer] = field(default_factory=list)
+    mail: MailSettings = field(default_factory=MailSettings)
+    raw: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _num(value: Any, where: str, kind: type = float) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    return kind(value)
+
+
+def _str(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+def load_config(path: str | os.PathLike | None = None) -> Config:
+    p = Path(path).expanduser() if path else config_path()
+    cfg = Config(path=p, exists=p.is_file())
+    if not cfg.exists:
+        return cfg
+    try:
+        raw_bytes = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(raw_bytes.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {p}: {exc}") from None
+    cfg.raw = data
+    where = str(p)
+
+    dbt = data.get("database", {})
+    if "url" in dbt:
+        cfg.database_url = _str(dbt["url"], f"{where}: [database] url")
+    spool = data.get("spool", {})
+    if "dir" in spool:
+        cfg.spool_dir = Path(_str(spool["dir"], f"{where}: [spool] dir")).expanduser()
+    parse = data.get("parse", {})
+    if "max_age_hours" in parse:
+        cfg.max_age_hours = _num(parse["max_age_hours"], f"{where}: [parse] max_age_hours")
+    if "night_cutoff_hours" in parse:
+        cfg.night_cutoff_hours = _num(
+            parse["night_cutoff_hours"], f"{where}: [parse] night_cutoff_hours"
+        )
+    servers = data.get("report_servers", [])
+    if not isinstance(servers, list):
+        raise ConfigError(f"{where}: report_servers must be [[report_servers]] tables")
+    known = {"name", "host", "port", "user", "key_file", "remote_dir", "known_hosts",
+             "password_env"}
+    for i, s in enumerate(servers):
+        w = f"{where}: [[report_servers]] #{i + 1}"
+        if not isinstance(s, dict) or "host" not in s:
+            raise ConfigError(f"{w}: needs a host")
+        cfg.report_servers.append(
+            ReportServer(
+                name=_str(s.get("name", s["host"]), f"{w} name"),
+                host=_str(s["host"], f"{w} host"),
+                port=_num(s["port"], f"{w} port", int) if "port" in s else None,
+                user=_str(s["user"], f"{w} user") if "user" in s else None,
+                key_file=_str(s["key_file"], f"{w} key_file") if s.get("key_file") else None,
+                remote_dir=_str(s.get("remote_dir", "/reports"), f"{w} remote_dir"),
+                known_hosts=_str(s["known_hosts"], f"{w} known_hosts")
+                if s.get("known_hosts") else None,
+                password_env=s.get("password_env"),
+                extra={k: v for k, v in s.items() if k not in known},
+            )
+        )
+    m = data.get("mail", {})
+    if m:
+        w = f"{where}: [mail]"
+        security = m.get("security", "starttls")
+        if security not in ("starttls", "tls", "none"):
+            raise ConfigError(f"{w} security: must be starttls, tls or none, got {security!r}")
+        to = m.get("to", [])
+        if isinstance(to, str):
+            to = [to]
+        known_m = {"host", "port", "security", "user", "password", "password_env", "from", "to",
+                   "timeout", "outbox_dir"}
+        cfg.mail = MailSettings(
+            host=_str(m.get("host", ""), f"{w} host"),
+            port=_num(m.get("port", 587 if security == "starttls" else 465 if security == "tls"
+                            else 25), f"{w} port", int),
+            security=security,
+            user=_str(m.get("user", ""), f"{w} user"),
+            password=_str(m.get("password", ""), f"{w} password"),
+            password_env=_str(m.get("password_env", ""), f"{w} password_env"),
+            sender=_str(m.get("from", ""), f"{w} from"),
+            to=[_str(x, f"{w} to") for x in to],
+            timeout=_num(m.get("timeout", 30), f"{w} timeout"),
+            outbox_dir=_str(m.get("outbox_dir", ""), f"{w} outbox_dir"),
+            extra={k: v for k, v in m.items() if k not in known_m},
+        )
+    if _holds_password(data) and _readable_by_others(p):
+        cfg.warnings.append(
+            f"warning: {p} holds a password and is readable by group or others; "
+            f"run: chmod 600 {p}"
+        )
+    return cfg
+
+
+def _holds_password(data: dict) -> bool:
+    url = data.get("database", {}).get("url", "")
+    if isinstance(url, str) and mask_url(url) != url:
+        return True
+    if data.get("mail", {}).get("password"):
+        return True
+    return any(isinstance(s, dict) and s.get("password") for s in data.get("report_servers", []))
+
+
+def _readable_by_others(p: Path) -> bool:
+    if sys.platform.startswith("win"):
+        return False
+    try:
+        mode = p.stat().st_mode
+    except OSError:
+        return False
+    return bool(mode & (stat.S_IRGRP | stat.S_IROTH))
+
+
+def resolve_db_url(cli_url: str | None, cfg: Config) -> tuple[str, str]:
+    """Return (url, where it came from)."""
+    if cli_url:
+        return cli_url, "--db"
+    env = os.environ.get("ACORN_DB")
+    if env:
+        return env, "ACORN_DB"
+    if cfg.database_url:
+        return cfg.database_url, f"config file {cfg.path}"
+    return default_db_url(), "default"
+
+
+def effective_settings(cli_url: str | None, cfg: Config) -> dict[str, Any]:
+    """What `config show` prints: every effective setting, passwords masked."""
+    url, source = resolve_db_url(cli_url, cfg)
+    mail = cfg.mail
+    return {
+        "config_file": str(cfg.path),
+        "config_file_exists": cfg.exists,
+        "database": {"url": mask_url(url), "source": source},
+        "spool": {"dir": str(cfg.spool_dir)},
+        "parse": {
+            "max_age_hours": cfg.max_age_hours,
+            "night_cutoff_hours": cfg.night_cutoff_hours,
+        },
+        "report_servers": [
+            {
+                "name": s.name, "host": s.host, "port": s.port, "user": s.user,
+                "key_file": s.key_file or "(ssh-agent)", "remote_dir": s.remote_dir,
+                "known_hosts": s.known_hosts,
+            }
+            for s in cfg.report_servers
+        ],
+        "mail": {
+            "host": mail.host, "port": mail.port, "security": mail.security, "user": mail.user,
+            "password": "***" if mail.resolved_password() else "",
+            "password_env": mail.password_env, "from": mail.sender, "to": mail.to,
+        },
+    }

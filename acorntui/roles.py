@@ -1,0 +1,108 @@
+"""Who is using acorntui and what they may do. Enforced here, not only in the screens.
+
+The user is the OS login (TSRs reach the console over SSH): ``getpass.getuser()``, which
+reads LOGNAME/USER first. Roles guard against mistakes by people who share a database;
+the database credentials remain the real security boundary.
+"""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+
+from db.models import Csr, Tsr, database_proxy
+
+READ_ONLY = "read-only"
+CSR = "csr"
+TSR = "tsr"  # level 1-2
+TSR3 = "tsr3"
+
+# action -> roles allowed
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "read": (READ_ONLY, CSR, TSR, TSR3),
+    "note": (CSR, TSR, TSR3),
+    "ack": (TSR, TSR3),
+    "snooze": (TSR, TSR3),
+    "exception": (TSR, TSR3),
+    "reparse": (TSR, TSR3),
+    "ingest": (TSR, TSR3),
+    "manage": (TSR3,),
+}
+
+NEEDED = {
+    "note": "a CSR or TSR",
+    "ack": "a TSR",
+    "snooze": "a TSR",
+    "exception": "a TSR",
+    "reparse": "a TSR",
+    "ingest": "a TSR",
+    "manage": "a TSR3",
+}
+
+
+class PermissionDenied(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class User:
+    login: str
+    role: str
+    name: str = ""
+    level: int = 0
+
+    def can(self, action: str) -> bool:
+        return self.role in PERMISSIONS.get(action, ())
+
+    def require(self, action: str) -> None:
+        if not self.can(action):
+            raise PermissionDenied(
+                f"{self.login} ({describe_role(self)}) may not {action}: "
+                f"that needs {NEEDED.get(action, 'more rights')}. "
+                f"A TSR3 can add you with `acorntui tsr add` or `acorntui csr add`."
+            )
+
+
+def describe_role(user: User) -> str:
+    if user.role == TSR3:
+        return "TSR3"
+    if user.role == TSR:
+        return f"TSR{user.level}"
+    if user.role == CSR:
+        return "CSR"
+    return "read-only: not a registered CSR or TSR"
+
+
+def current_login() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry (containers)
+        return "unknown"
+
+
+def lookup(login: str) -> User:
+    t = Tsr.get_or_none((Tsr.login == login) & (Tsr.active == True))  # noqa: E712
+    if t is not None:
+        return User(login, TSR3 if t.level >= 3 else TSR, t.name, t.level)
+    c = Csr.get_or_none((Csr.login == login) & (Csr.active == True))  # noqa: E712
+    if c is not None:
+        return User(login, CSR, c.name, 0)
+    return User(login, READ_ONLY)
+
+
+def current_user() -> User:
+    return lookup(current_login())
+
+
+def claim_first_user(login: str | None = None) -> str | None:
+    """On a database with no TSRs and no CSRs, make ``login`` a TSR3. Returns it if so."""
+    login = login or current_login()
+    with database_proxy.atomic():
+        if Tsr.select().exists() or Csr.select().exists():
+            return None
+        Tsr.create(name=login, login=login, level=3)
+    from acorntui import audit
+
+    audit.record("tsr.add", login, table="tsrs", details="first user on an empty database",
+                 after={"login": login, "level": 3})
+    return login

@@ -1,0 +1,16 @@
+"""acorntui's model layer (peewee). Importable without Textual."""
+
+from db.connection import DatabaseUnavailable, close, connect, mask_url, parse_url
+from db.models import database_proxy
+from db.schema import SCHEMA_VERSION, init_schema
+
+__all__ = [
+    "DatabaseUnavailable",
+    "SCHEMA_VERSION",
+    "close",
+    "connect",
+    "database_proxy",
+    "init_schema",
+    "mask_url",
+    "parse_url",
+]

@@ -1,0 +1,185 @@
+"""Database URL -> peewee Database, bound to the models' proxy.
+
+URLs: ``sqlite:///relative/or/abs.db`` (``sqlite:////abs/path.db`` also works) and
+``mysql://user:pass@host:port/dbname`` (PyMySQL, utf8mb4). ``mariadb://`` is an alias.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from peewee import Database, MySQLDatabase, OperationalError, SqliteDatabase
+
+from db.models import database_proxy
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached or opened. The message masks passwords."""
+
+
+class BadDatabaseURL(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class DBURL:
+    backend: str  # "sqlite" or "mysql"
+    path: str = ""  # sqlite
+    user: str = ""
+    password: str = ""
+    host: str = "127.0.0.1"
+    port: int = 3306
+    name: str = ""
+    raw: str = ""
+
+    @property
+    def masked(self) -> str:
+        return mask_url(self.raw)
+
+
+_PW_RE = re.compile(r"(?P<head>^[a-z+]+://[^:/@]*:)(?P<pw>[^@]*)(?P<tail>@)", re.I)
+
+
+def mask_url(url: str) -> str:
+    """Replace the password of a URL by ``***`` (for messages and ``config show``)."""
+    return _PW_RE.sub(lambda m: m.group("head") + "***" + m.group("tail"), url or "")
+
+
+def parse_url(url: str) -> DBURL:
+    if not url or "://" not in url:
+        raise BadDatabaseURL(
+            f"database URL {mask_url(url)!r} is not of the form sqlite:///path.db or "
+            "mysql://user:pass@host:port/dbname"
+        )
+    scheme = url.split("://", 1)[0].lower()
+    if scheme == "sqlite":
+        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+        if not path:
+            raise BadDatabaseURL(f"database URL {url!r}: sqlite needs a file path (sqlite:///x.db)")
+        if path == ":memory:":
+            raise BadDatabaseURL(
+                "sqlite :memory: is not supported: every thread would see its own empty database"
+            )
+        return DBURL("sqlite", path=os.path.expanduser(unquote(path)), raw=url)
+    if scheme in ("mysql", "mariadb", "mysql+pymysql"):
+        parts = urlsplit(url)
+        name = parts.path.lstrip("/")
+        if not name:
+            raise BadDatabaseURL(f"database URL {mask_url(url)!r} names no database")
+        try:
+            port = parts.port or 3306
+        except ValueError as exc:
+            raise BadDatabaseURL(f"database URL {mask_url(url)!r}: bad port") from exc
+        return DBURL(
+            "mysql",
+            user=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            host=parts.hostname or "127.0.0.1",
+            port=port,
+            name=unquote(name),
+            raw=url,
+        )
+    raise BadDatabaseURL(f"database URL {mask_url(url)!r}: unknown scheme {scheme!r}")
+
+
+def make_database(url: str | DBURL) -> Database:
+    u = parse_url(url) if isinstance(url, str) else url
+    if u.backend == "sqlite":
+        return SqliteDatabase(
+            u.path,
+            pragmas={
+                "journal_mode": "wal",
+                "foreign_keys": 1,
+                "synchronous": "normal",
+                "busy_timeout": 15000,
+                "cache_size": -32000,
+            },
+            timeout=15,
+        )
+    params = parse_qs(urlsplit(u.raw).query)
+    connect_timeout = int(params.get("connect_timeout", ["5"])[0])
+    return MySQLDatabase(
+        u.name,
+        user=u.user,
+        password=u.password,
+        host=u.host,
+        port=u.port,
+        charset="utf8mb4",
+        connect_timeout=connect_timeout,
+        read_timeout=int(params.get("read_timeout", ["60"])[0]),
+        write_timeout=int(params.get("write_timeout", ["60"])[0]),
+    )
+
+
+def ensure_mysql_database(u: DBURL) -> None:
+    """CREATE DATABASE IF NOT EXISTS (utf8mb4) for init-db on a fresh server."""
+    import pymysql
+
+    try:
+        conn = pymysql.connect(
+            host=u.host, port=u.port, user=u.user, password=u.password,
+            charset="utf8mb4", connect_timeout=5,
+        )
+    except pymysql.MySQLError as exc:
+        raise DatabaseUnavailable(f"cannot connect to {u.masked}: {_err_text(exc)}") from None
+    try:
+        with conn.cursor() as cur:
+            name = u.name.replace("`", "``")
+            cur.execute(
+                f"CREATE DATABASE IF NOT EXISTS `{name}` "
+                "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
+    except pymysql.MySQLError as exc:
+        raise DatabaseUnavailable(
+            f"cannot create database on {u.masked}: {_err_text(exc)}"
+        ) from None
+    finally:
+        conn.close()
+
+
+def _err_text(exc: BaseException) -> str:
+    args = getattr(exc, "args", ())
+    if len(args) >= 2 and isinstance(args[0], int):
+        return f"({args[0]}) {args[1]}"
+    return str(exc) or exc.__class__.__name__
+
+
+def connect(url: str, *, create_mysql_db: bool = False) -> Database:
+    """Initialise the proxy from ``url`` and open a connection to check it works.
+
+    Raises DatabaseUnavailable with one clear line (URL with password masked, what failed).
+    """
+    u = parse_url(url)
+    if u.backend == "sqlite":
+        parent = Path(u.path).expanduser().resolve().parent
+        if not parent.is_dir():
+            raise DatabaseUnavailable(
+                f"cannot open {u.masked}: folder {parent} does not exist"
+            )
+    elif create_mysql_db:
+        ensure_mysql_database(u)
+    db = make_database(u)
+    database_proxy.initialize(db)
+    try:
+        db.connect(reuse_if_open=True)
+    except OperationalError as exc:
+        inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
+        raise DatabaseUnavailable(f"cannot connect to {u.masked}: {_err_text(inner)}") from None
+    except Exception as exc:  # pymysql.err.* and sqlite3 errors
+        raise DatabaseUnavailable(f"cannot connect to {u.masked}: {_err_text(exc)}") from None
+    return db
+
+
+def close() -> None:
+    db = database_proxy.obj
+    if db is not None and not db.is_closed():
+        db.close()
+
+
+def is_mysql(db: Database | None = None) -> bool:
+    db = db or database_proxy.obj
+    return isinstance(db, MySQLDatabase)

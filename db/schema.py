@@ -1,0 +1,79 @@
+"""Schema creation, versioning and migration; loading the shipped code table."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from importlib import resources
+
+from peewee import Database
+
+from db.models import ALL_MODELS, ErrorCode, SchemaVersion, database_proxy
+
+SCHEMA_VERSION = 1
+
+# version -> function(db) that upgrades from version-1. Add entries as the schema changes;
+# init-db runs the ones a database is missing, in order, each in a transaction.
+MIGRATIONS: dict[int, Callable[[Database], None]] = {}
+
+
+def load_code_rows() -> list[dict]:
+    """The shipped code reference: the write-up's 23 codes plus rsync's own extra codes."""
+    text = resources.files("db").joinpath("data/error_codes.tsv").read_text(encoding="utf-8")
+    rows = []
+    for r in csv.DictReader(text.splitlines(), delimiter="\t"):
+        rows.append(
+            {
+                "code": int(r["code"]),
+                "jargon": r["jargon"],
+                "translation": r["translation"],
+                "resolution": r["resolution"],
+                "rsync_name": r["rsync_name"],
+                "from_original": r["from_original"] == "1",
+            }
+        )
+    return rows
+
+
+def current_version(db: Database | None = None) -> int | None:
+    db = db or database_proxy.obj
+    if not db.table_exists(SchemaVersion._meta.table_name):
+        return None
+    row = SchemaVersion.select().order_by(SchemaVersion.version.desc()).first()
+    return row.version if row else None
+
+
+def init_schema(db: Database | None = None) -> dict:
+    """Create missing tables/indexes, run pending migrations, load missing codes.
+
+    Safe to run again: changes nothing on an up-to-date database. Returns what it did.
+    """
+    db = db or database_proxy.obj
+    did: dict = {"created_tables": [], "migrated_to": None, "codes_added": 0}
+    existing = set(db.get_tables())
+    with db.atomic():
+        for model in ALL_MODELS + [SchemaVersion]:
+            if model._meta.table_name not in existing:
+                did["created_tables"].append(model._meta.table_name)
+        db.create_tables(ALL_MODELS + [SchemaVersion], safe=True)
+    version = current_version(db)
+    if version is None:
+        SchemaVersion.create(version=SCHEMA_VERSION)
+        version = SCHEMA_VERSION
+    for v in range(version + 1, SCHEMA_VERSION + 1):
+        with db.atomic():
+            MIGRATIONS[v](db)
+            SchemaVersion.create(version=v)
+        did["migrated_to"] = v
+    have = {c for (c,) in ErrorCode.select(ErrorCode.code).tuples()}
+    missing = [r for r in load_code_rows() if r["code"] not in have]
+    if missing:
+        with db.atomic():
+            ErrorCode.insert_many(missing).execute()
+    did["codes_added"] = len(missing)
+    return did
+
+
+def needs_init(db: Database | None = None) -> bool:
+    db = db or database_proxy.obj
+    return current_version(db) != SCHEMA_VERSION

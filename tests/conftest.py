@@ -1,0 +1,142 @@
+"""Shared fixtures: real databases (SQLite file in tmp_path, MariaDB when present).
+
+ACORN_REQUIRE_INTEGRATION=1 (set by .ci/run) turns skips for missing services into failures.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+TESTS = Path(__file__).resolve().parent
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+REQUIRE = os.environ.get("ACORN_REQUIRE_INTEGRATION") == "1"
+MARIADB_HOST = os.environ.get("ACORN_TEST_MYSQL_HOST", "127.0.0.1")
+MARIADB_PORT = int(os.environ.get("ACORN_TEST_MYSQL_PORT", "3306"))
+MARIADB_USER = os.environ.get("ACORN_TEST_MYSQL_USER", "root")
+
+
+def skip_or_fail(reason: str):
+    """Skip for a missing service/binary, or fail when integration is required."""
+    if REQUIRE:
+        pytest.fail(f"ACORN_REQUIRE_INTEGRATION=1 but {reason}")
+    pytest.skip(reason)
+
+
+def need_binary(name: str) -> str:
+    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}")
+                                  else None)
+    if not path:
+        skip_or_fail(f"{name} is not installed")
+    return path
+
+
+def _mariadb_available() -> str | None:
+    try:
+        import pymysql
+
+        conn = pymysql.connect(host=MARIADB_HOST, port=MARIADB_PORT, user=MARIADB_USER,
+                               connect_timeout=3)
+        conn.close()
+        return None
+    except Exception as exc:  # noqa: BLE001
+        return f"MariaDB not reachable on {MARIADB_HOST}:{MARIADB_PORT}: {exc}"
+
+
+@pytest.fixture(scope="session")
+def mariadb_server_url():
+    """A fresh MariaDB database for the test session, dropped afterwards."""
+    why = _mariadb_available()
+    if why:
+        skip_or_fail(why)
+    import pymysql
+
+    name = f"acorn_test_{uuid.uuid4().hex[:10]}"
+    conn = pymysql.connect(host=MARIADB_HOST, port=MARIADB_PORT, user=MARIADB_USER)
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    conn.close()
+    yield f"mysql://{MARIADB_USER}@{MARIADB_HOST}:{MARIADB_PORT}/{name}"
+    conn = pymysql.connect(host=MARIADB_HOST, port=MARIADB_PORT, user=MARIADB_USER)
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    conn.close()
+
+
+def _fresh_mysql(url: str) -> None:
+    """Empty every table (fast reset between tests on the session database)."""
+    from db.models import ALL_MODELS, SchemaVersion, database_proxy
+
+    db = database_proxy.obj
+    db.execute_sql("SET FOREIGN_KEY_CHECKS=0")
+    for m in ALL_MODELS + [SchemaVersion]:
+        if db.table_exists(m._meta.table_name):
+            db.execute_sql(f"DELETE FROM `{m._meta.table_name}`")
+    db.execute_sql("SET FOREIGN_KEY_CHECKS=1")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'acorn.db'}"
+
+
+@pytest.fixture
+def sqlite_db(sqlite_url):
+    """An initialised SQLite database file, bound to the models' proxy."""
+    import db as dbpkg
+
+    database = dbpkg.connect(sqlite_url)
+    dbpkg.init_schema(database)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def mariadb_db(mariadb_server_url):
+    import db as dbpkg
+
+    database = dbpkg.connect(mariadb_server_url)
+    dbpkg.init_schema(database)
+    _fresh_mysql(mariadb_server_url)
+    dbpkg.init_schema(database)
+    yield database
+    database.close()
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def any_db(request):
+    """The same test on SQLite and on MariaDB."""
+    return request.getfixturevalue(f"{request.param}_db")
+
+
+@pytest.fixture
+def db_url(any_db):
+    """URL of the database `any_db` opened (for CLI subprocess tests)."""
+    from db.connection import is_mysql
+
+    if is_mysql(any_db):
+        from db.models import database_proxy
+
+        o = database_proxy.obj
+        return f"mysql://{o.connect_params['user']}@{o.connect_params['host']}:" \
+               f"{o.connect_params['port']}/{o.database}"
+    return f"sqlite:///{any_db.database}"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path, monkeypatch):
+    """Never touch the user's real config, data dir or database from a test."""
+    monkeypatch.setenv("ACORN_CONFIG", str(tmp_path / "no-such-config.toml"))
+    monkeypatch.delenv("ACORN_DB", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
