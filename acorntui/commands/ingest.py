@@ -1,0 +1,192 @@
+"""parse and ingest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+
+from acorntui.cli import UsageError, eprint
+
+
+def register(sub) -> None:
+    p = sub.add_parser("parse", help="parse one stats.out and print the result")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--now", metavar="ISO", help="evaluate the age rule as of this time")
+    p.add_argument("--max-age-hours", type=float, metavar="H",
+                   help="age rule in hours (default from config, 24); 0 turns it off")
+    p.set_defaults(func=cmd_parse)
+
+    p = sub.add_parser("ingest", help="parse and record logs (files or a spool folder)")
+    p.add_argument("paths", nargs="*", metavar="SPOOL_OR_FILES",
+                   help="files, or spool folders laid out as <customer>/<server>.out "
+                   "(default: the configured spool)")
+    p.add_argument("--now", metavar="ISO", help="treat this as the current time")
+    p.add_argument("--night", metavar="DATE", help="record every file under this night")
+    p.add_argument("--max-age-hours", type=float, metavar="H")
+    p.add_argument("--no-missing", action="store_true",
+                   help="do not mark servers without a file as missing")
+    p.add_argument("--json", action="store_true", help="print the outcome of each file as JSON")
+    p.set_defaults(func=cmd_ingest)
+
+
+def parse_now(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--now: {text!r} is not an ISO date/time (2026-11-26T07:00)") from None
+    return t
+
+
+def parse_date(text: str | None, opt: str = "--night") -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{opt}: {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def cmd_parse(args, ctx) -> int:
+    from acorntui.parser import ParseError, parse_file
+    from acorntui.status import compute_status, match_exception
+
+    now = parse_now(args.now)
+    if now is not None and now.tzinfo is None:
+        now = now.astimezone()
+    max_age = args.max_age_hours if args.max_age_hours is not None else ctx.cfg.max_age_hours
+    try:
+        pr = parse_file(args.file, now=now, max_age_hours=max_age)
+    except ParseError as exc:
+        eprint(f"acorntui: {exc}")
+        return 2
+    rules, cid, sid, warn = [], None, None, ""
+    try:
+        ctx.connect()
+        from acorntui.ingest import load_rules
+        from acorntui.queries import find_server
+        from db.models import Customer
+
+        rules = load_rules()
+        srv = find_server(pr.customer or "", pr.server or "")
+        if srv is not None:
+            cid, sid = srv.customer_id, srv.id
+        else:
+            c = Customer.get_or_none(Customer.name == (pr.customer or ""))
+            cid = c.id if c else None
+    except Exception as exc:  # noqa: BLE001 - parse still works without the database
+        warn = f"warning: exceptions not applied ({exc})"
+        eprint(f"acorntui: {warn}")
+    on = (now or dt.datetime.now().astimezone()).date()
+    flags = [match_exception(rules, cid, sid, f.path, f.message, on=on) for f in pr.failures]
+    excepted = sum(1 for r in flags if r)
+    status, reason = compute_status(pr.code, pr.reason or "", len(pr.failures), excepted)
+    if args.json:
+        st = pr.stats
+        obj = {
+            "customer": pr.customer,
+            "server": pr.server,
+            "code": pr.code,
+            "status": status,
+            "reason": reason,
+            "failures": [
+                {"path": f.path, "message": f.message, "line": f.line, "excepted": r is not None,
+                 "kind": f.kind, "exception_id": r.id if r else None}
+                for f, r in zip(pr.failures, flags, strict=True)
+            ],
+            "stats": {
+                "sent_bytes": st.sent_bytes, "received_bytes": st.received_bytes,
+                "bytes_per_sec": st.bytes_per_sec, "total_size": st.total_size,
+                "speedup": st.speedup,
+            },
+            "rsync_version": pr.rsync_version,
+        }
+        print(json.dumps(obj, ensure_ascii=False, indent=2))
+        return 0
+    from acorntui.queries import status_label
+
+    print(f"{pr.customer}/{pr.server}: {status_label(status, reason)}  code {pr.code}"
+          + (f"  ({reason})" if reason and status != "incomplete" else ""))
+    if pr.rsync_version:
+        print(f"rsync {pr.rsync_version}")
+    st = pr.stats
+    if st.total_size is not None or st.sent_bytes is not None:
+        print(f"sent {st.sent_bytes} bytes, received {st.received_bytes} bytes, "
+              f"total size {st.total_size}, speedup {st.speedup}")
+    for f, r in zip(pr.failures, flags, strict=True):
+        mark = f"excepted (#{r.id})" if r else "FAILING"
+        print(f"  line {f.line:>6}  {mark:<14} {f.kind:<20} {_safe(f.path)}")
+    for u in pr.unrecognised_errors[:20]:
+        print(f"  note: {_safe(u)}")
+    return 0
+
+
+def _safe(text: str) -> str:
+    """Control characters made visible so a log line cannot drive the terminal."""
+    out = []
+    for ch in text:
+        o = ord(ch)
+        if o < 32 or o == 127 or 0x80 <= o < 0xA0 or ch in "\u202a\u202b\u202c\u202d\u202e"\
+                "\u2066\u2067\u2068\u2069\u200e\u200f":
+            out.append(f"\\x{o:02x}" if o < 256 else f"\\u{o:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def cmd_ingest(args, ctx) -> int:
+    from acorntui.ingest import Ingestor
+    from acorntui.roles import current_user
+
+    now = parse_now(args.now)
+    if now is not None and now.tzinfo is not None:
+        now = now.astimezone().replace(tzinfo=None)
+    night = parse_date(args.night)
+    paths = args.paths or [str(ctx.cfg.spool_dir)]
+    ctx.connect()
+    user = current_user()
+    ing = Ingestor(
+        now=now,
+        max_age_hours=args.max_age_hours if args.max_age_hours is not None
+        else ctx.cfg.max_age_hours,
+        cutoff_hours=ctx.cfg.night_cutoff_hours,
+        login=user.login,
+    )
+    from pathlib import Path
+
+    missing_paths = [p for p in paths if not Path(p).exists()]
+    for p in missing_paths:
+        eprint(f"acorntui: {p}: no such file or folder")
+    paths = [p for p in paths if Path(p).exists()]
+    if night is not None:
+        from acorntui.ingest import BatchReport, iter_spool
+
+        report = BatchReport(night=night)
+        for p in paths:
+            pp = Path(p)
+            files = list(iter_spool(pp)) if pp.is_dir() else [pp]
+            for f in files:
+                report.outcomes.append(ing.ingest_file(f, night=night))
+        if not args.no_missing and any(Path(p).is_dir() for p in paths):
+            report.missing = ing.record_missing(night)
+    else:
+        report = ing.ingest_paths(paths, mark_missing=False if args.no_missing else None)
+    if args.json:
+        print(json.dumps([{**o.__dict__, "night": str(o.night) if o.night else None}
+                          for o in report.outcomes], indent=2, ensure_ascii=False))
+    for o in report.errors:
+        eprint(f"acorntui: {o.error}")
+    if not args.json:
+        print(f"night {report.night}: {report.summary()}")
+        bad = [o for o in report.outcomes if o.action in ("created", "replaced")
+               and o.status not in ("ok", "ok_with_exceptions")]
+        for o in bad[:50]:
+            print(f"  {o.customer}/{o.server}  {o.night}  {o.status}"
+                  f"{' (' + o.reason + ')' if o.reason else ''}  code {o.code}")
+        if len(bad) > 50:
+            print(f"  ... and {len(bad) - 50} more")
+    sys.stdout.flush()
+    return 1 if (report.errors or missing_paths) else 0

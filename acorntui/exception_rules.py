@@ -1,0 +1,172 @@
+"""Exceptions: known failing files that are backed up another way. Add, edit, disable, delete.
+
+Every change is checked against the user's role, audited in the same transaction, and
+re-evaluates the affected results at once from their stored failures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from acorntui import audit
+from acorntui.ingest import reevaluate
+from acorntui.roles import User
+from db.models import (
+    SCOPE_CUSTOMER,
+    SCOPE_GLOBAL,
+    SCOPE_SERVER,
+    SCOPES,
+    Customer,
+    Exception_,
+    Failure,
+    Result,
+    Server,
+    database_proxy,
+)
+
+
+class ExceptionInputError(ValueError):
+    """A bad field; the message names it."""
+
+
+@dataclass
+class ExceptionInput:
+    scope: str
+    path_pattern: str
+    server_id: int | None = None
+    customer_id: int | None = None
+    message_pattern: str = ""
+    reason: str = ""
+    method: str = ""
+    expires_at: dt.date | None = None
+    active: bool = True
+
+
+def _validate(data: ExceptionInput) -> dict[str, Any]:
+    if data.scope not in SCOPES:
+        raise ExceptionInputError(f"scope: must be one of {', '.join(SCOPES)}, got {data.scope!r}")
+    pat = (data.path_pattern or "").strip()
+    if not pat:
+        raise ExceptionInputError("path pattern: must not be empty")
+    if pat in ("*", "**", "/*", "*/*"):
+        raise ExceptionInputError(
+            "path pattern: would except every file; name the file or folder it covers")
+    if len(pat) > 1000:
+        raise ExceptionInputError("path pattern: longer than 1000 characters")
+    server_id, customer_id = data.server_id, data.customer_id
+    if data.scope == SCOPE_SERVER:
+        if server_id is None or Server.get_or_none(Server.id == server_id) is None:
+            raise ExceptionInputError("server: a server-scoped exception needs an existing server")
+        customer_id = Server.get_by_id(server_id).customer_id
+    elif data.scope == SCOPE_CUSTOMER:
+        if customer_id is None and server_id is not None:
+            s = Server.get_or_none(Server.id == server_id)
+            customer_id = s.customer_id if s else None
+        if customer_id is None or Customer.get_or_none(Customer.id == customer_id) is None:
+            raise ExceptionInputError(
+                "customer: a customer-scoped exception needs an existing customer")
+        server_id = None
+    else:
+        server_id = customer_id = None
+    return dict(
+        scope=data.scope, path_pattern=pat, server=server_id, customer=customer_id,
+        message_pattern=(data.message_pattern or "").strip(), reason=data.reason.strip(),
+        method=data.method.strip(), expires_at=data.expires_at, active=data.active,
+    )
+
+
+def _snapshot(e: Exception_) -> dict[str, Any]:
+    return {
+        "id": e.id, "scope": e.scope, "server_id": e.server_id, "customer_id": e.customer_id,
+        "path_pattern": e.path_pattern, "message_pattern": e.message_pattern,
+        "reason": e.reason, "method": e.method, "expires_at": e.expires_at, "active": e.active,
+    }
+
+
+def _reeval_for(snap: dict[str, Any], all_nights: bool) -> int:
+    if snap["scope"] == SCOPE_SERVER:
+        return reevaluate(server_ids=[snap["server_id"]], all_nights=all_nights)
+    if snap["scope"] == SCOPE_CUSTOMER:
+        return reevaluate(customer_ids=[snap["customer_id"]], all_nights=all_nights)
+    return reevaluate(all_nights=all_nights)
+
+
+def add_exception(user: User, data: ExceptionInput, *, all_nights: bool = False
+                  ) -> tuple[Exception_, int]:
+    """Create an exception; returns it and how many results changed status."""
+    user.require("exception")
+    values = _validate(data)
+    with database_proxy.obj.atomic():
+        e = Exception_.create(created_by=user.login, **values)
+        audit.record("exception.add", user.login, table="exceptions", row_id=e.id,
+                     server=values["server"], details=f"exception {e.path_pattern!r} "
+                     f"({e.scope})", after=_snapshot(e))
+    changed = _reeval_for(_snapshot(e), all_nights)
+    return e, changed
+
+
+def edit_exception(user: User, exc_id: int, data: ExceptionInput, *, all_nights: bool = False
+                   ) -> tuple[Exception_, int]:
+    user.require("exception")
+    values = _validate(data)
+    with database_proxy.obj.atomic():
+        e = Exception_.get_by_id(exc_id)
+        before = _snapshot(e)
+        Exception_.update(**values).where(Exception_.id == exc_id).execute()
+        e = Exception_.get_by_id(exc_id)
+        audit.record("exception.edit", user.login, table="exceptions", row_id=e.id,
+                     server=e.server_id, details=f"exception {e.path_pattern!r}",
+                     before=before, after=_snapshot(e))
+    changed = _reeval_for(before, all_nights) + _reeval_for(_snapshot(e), all_nights)
+    return e, changed
+
+
+def set_active(user: User, exc_id: int, active: bool, *, all_nights: bool = False) -> int:
+    user.require("exception")
+    with database_proxy.obj.atomic():
+        e = Exception_.get_by_id(exc_id)
+        before = _snapshot(e)
+        Exception_.update(active=active).where(Exception_.id == exc_id).execute()
+        e = Exception_.get_by_id(exc_id)
+        audit.record("exception.enable" if active else "exception.disable", user.login,
+                     table="exceptions", row_id=e.id, server=e.server_id,
+                     details=f"exception {e.path_pattern!r}", before=before, after=_snapshot(e))
+    return _reeval_for(before, all_nights)
+
+
+def delete_exception(user: User, exc_id: int, *, all_nights: bool = False) -> int:
+    user.require("exception")
+    with database_proxy.obj.atomic():
+        e = Exception_.get_by_id(exc_id)
+        before = _snapshot(e)
+        Failure.update(exception=None).where(Failure.exception == exc_id).execute()
+        e.delete_instance()
+        audit.record("exception.delete", user.login, table="exceptions", row_id=exc_id,
+                     server=before["server_id"], details=f"exception {before['path_pattern']!r}",
+                     before=before)
+    return _reeval_for(before, all_nights)
+
+
+def coverage(days: int = 30, today: dt.date | None = None) -> dict[int, int]:
+    """exception id -> how many failures it covered in the last ``days`` nights."""
+    from peewee import fn
+
+    today = today or dt.date.today()
+    since = today - dt.timedelta(days=days)
+    q = (Failure.select(Failure.exception, fn.COUNT(Failure.id))
+         .join(Result).where((Result.night >= since) & Failure.exception.is_null(False))
+         .group_by(Failure.exception).tuples())
+    return {eid: n for eid, n in q}
+
+
+def list_exceptions() -> list[Exception_]:
+    return list(Exception_.select().order_by(Exception_.scope, Exception_.path_pattern))
+
+
+__all__ = [
+    "ExceptionInput", "ExceptionInputError", "add_exception", "edit_exception", "set_active",
+    "delete_exception", "coverage", "list_exceptions", "SCOPE_SERVER", "SCOPE_CUSTOMER",
+    "SCOPE_GLOBAL",
+]

@@ -1,0 +1,391 @@
+"""ParseResult -> results/failures rows. Idempotent, one transaction per file.
+
+- The backup night of a log is the date of (mtime - cutoff hours), 12 h by default: a log
+  written at 02:00 belongs to the night before.
+- A stale log (older than max_age_hours) gives -2 (stale) for the *current* night, which is
+  the date of (now - cutoff hours).
+- The same file twice changes nothing (same sha256). A newer file for the same server and night
+  replaces the result and its failures, and the replacement is written to `updates`.
+- A log from an unknown customer or server is recorded; the server is created with
+  registered=False so that it shows up instead of vanishing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from acorntui import audit
+from acorntui.parser import ParseError, ParseResult, parse_file
+from acorntui.status import ExceptionRule, compute_status, match_exception
+from db.models import (
+    FETCH_FAILED,
+    INCOMPLETE,
+    REASON_MISSING,
+    REASON_STALE,
+    Customer,
+    Exception_,
+    Failure,
+    Result,
+    Server,
+    database_proxy,
+    utcnow,
+)
+
+SYSTEM_LOGIN = "acorntui"
+
+
+def night_of(moment: dt.datetime, cutoff_hours: float = 12.0) -> dt.date:
+    """The backup night a moment belongs to: the date of (moment - cutoff)."""
+    return (moment - dt.timedelta(hours=cutoff_hours)).date()
+
+
+def current_night(now: dt.datetime | None = None, cutoff_hours: float = 12.0) -> dt.date:
+    return night_of(now or _now_local(), cutoff_hours)
+
+
+def _now_local() -> dt.datetime:
+    return dt.datetime.now()
+
+
+def _local_from_epoch(ts: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts).replace(microsecond=0)
+
+
+def load_rules() -> list[ExceptionRule]:
+    """Every active exception (expiry is checked per night by the matcher)."""
+    rules = []
+    for e in Exception_.select().where(Exception_.active == True):  # noqa: E712
+        rules.append(
+            ExceptionRule(
+                id=e.id, scope=e.scope, server_id=e.server_id, customer_id=e.customer_id,
+                path_pattern=e.path_pattern, message_pattern=e.message_pattern or "",
+                expires_at=e.expires_at, active=e.active,
+            )
+        )
+    return rules
+
+
+def customer_server_from_path(path: Path) -> tuple[str, str]:
+    """`<...>/<customer>/<server>.out` -> (customer, server)."""
+    server = path.stem if path.suffix == ".out" else path.name
+    customer = path.parent.name or "unknown"
+    return customer, server
+
+
+@dataclass
+class Outcome:
+    path: str
+    customer: str
+    server: str
+    night: dt.date | None = None
+    action: str = ""  # created | replaced | unchanged | older | error
+    status: str = ""
+    reason: str = ""
+    code: int | None = None
+    error: str = ""
+    result_id: int | None = None
+
+
+@dataclass
+class BatchReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    night: dt.date | None = None
+
+    @property
+    def errors(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.action == "error"]
+
+    def count(self, action: str) -> int:
+        return sum(1 for o in self.outcomes if o.action == action)
+
+    def summary(self) -> str:
+        parts = [f"{len(self.outcomes)} logs"]
+        for a in ("created", "replaced", "unchanged", "older"):
+            n = self.count(a)
+            if n:
+                parts.append(f"{n} {a}")
+        if self.missing:
+            parts.append(f"{len(self.missing)} missing")
+        if self.errors:
+            parts.append(f"{len(self.errors)} unreadable")
+        return ", ".join(parts)
+
+
+class Ingestor:
+    """Records parsed logs. Keeps lookups cached for a batch."""
+
+    def __init__(
+        self,
+        *,
+        now: dt.datetime | None = None,
+        max_age_hours: float = 24.0,
+        cutoff_hours: float = 12.0,
+        login: str = SYSTEM_LOGIN,
+        parse: Callable[..., ParseResult] = parse_file,
+    ):
+        self.now = now or _now_local()
+        self.max_age_hours = max_age_hours
+        self.cutoff_hours = cutoff_hours
+        self.login = login
+        self._parse = parse
+        self.rules = load_rules()
+        self._customers: dict[str, Customer] = {}
+        self._servers: dict[tuple[int, str], Server] = {}
+
+    # -- lookups -------------------------------------------------------------------------
+    def customer(self, name: str) -> Customer:
+        c = self._customers.get(name)
+        if c is None:
+            c = Customer.get_or_none(Customer.name == name)
+            if c is None:
+                c = Customer.create(name=name, display_name=name,
+                                    notes="first seen in a stats.out log")
+                audit.record("customer.auto_add", self.login, table="customers", row_id=c.id,
+                             details=f"customer {name!r} first seen in a log")
+            self._customers[name] = c
+        return c
+
+    def server(self, customer: Customer, name: str) -> Server:
+        key = (customer.id, name)
+        s = self._servers.get(key)
+        if s is None:
+            s = Server.get_or_none((Server.customer == customer) & (Server.name == name))
+            if s is None:
+                s = Server.create(customer=customer, name=name, registered=False)
+                audit.record("server.auto_add", self.login, table="servers", row_id=s.id,
+                             server=s, details=f"server {customer.name}/{name} first seen "
+                             "in a log; not registered")
+            s.customer = customer
+            self._servers[key] = s
+        return s
+
+    # -- recording -----------------------------------------------------------------------
+    def ingest_file(self, path: str | os.PathLike, *, customer: str | None = None,
+                    server: str | None = None, night: dt.date | None = None) -> Outcome:
+        p = Path(path)
+        cname, sname = customer_server_from_path(p)
+        cname, sname = customer or cname, server or sname
+        out = Outcome(str(p), cname, sname)
+        try:
+            pr = self._parse(p, now=_aware(self.now), max_age_hours=self.max_age_hours)
+        except ParseError as exc:
+            out.action, out.error = "error", str(exc)
+            return out
+        except Exception as exc:  # noqa: BLE001 - the batch goes on; the file is named
+            out.action, out.error = "error", f"cannot parse {p}: {exc.__class__.__name__}: {exc}"
+            return out
+        try:
+            return self.record(pr, customer=cname, server=sname, night=night, out=out)
+        except Exception as exc:
+            from peewee import InterfaceError, OperationalError
+
+            if isinstance(exc, OperationalError | InterfaceError):
+                raise  # the database itself is in trouble: stop the batch, say so
+            out.action, out.error = "error", f"cannot record {p}: {exc}"
+            return out
+
+    def record(self, pr: ParseResult, *, customer: str, server: str,
+               night: dt.date | None = None, out: Outcome | None = None) -> Outcome:
+        out = out or Outcome(pr.path, customer, server)
+        mtime = _local_from_epoch(pr.mtime)
+        if night is None:
+            night = (current_night(self.now, self.cutoff_hours) if pr.reason == REASON_STALE
+                     else night_of(mtime, self.cutoff_hours))
+        out.night = night
+        db = database_proxy.obj
+        with db.atomic():
+            c = self.customer(customer)
+            s = self.server(c, server)
+            existing = Result.get_or_none((Result.server == s) & (Result.night == night))
+            if existing is not None and existing.log_sha256 == pr.sha256:
+                out.action, out.status, out.code = "unchanged", existing.status, existing.code
+                out.reason, out.result_id = existing.reason, existing.id
+                return out
+            if (existing is not None and existing.log_mtime is not None
+                    and existing.log_sha256 and existing.log_mtime > mtime):
+                out.action, out.status, out.code = "older", existing.status, existing.code
+                out.result_id = existing.id
+                return out
+            flags = []
+            for f in pr.failures:
+                rule = match_exception(self.rules, c.id, s.id, f.path, f.message, on=night)
+                flags.append(rule)
+            excepted = sum(1 for r in flags if r is not None)
+            status, reason = compute_status(pr.code, pr.reason or "", len(pr.failures), excepted)
+            st = pr.stats
+            values = dict(
+                code=pr.code, status=status, reason=reason, log_path=str(pr.path)[:1000],
+                log_mtime=mtime, log_size=pr.size, log_sha256=pr.sha256, parsed_at=utcnow(),
+                sent_bytes=st.sent_bytes, received_bytes=st.received_bytes,
+                bytes_per_sec=st.bytes_per_sec, total_size=st.total_size, speedup=st.speedup,
+                error_count=len(pr.failures), excepted_count=excepted,
+                rsync_version=(pr.rsync_version or "")[:40],
+            )
+            if existing is None:
+                res = Result.create(server=s, night=night, **values)
+                out.action = "created"
+            else:
+                before = _summary(existing)
+                Failure.delete().where(Failure.result == existing).execute()
+                Result.update(**values).where(Result.id == existing.id).execute()
+                res = Result.get_by_id(existing.id)
+                out.action = "replaced"
+                audit.record("result.replace", self.login, table="results", row_id=res.id,
+                             server=s, result=res,
+                             details=f"{c.name}/{s.name} night {night}: result replaced by "
+                             f"a newer log", before=before, after=_summary(res))
+            if pr.failures:
+                rows = [
+                    dict(result=res.id, path=f.path, message=f.message[:4000], line=f.line,
+                         kind=f.kind, excepted=rule is not None,
+                         exception=rule.id if rule else None)
+                    for f, rule in zip(pr.failures, flags, strict=True)
+                ]
+                for i in range(0, len(rows), 500):
+                    Failure.insert_many(rows[i:i + 500]).execute()
+        out.status, out.reason, out.code, out.result_id = status, reason, pr.code, res.id
+        return out
+
+    def ingest_paths(self, paths: Iterable[str | os.PathLike], *, mark_missing: bool | None = None,
+                     progress: Callable[[Outcome], None] | None = None) -> BatchReport:
+        """Files, or spool folders laid out as <customer>/<server>.out.
+
+        When a folder is given (or mark_missing=True), every active server with no result for
+        the current night afterwards gets -2 (missing).
+        """
+        report = BatchReport(night=current_night(self.now, self.cutoff_hours))
+        any_dir = False
+        for item in paths:
+            p = Path(item)
+            if p.is_dir() and not p.name.endswith(".out"):
+                any_dir = True
+                files = list(iter_spool(p))
+            else:
+                files = [p]
+            for f in files:
+                o = self.ingest_file(f)
+                report.outcomes.append(o)
+                if progress:
+                    progress(o)
+        if mark_missing or (mark_missing is None and any_dir):
+            report.missing = self.record_missing(report.night)
+        return report
+
+    def record_missing(self, night: dt.date) -> list[str]:
+        """-2 (missing) for every active server that has no result for ``night``."""
+        have = Result.select(Result.server).where(Result.night == night)
+        q = (Server.select(Server, Customer).join(Customer)
+             .where((Server.active == True) & (Customer.active == True)  # noqa: E712
+                    & (Server.id.not_in(have))))
+        labels = []
+        with database_proxy.obj.atomic():
+            for s in q:
+                Result.create(server=s, night=night, code=-2, status=INCOMPLETE,
+                              reason=REASON_MISSING, parsed_at=utcnow())
+                labels.append(f"{s.customer.name}/{s.name}")
+        return labels
+
+
+def record_fetch_failed(customer: str, server: str, night: dt.date, message: str,
+                        login: str = SYSTEM_LOGIN) -> Result | None:
+    """Our own pull failed: say so, distinct from missing/stale/incomplete.
+
+    Never overwrites a result that came from a real log.
+    """
+    ing = Ingestor(login=login)
+    with database_proxy.obj.atomic():
+        c = ing.customer(customer)
+        s = ing.server(c, server)
+        existing = Result.get_or_none((Result.server == s) & (Result.night == night))
+        reason = f"fetch failed: {message}"[:255]
+        if existing is not None and existing.log_sha256:
+            return None
+        if existing is not None:
+            Result.update(code=-2, status=FETCH_FAILED, reason=reason,
+                          parsed_at=utcnow()).where(Result.id == existing.id).execute()
+            return Result.get_by_id(existing.id)
+        return Result.create(server=s, night=night, code=-2, status=FETCH_FAILED, reason=reason,
+                             parsed_at=utcnow())
+
+
+def iter_spool(root: Path) -> Iterable[Path]:
+    """`<customer>/<server>.out` files under a spool folder, sorted; temp files skipped."""
+    for cust in sorted(root.iterdir()):
+        if not cust.is_dir() or cust.name.startswith("."):
+            continue
+        for f in sorted(cust.iterdir()):
+            if f.name.endswith(".out") and not f.name.startswith("."):
+                yield f
+
+
+def _summary(r: Result) -> dict:
+    return {
+        "code": r.code, "status": r.status, "reason": r.reason, "sha256": r.log_sha256,
+        "log_mtime": r.log_mtime, "errors": r.error_count, "excepted": r.excepted_count,
+    }
+
+
+def _aware(now: dt.datetime) -> dt.datetime:
+    return now if now.tzinfo else now.astimezone()
+
+
+# -- re-evaluation ---------------------------------------------------------------------------
+
+def reevaluate(
+    *,
+    server_ids: Iterable[int] | None = None,
+    customer_ids: Iterable[int] | None = None,
+    all_nights: bool = False,
+    since: dt.date | None = None,
+) -> int:
+    """Recompute excepted flags and status from stored failures, without reading logs.
+
+    Affects code-23 results of the given servers/customers (all servers when both are None):
+    the latest night of each server, or every night with all_nights, or nights >= since.
+    Returns how many results changed status or excepted count.
+    """
+    rules = load_rules()
+    q = (Result.select(Result.id, Result.server, Result.night, Result.code, Result.reason,
+                       Result.status, Result.excepted_count, Server.customer)
+         .join(Server).where((Result.code == 23) & (Result.error_count > 0)))
+    if server_ids is not None or customer_ids is not None:
+        cond = None
+        if server_ids is not None:
+            cond = Server.id.in_(list(server_ids))
+        if customer_ids is not None:
+            c2 = Server.customer.in_(list(customer_ids))
+            cond = c2 if cond is None else (cond | c2)
+        q = q.where(cond)
+    if since is not None:
+        q = q.where(Result.night >= since)
+    elif not all_nights:
+        from peewee import fn
+
+        R2 = Result.alias()
+        latest = (R2.select(fn.MAX(R2.night)).where(R2.server == Result.server))
+        q = q.where(Result.night == latest)
+    changed = 0
+    results = list(q.tuples())
+    today = dt.date.today()
+    for rid, sid, night, code, reason, status, old_excepted, cid in results:
+        with database_proxy.obj.atomic():
+            fails = list(Failure.select().where(Failure.result == rid))
+            excepted = 0
+            for f in fails:
+                rule = match_exception(rules, cid, sid, f.path, f.message, on=max(night, today))
+                new_exc = rule.id if rule else None
+                if f.excepted != (rule is not None) or f.exception_id != new_exc:
+                    Failure.update(excepted=rule is not None, exception=new_exc).where(
+                        Failure.id == f.id).execute()
+                excepted += rule is not None
+            new_status, new_reason = compute_status(code, reason, len(fails), excepted)
+            if new_status != status or excepted != old_excepted or new_reason != reason:
+                Result.update(status=new_status, reason=new_reason, excepted_count=excepted,
+                              error_count=len(fails)).where(Result.id == rid).execute()
+                changed += 1
+    return changed

@@ -1,0 +1,458 @@
+"""Read-side queries shared by the console and the reports. No Textual.
+
+Shaped for 10,000 servers x 3 years: each function touches one night's rows through the
+(night, status) index, or one server's rows through the (server, night) unique index, and
+only looks further back for the servers that are bad on the night.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from peewee import JOIN, fn
+
+from db.models import (
+    FAILED,
+    FETCH_FAILED,
+    GOOD_STATUSES,
+    INCOMPLETE,
+    OK,
+    OK_WITH_EXCEPTIONS,
+    Customer,
+    ErrorCode,
+    Failure,
+    Result,
+    Server,
+    Tsr,
+    database_proxy,
+)
+
+NO_DATA = "no_data"  # grid-only status: no result row for the night
+
+STATUS_LABELS = {
+    OK: "OK",
+    OK_WITH_EXCEPTIONS: "OK*",
+    FAILED: "FAILED",
+    INCOMPLETE: "INCOMPLETE",
+    FETCH_FAILED: "FETCH FAILED",
+    NO_DATA: "NO DATA",
+}
+# failing first: lower sorts first
+STATUS_ORDER = {FAILED: 0, INCOMPLETE: 1, FETCH_FAILED: 2, NO_DATA: 3, OK_WITH_EXCEPTIONS: 4,
+                OK: 5}
+
+
+def status_label(status: str, reason: str = "") -> str:
+    label = STATUS_LABELS.get(status, status.upper())
+    if status == INCOMPLETE and reason:
+        return f"{label} ({reason})"
+    return label
+
+
+@dataclass
+class NightlyRow:
+    server_id: int
+    customer_id: int
+    customer: str
+    server: str
+    night: dt.date
+    result_id: int | None = None
+    status: str = NO_DATA
+    reason: str = ""
+    code: int | None = None
+    jargon: str = ""
+    error_count: int = 0
+    excepted_count: int = 0
+    new_errors: int = 0
+    recurring_errors: int = 0
+    total_size: int | None = None
+    sent_bytes: int | None = None
+    last_good: dt.date | None = None
+    bad_streak: int = 0
+    tsr: str = ""
+    custbak: str = ""
+    snoozed_until: dt.date | None = None
+    snooze_reason: str = ""
+    ack_note: str = ""
+    ack_by: str = ""
+    registered: bool = True
+    rsync_version: str = ""
+
+    @property
+    def is_good(self) -> bool:
+        return self.status in GOOD_STATUSES
+
+    @property
+    def snoozed(self) -> bool:
+        return self.snoozed_until is not None and self.snoozed_until >= self.night
+
+    @property
+    def counts_as_failing(self) -> bool:
+        """Bad, and not snoozed (inactive servers are not listed at all)."""
+        return not self.is_good and not self.snoozed
+
+    @property
+    def label(self) -> str:
+        return status_label(self.status, self.reason)
+
+    @property
+    def last_good_age_days(self) -> int | None:
+        return None if self.last_good is None else (self.night - self.last_good).days
+
+
+def latest_night() -> dt.date | None:
+    return Result.select(fn.MAX(Result.night)).scalar()
+
+
+def nights_with_results(limit: int = 400) -> list[dt.date]:
+    q = (Result.select(Result.night).distinct().order_by(Result.night.desc()).limit(limit)
+         .tuples())
+    return [n for (n,) in q]
+
+
+def adjacent_night(night: dt.date, direction: int) -> dt.date | None:
+    """The previous (-1) or next (+1) night that has results."""
+    if direction < 0:
+        return Result.select(fn.MAX(Result.night)).where(Result.night < night).scalar()
+    return Result.select(fn.MIN(Result.night)).where(Result.night > night).scalar()
+
+
+def _chunks(seq: list, n: int = 500) -> Iterable[list]:
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+def _as_date(value) -> dt.date | None:
+    """Dates from raw SQL / subqueries: SQLite gives ISO text, MariaDB gives date objects."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def active_servers_query(*, customer: str | None = None, server: str | None = None,
+                         include_inactive: bool = False):
+    """Servers (with customer name and TSR login) as dicts; active ones unless asked."""
+    sq = (Server.select(Server.id, Server.name, Server.customer, Server.custbak,
+                        Server.snoozed_until, Server.snooze_reason, Server.registered,
+                        Customer.name.alias("cname"), Tsr.login.alias("tsr_login"),
+                        Tsr.name.alias("tsr_name"))
+          .join(Customer).switch(Server).join(Tsr, JOIN.LEFT_OUTER))
+    if not include_inactive:
+        sq = sq.where((Server.active == True) & (Customer.active == True))  # noqa: E712
+    if customer:
+        sq = sq.where(Customer.name == customer)
+    if server:
+        sq = sq.where(Server.name == server)
+    return sq.dicts()
+
+
+def nightly_rows(night: dt.date, *, customer: str | None = None,
+                 include_inactive: bool = False) -> list[NightlyRow]:
+    """One row per active server for the night, failing servers first."""
+    rows: dict[int, NightlyRow] = {}
+    for s in active_servers_query(customer=customer, include_inactive=include_inactive):
+        rows[s["id"]] = NightlyRow(
+            server_id=s["id"], customer_id=s["customer"], customer=s["cname"], server=s["name"],
+            night=night, custbak=s["custbak"] or "", snoozed_until=s["snoozed_until"],
+            snooze_reason=s["snooze_reason"] or "", registered=bool(s["registered"]),
+            tsr=s["tsr_login"] or "",
+        )
+    if not rows:
+        return []
+    jargon = {c: j for c, j in ErrorCode.select(ErrorCode.code, ErrorCode.jargon).tuples()}
+    rq = (Result.select(Result.id, Result.server, Result.status, Result.reason, Result.code,
+                        Result.error_count, Result.excepted_count, Result.total_size,
+                        Result.sent_bytes, Result.ack_note, Result.ack_by,
+                        Result.rsync_version)
+          .where(Result.night == night).tuples())
+    with_errors: dict[int, int] = {}  # result id -> server id
+    for (rid, sid, status, reason, code, ec, xc, tot, sent, ack, ackby, ver) in rq:
+        r = rows.get(sid)
+        if r is None:
+            continue
+        r.result_id, r.status, r.reason, r.code = rid, status, reason or "", code
+        r.jargon = jargon.get(code, "") if code is not None else ""
+        r.error_count, r.excepted_count = ec or 0, xc or 0
+        r.total_size, r.sent_bytes, r.ack_note, r.ack_by = tot, sent, ack or "", ackby or ""
+        r.rsync_version = ver or ""
+        if ec:
+            with_errors[rid] = sid
+        if status in GOOD_STATUSES:
+            r.last_good, r.bad_streak = night, 0
+    _fill_new_recurring(rows, with_errors, night)
+    _fill_last_good(rows, night)
+    out = list(rows.values())
+    out.sort(key=lambda r: (STATUS_ORDER.get(r.status, 9), r.customer, r.server))
+    return out
+
+
+def _fill_new_recurring(rows: dict[int, NightlyRow], with_errors: dict[int, int],
+                        night: dt.date) -> None:
+    """New = a failing path the server's previous result did not have; else recurring."""
+    if not with_errors:
+        return
+    sids = list(set(with_errors.values()))
+    prev_result: dict[int, int] = {}
+    R2 = Result.alias()
+    for chunk in _chunks(sids):
+        # the previous result of each server (the night before, or the last before it)
+        sub = (R2.select(R2.server, fn.MAX(R2.night).alias("pn"))
+               .where(R2.server.in_(chunk) & (R2.night < night)).group_by(R2.server))
+        q = (Result.select(Result.id, Result.server)
+             .join(sub, on=((Result.server == sub.c.server_id) & (Result.night == sub.c.pn)))
+             .tuples())
+        for rid, sid in q:
+            prev_result[rid] = sid
+    prev_paths: dict[int, set[str]] = defaultdict(set)
+    for chunk in _chunks(list(prev_result)):
+        for rid, path in Failure.select(Failure.result, Failure.path).where(
+                Failure.result.in_(chunk)).tuples():
+            prev_paths[prev_result[rid]].add(path)
+    for chunk in _chunks(list(with_errors)):
+        for rid, path in Failure.select(Failure.result, Failure.path).where(
+                Failure.result.in_(chunk)).tuples():
+            sid = with_errors[rid]
+            if path in prev_paths.get(sid, ()):
+                rows[sid].recurring_errors += 1
+            else:
+                rows[sid].new_errors += 1
+
+
+def _fill_last_good(rows: dict[int, NightlyRow], night: dt.date) -> None:
+    """Last good night and consecutive bad nights (missing nights count as bad)."""
+    bad = [r for r in rows.values() if not r.is_good]
+    if not bad:
+        return
+    # One statement per chunk of bad servers; each correlated subquery is an indexed probe on
+    # (server_id, night) newest first, so this stays cheap however long the history is.
+    R2, R3 = Result.alias(), Result.alias()
+    by_id = {r.server_id: r for r in bad}
+    for chunk in _chunks(list(by_id)):
+        last_good = (R2.select(R2.night)
+                     .where((R2.server == Server.id) & (R2.night <= night)
+                            & (R2.status.in_(GOOD_STATUSES)))
+                     .order_by(R2.night.desc()).limit(1))
+        first = R3.select(fn.MIN(R3.night)).where(R3.server == Server.id)
+        q = (Server.select(Server.id, last_good.alias("lg"), first.alias("fr"))
+             .where(Server.id.in_(chunk)).tuples())
+        for sid, lg, fr in q:
+            r = by_id[sid]
+            last, first_night = _as_date(lg), _as_date(fr)
+            r.last_good = last
+            if last is not None:
+                r.bad_streak = (night - last).days
+            elif first_night is not None and first_night <= night:
+                r.bad_streak = (night - first_night).days + 1
+            else:
+                r.bad_streak = 1 if r.result_id else 0
+
+
+def status_counts(rows: Iterable[NightlyRow]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for r in rows:
+        counts["snoozed" if (r.snoozed and not r.is_good) else r.status] += 1
+    return dict(counts)
+
+
+@dataclass
+class CustbakOutage:
+    custbak: str
+    servers: list[str] = field(default_factory=list)
+
+
+def custbak_outages(rows: Iterable[NightlyRow], min_servers: int = 3) -> list[CustbakOutage]:
+    """Several servers on the same custbak bad on the same night: a TSR3 problem."""
+    by: dict[str, list[str]] = defaultdict(list)
+    for r in rows:
+        if r.custbak and r.counts_as_failing:
+            by[r.custbak].append(f"{r.customer}/{r.server}")
+    return sorted((CustbakOutage(k, v) for k, v in by.items() if len(v) >= min_servers),
+                  key=lambda o: -len(o.servers))
+
+
+@dataclass
+class HistoryRow:
+    result_id: int
+    night: dt.date
+    code: int
+    status: str
+    reason: str
+    error_count: int
+    excepted_count: int
+    total_size: int | None
+    sent_bytes: int | None
+    speedup: float | None
+    ack_note: str
+    ack_by: str
+
+
+def server_history(server_id: int, *, limit: int = 400, before: dt.date | None = None
+                   ) -> list[HistoryRow]:
+    """One server's results, newest first (paged with ``before``)."""
+    q = Result.select().where(Result.server == server_id)
+    if before is not None:
+        q = q.where(Result.night < before)
+    q = q.order_by(Result.night.desc()).limit(limit)
+    return [HistoryRow(r.id, r.night, r.code, r.status, r.reason or "", r.error_count,
+                       r.excepted_count, r.total_size, r.sent_bytes, r.speedup, r.ack_note or "",
+                       r.ack_by or "") for r in q]
+
+
+def result_failures(result_id: int) -> list[Failure]:
+    return list(Failure.select().where(Failure.result == result_id).order_by(Failure.line))
+
+
+def find_server(customer: str, server: str) -> Server | None:
+    return (Server.select(Server, Customer).join(Customer)
+            .where((Customer.name == customer) & (Server.name == server)).first())
+
+
+# ---- report queries (acorntui.reports) ---------------------------------------------------
+
+
+@dataclass
+class HistoryStats:
+    """One server's record from its first result up to a night; missing nights count as bad."""
+
+    server_id: int
+    first_night: dt.date | None = None
+    ok: int = 0
+    ok_with_exceptions: int = 0
+    failed: int = 0
+    incomplete: int = 0
+    fetch_failed: int = 0
+    missing: int = 0  # nights with no result row at all, since the first result
+    nights: int = 0  # nights since the first result, up to the report night
+    last_good: dt.date | None = None
+    longest_bad_streak: int = 0
+    current_bad_streak: int = 0
+
+    @property
+    def good(self) -> int:
+        return self.ok + self.ok_with_exceptions
+
+    @property
+    def success_rate(self) -> float | None:
+        """Good nights / nights since the first result (None before any result)."""
+        return None if not self.nights else self.good / self.nights
+
+
+def _status_in_sql(param: str) -> str:
+    return "status IN (" + ", ".join([param] * len(GOOD_STATUSES)) + ")"
+
+
+def history_stats(night: dt.date, server_ids: list[int] | None = None
+                  ) -> dict[int, HistoryStats]:
+    """Per-server counts and streaks over every result up to ``night``.
+
+    With ``server_ids`` both statements walk those servers' (server_id, night) index ranges
+    (one server: about a thousand entries for three years); without, each reads the whole
+    results table once.
+    """
+    from db.connection import is_mysql
+
+    db = database_proxy.obj
+    p = db.param
+    table = Result._meta.table_name
+    gap = "DATEDIFF(night, prev)" if is_mysql(db) else "julianday(night) - julianday(prev)"
+    out: dict[int, HistoryStats] = {}
+    first_good: dict[int, dt.date] = {}
+    chunks: list[list[int] | None] = (list(_chunks(server_ids)) if server_ids is not None
+                                      else [None])
+    for chunk in chunks:
+        where, params = f"night <= {p}", [night]
+        if chunk is not None:
+            where += f" AND server_id IN ({', '.join([p] * len(chunk))})"
+            params += chunk
+        sql = (f"SELECT server_id, status, COUNT(*), MIN(night), MAX(night) FROM {table} "
+               f"WHERE {where} GROUP BY server_id, status")
+        for sid, status, n, lo, hi in db.execute_sql(sql, params).fetchall():
+            st = out.setdefault(sid, HistoryStats(sid))
+            lo, hi = _as_date(lo), _as_date(hi)
+            if st.first_night is None or lo < st.first_night:
+                st.first_night = lo
+            if status == OK:
+                st.ok += n
+            elif status == OK_WITH_EXCEPTIONS:
+                st.ok_with_exceptions += n
+            elif status == FAILED:
+                st.failed += n
+            elif status == FETCH_FAILED:
+                st.fetch_failed += n
+            else:
+                st.incomplete += n
+            if status in GOOD_STATUSES:
+                if st.last_good is None or hi > st.last_good:
+                    st.last_good = hi
+                if sid not in first_good or lo < first_good[sid]:
+                    first_good[sid] = lo
+        # the longest run of bad nights between two good ones is the largest gap between
+        # consecutive good nights, minus one (missing nights inside the gap count as bad)
+        goods = ", ".join([p] * len(GOOD_STATUSES))
+        sql = (f"SELECT server_id, MAX(gap) FROM (SELECT server_id, {gap} AS gap FROM ("
+               f"SELECT server_id, night, LAG(night) OVER (PARTITION BY server_id "
+               f"ORDER BY night) AS prev FROM {table} WHERE {where} AND status IN ({goods})"
+               f") g WHERE prev IS NOT NULL) m GROUP BY server_id")
+        for sid, max_gap in db.execute_sql(sql, params + list(GOOD_STATUSES)).fetchall():
+            out[sid].longest_bad_streak = max(int(max_gap) - 1, 0)
+    for sid, st in out.items():
+        st.nights = (night - st.first_night).days + 1
+        st.missing = st.nights - (st.good + st.failed + st.incomplete + st.fetch_failed)
+        if st.last_good is None:
+            st.current_bad_streak = st.longest_bad_streak = st.nights
+            continue
+        st.current_bad_streak = (night - st.last_good).days
+        leading = (first_good[sid] - st.first_night).days
+        st.longest_bad_streak = max(st.longest_bad_streak, st.current_bad_streak, leading)
+    return out
+
+
+def status_matrix(first: dt.date, last: dt.date, server_ids: list[int] | None = None
+                  ) -> dict[int, dict[dt.date, str]]:
+    """server id -> {night: status} for the nights first..last (absent: no result)."""
+    out: dict[int, dict[dt.date, str]] = defaultdict(dict)
+    base = Result.select(Result.server, Result.night, Result.status).where(
+        Result.night.between(first, last))
+    chunks = _chunks(server_ids) if server_ids is not None else [None]
+    for chunk in chunks:
+        q = base if chunk is None else base.where(Result.server.in_(chunk))
+        for sid, n, status in q.tuples():
+            out[sid][_as_date(n)] = status
+    return dict(out)
+
+
+def good_server_ids(first: dt.date, last: dt.date) -> set[int]:
+    """Servers with at least one good result in the nights first..last ((night, status) index)."""
+    q = (Result.select(Result.server).distinct()
+         .where(Result.night.between(first, last) & Result.status.in_(GOOD_STATUSES)).tuples())
+    return {sid for (sid,) in q}
+
+
+@dataclass
+class OpenFailure:
+    path: str
+    message: str
+    line: int
+
+
+def open_failures(result_ids: list[int], *, limit: int = 100
+                  ) -> dict[int, tuple[list[OpenFailure], int]]:
+    """result id -> (its file errors that no exception covers, first ``limit``; total count)."""
+    out: dict[int, tuple[list[OpenFailure], int]] = {}
+    for chunk in _chunks(result_ids):
+        q = (Failure.select(Failure.result, Failure.path, Failure.message, Failure.line)
+             .where(Failure.result.in_(chunk) & (Failure.excepted == False))  # noqa: E712
+             .order_by(Failure.result, Failure.line, Failure.id).tuples())
+        for rid, path, message, line in q:
+            files, n = out.get(rid, ([], 0))
+            if len(files) < limit:
+                files.append(OpenFailure(path, message or "", line or 0))
+            out[rid] = (files, n + 1)
+    return out
+
+
+def resolutions() -> dict[int, str]:
+    return {c: r for c, r in ErrorCode.select(ErrorCode.code, ErrorCode.resolution).tuples()}

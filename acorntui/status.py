@@ -1,0 +1,128 @@
+"""Status of a result, and matching file errors against exceptions. Pure: no DB, no Textual.
+
+Rules (DESIGN.md "Status of a result"):
+- code 0 or 24: ok;
+- code 23: ok_with_exceptions only when every file error matches an active exception,
+  otherwise failed; a 23 with no file error recognised is failed ("unrecognised errors");
+- code -2: incomplete (reason missing, stale or incomplete);
+- any other code: failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from db.models import (
+    FAILED,
+    INCOMPLETE,
+    OK,
+    OK_WITH_EXCEPTIONS,
+    REASON_INCOMPLETE,
+    SCOPE_CUSTOMER,
+    SCOPE_GLOBAL,
+    SCOPE_SERVER,
+)
+
+SCOPE_RANK = {SCOPE_SERVER: 0, SCOPE_CUSTOMER: 1, SCOPE_GLOBAL: 2}
+
+
+@dataclass(frozen=True)
+class ExceptionRule:
+    id: int
+    scope: str
+    server_id: int | None
+    customer_id: int | None
+    path_pattern: str
+    message_pattern: str = ""
+    expires_at: dt.date | None = None
+    active: bool = True
+
+    def in_force(self, on: dt.date) -> bool:
+        return self.active and (self.expires_at is None or self.expires_at >= on)
+
+    def applies_to(self, customer_id: int | None, server_id: int | None) -> bool:
+        if self.scope == SCOPE_SERVER:
+            return self.server_id is not None and self.server_id == server_id
+        if self.scope == SCOPE_CUSTOMER:
+            return self.customer_id is not None and self.customer_id == customer_id
+        return self.scope == SCOPE_GLOBAL
+
+    @property
+    def specificity(self) -> tuple[int, int]:
+        """Lower sorts first: narrower scope, then more literal characters in the pattern."""
+        literal = len(re.sub(r"[*?\[\]]", "", self.path_pattern))
+        return (SCOPE_RANK.get(self.scope, 9), -literal)
+
+
+def normalise_path(path: str) -> str:
+    """Compare Windows-style: case-insensitive, backslashes as slashes."""
+    return path.replace("\\", "/").casefold()
+
+
+@lru_cache(maxsize=4096)
+def _compile(pattern: str) -> re.Pattern[str]:
+    return re.compile(fnmatch.translate(normalise_path(pattern)), re.DOTALL)
+
+
+def pattern_matches(pattern: str, text: str) -> bool:
+    """Case-insensitive glob match. `*` also crosses `/` (fnmatch semantics).
+
+    A pattern without a leading `*` or `/` is matched at any depth below a slash too, so
+    `Mail/outlook.pst` covers `/cygdrive/E/shares/Mail/outlook.pst`.
+    """
+    if not pattern:
+        return False
+    t = normalise_path(text)
+    if _compile(pattern).fullmatch(t):
+        return True
+    p = normalise_path(pattern)
+    if not p.startswith(("*", "/")):
+        return _compile("*/" + p).fullmatch(t) is not None
+    return False
+
+
+def match_exception(
+    rules: list[ExceptionRule],
+    customer_id: int | None,
+    server_id: int | None,
+    path: str,
+    message: str = "",
+    on: dt.date | None = None,
+) -> ExceptionRule | None:
+    """The most specific in-force rule that covers this file error, or None."""
+    best: ExceptionRule | None = None
+    for r in rules:
+        if on is not None and not r.in_force(on):
+            continue
+        if not r.active or not r.applies_to(customer_id, server_id):
+            continue
+        if not pattern_matches(r.path_pattern, path):
+            continue
+        if r.message_pattern and not _compile(r.message_pattern).fullmatch(
+            normalise_path(message)
+        ) and r.message_pattern.casefold() not in message.casefold():
+            continue
+        if best is None or r.specificity < best.specificity:
+            best = r
+    return best
+
+
+def compute_status(code: int, reason: str, error_count: int, excepted_count: int
+                   ) -> tuple[str, str]:
+    """(status, reason) from the completion code and the file errors' exception state."""
+    if code == -2:
+        return INCOMPLETE, reason or REASON_INCOMPLETE
+    if code in (0, 24):
+        return OK, ""
+    if code == 23:
+        if error_count == 0:
+            return FAILED, "unrecognised errors"
+        if excepted_count >= error_count:
+            return OK_WITH_EXCEPTIONS, ""
+        n = error_count - excepted_count
+        return FAILED, f"{n} file error{'s' if n != 1 else ''} not excepted"
+    return FAILED, reason or ""

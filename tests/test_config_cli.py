@@ -1,0 +1,97 @@
+"""Config precedence, `config path|show`, `codes`, layering."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from acorntui.cli import main
+from acorntui.config import load_config, resolve_db_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_db_url_precedence(tmp_path, monkeypatch):
+    cfgfile = tmp_path / "c.toml"
+    cfgfile.write_text('[database]\nurl = "sqlite:///from-file.db"\n')
+    cfg = load_config(cfgfile)
+    assert resolve_db_url(None, cfg) == ("sqlite:///from-file.db", f"config file {cfgfile}")
+    monkeypatch.setenv("ACORN_DB", "sqlite:///from-env.db")
+    assert resolve_db_url(None, cfg)[0] == "sqlite:///from-env.db"
+    assert resolve_db_url("sqlite:///from-flag.db", cfg)[0] == "sqlite:///from-flag.db"
+    monkeypatch.delenv("ACORN_DB")
+    empty = load_config(tmp_path / "none.toml")
+    url, source = resolve_db_url(None, empty)
+    assert source == "default" and url.startswith("sqlite:///") and url.endswith("acorntui.db")
+    assert str(tmp_path / "xdg-data") in url  # the user data dir
+
+
+def test_config_path_and_show_masks_passwords(tmp_path, monkeypatch, capsys):
+    cfgfile = tmp_path / "config.toml"
+    cfgfile.write_text(
+        '[database]\nurl = "mysql://acorn:topsecret@db:3306/backup_serverlist"\n'
+        '[mail]\nhost = "smtp.x"\npassword = "mailsecret"\nfrom = "b@x"\nto = ["t@x"]\n')
+    os.chmod(cfgfile, 0o644)
+    monkeypatch.setenv("ACORN_CONFIG", str(cfgfile))
+    assert main(["config", "path"]) == 0
+    assert capsys.readouterr().out.strip() == str(cfgfile)
+    assert main(["config", "show"]) == 0
+    cap = capsys.readouterr()
+    assert "topsecret" not in cap.out and "mailsecret" not in cap.out
+    shown = json.loads(cap.out)
+    assert shown["database"]["url"] == "mysql://acorn:***@db:3306/backup_serverlist"
+    assert shown["mail"]["password"] == "***"
+    assert "readable by group or others" in cap.err and "chmod 600" in cap.err
+    os.chmod(cfgfile, 0o600)
+    main(["config", "show"])
+    assert "readable by group" not in capsys.readouterr().err
+
+
+def test_bad_config_names_file_and_key(tmp_path, monkeypatch, capsys):
+    cfgfile = tmp_path / "config.toml"
+    cfgfile.write_text('[parse]\nmax_age_hours = "soon"\n')
+    monkeypatch.setenv("ACORN_CONFIG", str(cfgfile))
+    assert main(["config", "show"]) == 2
+    err = capsys.readouterr().err
+    assert str(cfgfile) in err and "max_age_hours" in err
+
+
+def test_codes_cli(sqlite_url, capsys):
+    assert main(["--db", sqlite_url, "codes", "24"]) == 0
+    out = capsys.readouterr().out
+    assert "Partial transfer due to vanished source files" in out
+    assert "This is a good conclusion. There is nothing to fix." in out
+    assert main(["--db", sqlite_url, "codes"]) == 0
+    listing = capsys.readouterr().out
+    for code in ("-2", "23", "124", "255"):
+        assert f"\n{code:>5}" in "\n" + listing
+    assert main(["--db", sqlite_url, "codes", "99"]) == 2
+    assert "unknown code 99" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("module", ["db", "db.models", "acorntui.parser", "acorntui.ingest",
+                                    "acorntui.queries", "acorntui.status", "acorntui.cli",
+                                    "acorntui.exception_rules", "acorntui.reports",
+                                    "acorntui.fetch", "acorntui.mail", "acorntui.manage"])
+def test_domain_modules_do_not_import_textual(module):
+    code = (f"import importlib, sys\ntry:\n    importlib.import_module({module!r})\n"
+            "except ModuleNotFoundError as e:\n    print('absent', e.name); raise SystemExit(0)\n"
+            "print('textual' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    if out.stdout.startswith("absent"):
+        pytest.skip(f"{module} not present")
+    assert out.stdout.strip() == "False", f"{module} pulls in Textual"
+
+
+def test_parser_imports_nothing_of_db():
+    code = "import sys, acorntui.parser; print(any(m == 'db' or m.startswith('db.') " \
+           "for m in sys.modules), 'peewee' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False False"
