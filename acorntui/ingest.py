@@ -31,6 +31,7 @@ from db.models import (
     Failure,
     Result,
     Server,
+    Update,
     database_proxy,
     utcnow,
 )
@@ -134,35 +135,84 @@ class Ingestor:
         self.login = login
         self._parse = parse
         self.rules = load_rules()
-        self._customers: dict[str, Customer] = {}
-        self._servers: dict[tuple[int, str], Server] = {}
+        self._stmt_cache: dict = {}
+        self._load_lookups()
 
-    # -- lookups -------------------------------------------------------------------------
+    # -- lookups (cached per batch: one query per table, not per file) ---------------------
+    def _load_lookups(self) -> None:
+        self._customer_ids = {n: i for i, n in Customer.select(Customer.id, Customer.name)
+                              .tuples()}
+        self._server_ids = {(c, n): i for i, c, n in
+                            Server.select(Server.id, Server.customer, Server.name).tuples()}
+        self._night_cache: dict[dt.date, dict[int, tuple]] = {}
+
+    def customer_id(self, name: str) -> int:
+        cid = self._customer_ids.get(name)
+        if cid is None:
+            # the cache was loaded at start; a concurrent insert surfaces as IntegrityError,
+            # which ingest_file answers by reloading the cache and retrying
+            cid = self._insert(Customer, dict(name=name, display_name=name,
+                                              notes="first seen in a stats.out log"))
+            self._insert(Update, dict(login=self.login, action="customer.auto_add",
+                                      table_name="customers", row_id=cid,
+                                      details=f"customer {name!r} first seen in a log"))
+            self._customer_ids[name] = cid
+        return cid
+
+    def server_id(self, customer: str, name: str) -> int:
+        cid = self.customer_id(customer)
+        sid = self._server_ids.get((cid, name))
+        if sid is None:
+            sid = self._insert(Server, dict(customer=cid, name=name, registered=False))
+            self._insert(Update, dict(login=self.login, action="server.auto_add",
+                                      table_name="servers", row_id=sid, server=sid,
+                                      details=f"server {customer}/{name} first seen in a log; "
+                                      "not registered"))
+            self._server_ids[(cid, name)] = sid
+        return sid
+
+    # kept for callers that want model instances
     def customer(self, name: str) -> Customer:
-        c = self._customers.get(name)
-        if c is None:
-            c = Customer.get_or_none(Customer.name == name)
-            if c is None:
-                c = Customer.create(name=name, display_name=name,
-                                    notes="first seen in a stats.out log")
-                audit.record("customer.auto_add", self.login, table="customers", row_id=c.id,
-                             details=f"customer {name!r} first seen in a log")
-            self._customers[name] = c
-        return c
+        return Customer.get_by_id(self.customer_id(name))
 
     def server(self, customer: Customer, name: str) -> Server:
-        key = (customer.id, name)
-        s = self._servers.get(key)
-        if s is None:
-            s = Server.get_or_none((Server.customer == customer) & (Server.name == name))
-            if s is None:
-                s = Server.create(customer=customer, name=name, registered=False)
-                audit.record("server.auto_add", self.login, table="servers", row_id=s.id,
-                             server=s, details=f"server {customer.name}/{name} first seen "
-                             "in a log; not registered")
-            s.customer = customer
-            self._servers[key] = s
-        return s
+        return Server.get_by_id(self.server_id(customer.name, name))
+
+    def _existing(self, sid: int, night: dt.date) -> tuple | None:
+        """(id, sha256, log_mtime, status, code, reason) of the server's result for the
+        night, from a per-night cache loaded with one query."""
+        cache = self._night_cache.get(night)
+        if cache is None:
+            cache = self._night_cache[night] = {
+                srv: (rid, sha, mt, st, code, reason) for rid, srv, sha, mt, st, code, reason in
+                Result.select(Result.id, Result.server, Result.log_sha256, Result.log_mtime,
+                              Result.status, Result.code, Result.reason)
+                .where(Result.night == night).tuples()}
+        return cache.get(sid)
+
+    def _insert(self, model, values: dict) -> int:
+        """INSERT through a cached statement: peewee's SQL building costs more than SQLite's
+        insert itself, and ingest does thousands of them. Python-side defaults are applied
+        here because they are not in the DDL."""
+        tmpl = self._stmt_cache.get(model)
+        if tmpl is None:
+            db = database_proxy.obj
+            fields = [f for f in model._meta.sorted_fields if not f.primary_key]
+            q0, q1 = db.quote
+            cols = ", ".join(f"{q0}{f.column_name}{q1}" for f in fields)
+            marks = ", ".join([db.param] * len(fields))
+            sql = f"INSERT INTO {q0}{model._meta.table_name}{q1} ({cols}) VALUES ({marks})"
+            tmpl = self._stmt_cache[model] = (sql, fields)
+        sql, fields = tmpl
+        params = []
+        for f in fields:
+            if f.name in values:
+                v = values[f.name]
+            else:
+                v = f.default() if callable(f.default) else f.default
+            params.append(f.db_value(v))
+        cur = database_proxy.obj.execute_sql(sql, params)
+        return cur.lastrowid
 
     # -- recording -----------------------------------------------------------------------
     def ingest_file(self, path: str | os.PathLike, *, customer: str | None = None,
@@ -179,15 +229,22 @@ class Ingestor:
         except Exception as exc:  # noqa: BLE001 - the batch goes on; the file is named
             out.action, out.error = "error", f"cannot parse {p}: {exc.__class__.__name__}: {exc}"
             return out
-        try:
-            return self.record(pr, customer=cname, server=sname, night=night, out=out)
-        except Exception as exc:
-            from peewee import InterfaceError, OperationalError
+        from peewee import IntegrityError, InterfaceError, OperationalError
 
-            if isinstance(exc, OperationalError | InterfaceError):
+        for attempt in (1, 2):
+            try:
+                return self.record(pr, customer=cname, server=sname, night=night, out=out)
+            except IntegrityError:
+                # another ingest recorded the same server/night meanwhile: reload and retry
+                self._load_lookups()
+                if attempt == 2:
+                    raise
+            except (OperationalError, InterfaceError):
                 raise  # the database itself is in trouble: stop the batch, say so
-            out.action, out.error = "error", f"cannot record {p}: {exc}"
-            return out
+            except Exception as exc:  # noqa: BLE001
+                out.action, out.error = "error", f"cannot record {p}: {exc}"
+                return out
+        return out
 
     def record(self, pr: ParseResult, *, customer: str, server: str,
                night: dt.date | None = None, out: Outcome | None = None) -> Outcome:
@@ -199,22 +256,20 @@ class Ingestor:
         out.night = night
         db = database_proxy.obj
         with db.atomic():
-            c = self.customer(customer)
-            s = self.server(c, server)
-            existing = Result.get_or_none((Result.server == s) & (Result.night == night))
-            if existing is not None and existing.log_sha256 == pr.sha256:
-                out.action, out.status, out.code = "unchanged", existing.status, existing.code
-                out.reason, out.result_id = existing.reason, existing.id
+            sid = self.server_id(customer, server)
+            cid = self._customer_ids[customer]
+            existing = self._existing(sid, night)
+            if existing is not None and existing[1] == pr.sha256:
+                out.action, out.result_id = "unchanged", existing[0]
+                out.status, out.code, out.reason = existing[3], existing[4], existing[5]
                 return out
-            if (existing is not None and existing.log_mtime is not None
-                    and existing.log_sha256 and existing.log_mtime > mtime):
-                out.action, out.status, out.code = "older", existing.status, existing.code
-                out.result_id = existing.id
+            if existing is not None and existing[1] and existing[2] is not None \
+                    and existing[2] > mtime:
+                out.action, out.result_id = "older", existing[0]
+                out.status, out.code, out.reason = existing[3], existing[4], existing[5]
                 return out
-            flags = []
-            for f in pr.failures:
-                rule = match_exception(self.rules, c.id, s.id, f.path, f.message, on=night)
-                flags.append(rule)
+            flags = [match_exception(self.rules, cid, sid, f.path, f.message, on=night)
+                     for f in pr.failures]
             excepted = sum(1 for r in flags if r is not None)
             status, reason = compute_status(pr.code, pr.reason or "", len(pr.failures), excepted)
             st = pr.stats
@@ -222,33 +277,37 @@ class Ingestor:
                 code=pr.code, status=status, reason=reason, log_path=str(pr.path)[:1000],
                 log_mtime=mtime, log_size=pr.size, log_sha256=pr.sha256, parsed_at=utcnow(),
                 sent_bytes=st.sent_bytes, received_bytes=st.received_bytes,
-                bytes_per_sec=st.bytes_per_sec, total_size=st.total_size, speedup=st.speedup,
-                error_count=len(pr.failures), excepted_count=excepted,
+                bytes_per_sec=st.bytes_per_sec, total_size=_clamp(st.total_size),
+                speedup=st.speedup, error_count=len(pr.failures), excepted_count=excepted,
                 rsync_version=(pr.rsync_version or "")[:40],
             )
+            values["sent_bytes"] = _clamp(values["sent_bytes"])
+            values["received_bytes"] = _clamp(values["received_bytes"])
             if existing is None:
-                res = Result.create(server=s, night=night, **values)
+                rid = self._insert(Result, dict(server=sid, night=night, **values))
                 out.action = "created"
             else:
-                before = _summary(existing)
-                Failure.delete().where(Failure.result == existing).execute()
-                Result.update(**values).where(Result.id == existing.id).execute()
-                res = Result.get_by_id(existing.id)
+                rid = existing[0]
+                before = _summary(Result.get_by_id(rid))
+                Failure.delete().where(Failure.result == rid).execute()
+                Result.update(**values).where(Result.id == rid).execute()
                 out.action = "replaced"
-                audit.record("result.replace", self.login, table="results", row_id=res.id,
-                             server=s, result=res,
-                             details=f"{c.name}/{s.name} night {night}: result replaced by "
-                             f"a newer log", before=before, after=_summary(res))
+                audit.record("result.replace", self.login, table="results", row_id=rid,
+                             server=sid, result=rid,
+                             details=f"{customer}/{server} night {night}: result replaced by "
+                             f"a newer log", before=before, after=_summary(Result.get_by_id(rid)))
             if pr.failures:
                 rows = [
-                    dict(result=res.id, path=f.path, message=f.message[:4000], line=f.line,
+                    dict(result=rid, path=f.path, message=f.message[:4000], line=f.line,
                          kind=f.kind, excepted=rule is not None,
                          exception=rule.id if rule else None)
                     for f, rule in zip(pr.failures, flags, strict=True)
                 ]
                 for i in range(0, len(rows), 500):
                     Failure.insert_many(rows[i:i + 500]).execute()
-        out.status, out.reason, out.code, out.result_id = status, reason, pr.code, res.id
+        self._night_cache.setdefault(night, {})[sid] = (rid, pr.sha256, mtime, status, pr.code,
+                                                        reason)
+        out.status, out.reason, out.code, out.result_id = status, reason, pr.code, rid
         return out
 
     def ingest_paths(self, paths: Iterable[str | os.PathLike], *, mark_missing: bool | None = None,
@@ -299,8 +358,7 @@ def record_fetch_failed(customer: str, server: str, night: dt.date, message: str
     """
     ing = Ingestor(login=login)
     with database_proxy.obj.atomic():
-        c = ing.customer(customer)
-        s = ing.server(c, server)
+        s = ing.server_id(customer, server)
         existing = Result.get_or_none((Result.server == s) & (Result.night == night))
         reason = f"fetch failed: {message}"[:255]
         if existing is not None and existing.log_sha256:
@@ -321,6 +379,13 @@ def iter_spool(root: Path) -> Iterable[Path]:
         for f in sorted(cust.iterdir()):
             if f.name.endswith(".out") and not f.name.startswith("."):
                 yield f
+
+
+def _clamp(n: int | None) -> int | None:
+    """Keep absurd numbers from a hostile log inside BIGINT."""
+    if n is None:
+        return None
+    return max(min(n, 2**63 - 1), -(2**63))
 
 
 def _summary(r: Result) -> dict:
