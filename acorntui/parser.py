@@ -1,0 +1,836 @@
+"""Parse an rsync log (``stats.out``) into a completion code and a list of failing files.
+
+Pure: imports only the standard library.  The rules (see DESIGN.md, "Parsing a stats.out"):
+
+* the LAST completion line (``rsync error: ... (code N) at ...`` or ``rsync warning: ...``)
+  gives the code;
+* with no completion line, the code is 0 when the last non-blank line is rsync's
+  ``total size is ...  speedup is ...`` line, otherwise -2 (reason ``incomplete``);
+* a stats file older than ``max_age_hours`` is -2 (reason ``stale``);
+* every per-file error line is collected as a :class:`FileError`.
+
+How it reads (logs can be hundreds of MB; see bench/parse.py):
+
+The file is read in binary blocks of 1 MiB.  Every line that can matter to the result is one
+of rsync's messages, and every such message except two contains a colon (``rsync: ...``,
+``rsync error: ...``, ``file has vanished: ...``, ``ERROR: x failed verification``,
+``cannot delete non-empty directory: x``, ``Number of files: ...``).  The plain file-name
+lines of a verbose listing (``/cygdrive/E/...``) carry none, so the scanner only looks for
+``:`` bytes with ``bytes.find`` (memchr speed), and only the lines holding one are checked
+for marker words, decoded and matched.  The two colon-less lines are the summary lines
+``sent X bytes  received Y bytes  Z bytes/sec`` and ``total size is T  speedup is S``,
+which rsync prints at the very end: they are looked for in the last MiB or so of the log
+(kept as a rolling tail), together with the last non-blank line.  Line numbers come from
+counting newlines between hits; the SHA-256 of the raw bytes runs in a helper thread for
+big files (hashlib releases the GIL), so it overlaps the scan.
+
+Encodings: a UTF-16 log (BOM ``FF FE`` / ``FE FF``, or a BOM-less one recognised by its
+NUL pattern) is transcoded to UTF-8 block by block; a UTF-8 BOM is dropped.  Each line
+that is examined is decoded as UTF-8; a line that is not valid UTF-8 (a name in a legacy
+Windows code page such as cp1252/cp850) is decoded with ``errors="backslashreplace"``:
+nothing is lost, the undecodable bytes stay visible as ``\\xf6``, and the same raw
+bytes always give the same text (so exceptions keep matching).  We do not guess a code
+page, because guessing wrong would silently turn a name into a different name.
+rsync's own ``\\#ooo`` escapes of control characters are kept verbatim.
+
+The parser never raises on any input: a line it fails to interpret ends up in
+``unrecognised_errors``.  Only :func:`parse_file` raises :class:`ParseError`, for a
+missing, directory, non-regular or unreadable file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import io
+import os
+import queue
+import re
+import stat
+import threading
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import PurePath
+from typing import BinaryIO
+
+__all__ = [
+    "KINDS",
+    "FileError",
+    "ParseError",
+    "ParseResult",
+    "TransferStats",
+    "parse_bytes",
+    "parse_file",
+    "parse_number",
+    "parse_stream",
+]
+
+KINDS = (
+    "open_failed",
+    "read_error",
+    "opendir_failed",
+    "link_stat_failed",
+    "readlink_failed",
+    "vanished",
+    "mkdir_failed",
+    "set_times_failed",
+    "delete_failed",
+    "rename_failed",
+    "mkstemp_failed",
+    "delete_nonempty_dir",
+    "chdir_failed",
+    "write_failed",
+    "verification_failed",
+    "symlink_no_referent",
+    "other",
+)
+
+CODE_INCOMPLETE = -2
+MAX_UNRECOGNISED = 100
+
+_BLOCK = 1 << 20  # read size
+_MAX_LINE = 4 << 20  # a "line" longer than this is cut (memory bound for newline-less input)
+_TAIL_BYTES = 1 << 20  # at least this much of the end of the log is kept for the summary lines
+_LAST_LINE_CAP = 64 * 1024  # a last line longer than this cannot be rsync's summary line
+_HASH_THREAD_AFTER = 8 << 20  # hash in a helper thread once this many bytes were read
+_BLANK = b" \t\r\n\x00\x0b\x0c"
+
+
+class ParseError(Exception):
+    """The stats file could not be read (missing, a directory, unreadable)."""
+
+
+@dataclass
+class FileError:
+    path: str
+    message: str
+    line: int
+    kind: str
+    role: str | None = None
+
+
+@dataclass
+class TransferStats:
+    sent_bytes: int | None = None
+    received_bytes: int | None = None
+    bytes_per_sec: float | None = None
+    total_size: int | None = None
+    speedup: float | None = None
+    files_total: int | None = None
+    files_transferred: int | None = None
+
+
+@dataclass
+class ParseResult:
+    path: str
+    customer: str | None
+    server: str | None
+    code: int
+    reason: str | None
+    failures: list[FileError] = field(default_factory=list)
+    stats: TransferStats = field(default_factory=TransferStats)
+    rsync_version: str | None = None
+    codes_seen: list[int] = field(default_factory=list)
+    unrecognised_errors: list[str] = field(default_factory=list)
+    encoding: str = "utf-8"
+    mtime: float = 0.0
+    size: int = 0
+    sha256: str = ""
+    lines: int = 0
+
+    def to_dict(self) -> dict:
+        """The ``parse --json`` shape (DESIGN.md) without ``status``/``excepted``."""
+        s = self.stats
+        return {
+            "customer": self.customer,
+            "server": self.server,
+            "code": self.code,
+            "reason": self.reason,
+            "failures": [
+                {"path": f.path, "message": f.message, "line": f.line, "kind": f.kind}
+                for f in self.failures
+            ],
+            "stats": {
+                "sent_bytes": s.sent_bytes,
+                "received_bytes": s.received_bytes,
+                "bytes_per_sec": s.bytes_per_sec,
+                "total_size": s.total_size,
+                "speedup": s.speedup,
+            },
+            "rsync_version": self.rsync_version,
+        }
+
+    def as_full_dict(self) -> dict:
+        """Every field (for debugging and the benchmark)."""
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- numbers
+
+# rsync's -h: one -h gives units of 1000 (3.0 and 3.1+ man pages), -hh units of 1024.  A
+# single suffix letter does not say which, so we take 1000; human numbers are rounded to
+# 2 decimals by rsync anyway (do_big_num: "%.2f%c").
+_UNITS = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
+_GROUPED = re.compile(r"\d{1,3}(?:([,.'\u00a0\u202f])\d{3})(?:\1\d{3})*\Z")
+
+
+def _to_decimal(body: str) -> float | None:
+    """A number that may hold a decimal separator ('.' or ',') and grouping."""
+    if not body:
+        return None
+    if body.isdigit():
+        return float(body)
+    seps = [c for c in body if not c.isdigit()]
+    if any(c not in ",.'\u00a0\u202f" for c in seps):
+        return None
+    if not body[0].isdigit() or not body[-1].isdigit():
+        return None
+    kinds = set(seps)
+    if len(kinds) >= 2:
+        # both kinds: the last separator is the decimal mark, the others group
+        dec = body[max(body.rfind(","), body.rfind("."))]
+        if seps.count(dec) != 1:
+            return None
+        intpart, frac = body.rsplit(dec, 1)
+        intpart = "".join(c for c in intpart if c.isdigit())
+        return float(f"{intpart}.{frac}")
+    sep = seps[0]
+    if len(seps) > 1:
+        return float(body.replace(sep, "")) if _GROUPED.match(body) else None
+    intpart, frac = body.split(sep)
+    if sep in "'\u00a0\u202f":
+        return float(intpart + frac) if len(frac) == 3 else None
+    if sep == "," and len(frac) == 3:
+        return float(intpart + frac)  # "1,234": grouped thousands
+    return float(f"{intpart}.{frac}")  # "12.22", "1,68" (decimal comma), "1.234"
+
+
+def parse_number(text: str, *, decimal: bool = False) -> int | float | None:
+    """Parse a number as rsync prints it; ``None`` when it is not one.
+
+    Handles plain ``23990367``, grouped ``23,990,367`` / ``23.990.367`` (rsync 3.1+ groups by
+    the locale), human ``22.88M`` / ``1,23K`` (units of 1000, see ``_UNITS``) and decimals
+    ``1176127.02`` / ``1,176,127.02`` / ``1.176.127,02`` / ``speedup is 1,68``.
+
+    ``decimal=False`` (byte and file counts) returns an int: a ``,`` or ``.`` followed by
+    groups of exactly 3 digits is a thousands separator.  ``decimal=True`` (rates, speedup)
+    returns a float: rsync prints those with two decimals, so a single ``,`` followed by
+    exactly 2 digits is a decimal comma, while ``1,234`` is still grouped thousands.
+    """
+    if not isinstance(text, str):
+        return None
+    s = text.strip()
+    if not s or len(s) > 64 or not _NUMBER_CHARS.issuperset(s):
+        return None
+    try:
+        return _parse_number(s, decimal)
+    except (ValueError, OverflowError):
+        return None
+
+
+_NUMBER_CHARS = frozenset("0123456789,.'\u00a0\u202fKMGTPEkmgtpe")
+
+
+def _parse_number(s: str, decimal: bool) -> int | float | None:
+    mult = 1
+    if s[-1].upper() in _UNITS and len(s) > 1:
+        mult = _UNITS[s[-1].upper()]
+        s = s[:-1]
+        # with a unit, one separator is the decimal mark ("22.88M", "22,88M")
+        if s.count(",") + s.count(".") == 1 and s[-1:].isdigit() and s[:1].isdigit():
+            s = s.replace(",", ".")
+            try:
+                value = float(s) * mult
+            except ValueError:
+                return None
+            return value if decimal else int(round(value))
+    if not decimal and s.isdigit():
+        return int(s) * mult
+    if not decimal and _GROUPED.match(s):
+        return int(re.sub(r"\D", "", s)) * mult
+    value = _to_decimal(s)
+    if value is None:
+        return None
+    value *= mult
+    return value if decimal else int(round(value))
+
+
+# --------------------------------------------------------------------------- line rules
+
+# A completion line (log.c log_exit): "rsync error: <name> (code N) at <file>(<line>) [who=ver]".
+# 2.6.0-2.6.8 had no [who=ver] tag; some reimplementations print "at file:line".
+_CODE_RE = re.compile(
+    r"rsync (?P<sev>error|warning): (?P<name>.*?)\s*\(code (?P<code>-?\d{1,12})\)"
+    r"(?:\s+at\s+\S+?(?:\(\d+\)|:\d+))?"
+    r"(?:\s*\[(?P<who>[A-Za-z]+)(?:=(?P<ver>[^\]\s]*))?\])?"
+)
+_VERSION_TAG_RE = re.compile(
+    r"\[(?:sender|receiver|generator|client|server|daemon)=(?P<ver>[0-9][^\]\s]*)\]",
+    re.IGNORECASE,
+)
+_ROLE_PREFIX_RE = re.compile(r"\[(?P<role>[A-Za-z]+)\]\s+")
+_ROLE_TAG_RE = re.compile(
+    r"\[(?P<role>sender|receiver|generator|client|server|daemon)(?:=[^\]]*)?\]",
+    re.IGNORECASE,
+)
+
+_SENT_RE = re.compile(
+    r"(?:^|\s)(?:sent|wrote)\s+(?P<sent>\S+)\s+bytes\s+(?:received|read)\s+(?P<recv>\S+)\s+bytes"
+    r"\s+(?P<rate>\S+)\s+bytes/sec"
+)
+_TOTAL_RE = re.compile(r"(?:^|\s)total size is\s+(?P<total>\S+)\s+speedup is\s+(?P<speedup>\S+)")
+_SUMMARY_LAST_RE = re.compile(rb"total size is \S+ +speedup is \S+")
+_NOT_TRANSFERRED_RE = re.compile(rb"\((?:DRY RUN|BATCH ONLY)\)")
+_STATS_LINE_RES = (
+    (re.compile(r"^Number of files:\s*(?P<n>\S+)"), "files_total"),
+    (re.compile(r"^Number of (?:regular )?files transferred:\s*(?P<n>\S+)"), "files_transferred"),
+    (re.compile(r"^Total file size:\s*(?P<n>\S+)"), "total_size_fallback"),
+    (re.compile(r"^Total bytes sent:\s*(?P<n>\S+)"), "sent_fallback"),
+    (re.compile(r"^Total bytes received:\s*(?P<n>\S+)"), "received_fallback"),
+)
+
+# Per-file error messages, from rsync's sources (sender.c, flist.c, generator.c,
+# receiver.c, delete.c, rsync.c, main.c, util1.c, xattrs.c) for 2.6.x to 3.4.x.  rsyserr()
+# prints "rsync: [who] <msg>: <strerror> (<errno>)" (3.2+; "rsync: <msg>: ..." before),
+# names come from full_fname() as "\"<name>\"" (plus " (in <module>)" on a daemon).
+# rsync does not escape quotes inside names, so quoted paths are matched greedily: the
+# path runs to the LAST closing quote that is followed by the message's fixed text.
+_FILE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(rx), kind)
+    for rx, kind in (
+        (r'send_files failed to open "(?P<p>.*)": ', "open_failed"),
+        (r'send_files failed to open "(?P<p>.*)"', "open_failed"),
+        (r"send_files failed to open (?P<p>.+?): ", "open_failed"),
+        (r'failed to open "(?P<p>.*)", continuing', "open_failed"),
+        (r'read errors mapping "(?P<p>.*)": ', "read_error"),
+        (r'read errors mapping "(?P<p>.*)"', "read_error"),
+        (r'opendir "(?P<p>.*)" failed', "opendir_failed"),
+        (r"opendir (?P<p>.+?) failed: ", "opendir_failed"),
+        (r'readlink_stat\("(?P<p>.*)"\) failed', "readlink_failed"),
+        (r'readlink "(?P<p>.*)" failed', "readlink_failed"),
+        (r'(?<![A-Za-z_])link_stat "(?P<p>.*)" failed', "link_stat_failed"),
+        (r"(?<![A-Za-z_])link_stat (?P<p>.+?) failed: ", "link_stat_failed"),
+        (r'(?:file|directory) has vanished: "(?P<p>.*)"', "vanished"),
+        (r"(?:file|directory) has vanished: (?P<p>.+)$", "vanished"),
+        (r'mkdir "(?P<p>.*)" failed', "mkdir_failed"),
+        (r'failed to set times on "(?P<p>.*)"', "set_times_failed"),
+        (r"delete_file: [a-z_]+\((?P<p>.*)\) failed", "delete_failed"),
+        (r'delete_one: [a-z_]+ "(?P<p>.*)" failed', "delete_failed"),
+        (r"delete_one: [a-z_]+ (?P<p>.+?) failed", "delete_failed"),
+        (r"cannot delete mount point: (?P<p>.+)$", "delete_failed"),
+        (r"sender failed to remove (?P<p>.+?)(?:: [^:]*\(\d+\))?$", "delete_failed"),
+        (r'rename "(?P<p>.*)" -> "', "rename_failed"),
+        (r'mkstemp "(?P<p>.*)" failed', "mkstemp_failed"),
+        (r"cannot delete non-empty directory: (?P<p>.+)$", "delete_nonempty_dir"),
+        (r'(?:change_dir|chdir)(?:#\d+)? "(?P<p>.*)" failed', "chdir_failed"),
+        (r'(?:write|close|fsync|ftruncate) failed on "(?P<p>.*)"', "write_failed"),
+        (r"ERROR: (?P<p>.+) failed verification -- update", "verification_failed"),
+        (r'symlink has no referent: "(?P<p>.*)"', "symlink_no_referent"),
+        (r"symlink has no referent: (?P<p>.+)$", "symlink_no_referent"),
+        (
+            r"could not make way for (?:new|backup) "
+            r"(?:regular file|directory|symlink|device file|special file): (?P<p>.+)$",
+            "other",
+        ),
+        (r"skipping overly long name: (?P<p>.+)$", "other"),
+        (r"cannot convert filename: (?P<p>.+?) \(", "other"),
+        (r"skipping file with bogus \(zero\) st_mode: (?P<p>.+)$", "other"),
+        (r'[a-z_]*xattr\("(?P<p>.*?)","', "other"),
+        (r'(?:symlink|link|keep_backup failed:) "(?P<p>.*)" [-=]> ', "other"),
+    )
+)
+
+# "rsync: ..." messages that carry quotes but are not about a file being backed up, and
+# the usual connection/protocol errors: never a FileError, always unrecognised_errors.
+_NOT_A_FILE_RE = re.compile(
+    r"^(?:connection unexpectedly closed|read error|write error|writefd_unbuffered|"
+    r"safe_read|safe_write|error writing|server sent|unable to (?:open|stat) config|"
+    r"Failed to exec|failed to connect|did not see server greeting|getaddrinfo|"
+    r"io timeout|unexpected tag|error in socket|Badly formed|Unknown [Pp]arameter|"
+    r"IGNORING unknown|failed to open (?:ex|in)clude file|failed to open files-from|"
+    r"failed to open log-file|failed to open lock file|failed to open pid|pipe|fork|"
+    r"--|on remote machine|Unknown module|iconv_open|msg checking|"
+    r"failed to (?:read|write) (?:from|to) proxy|change_notify|"
+    r"(?:recv|send)_(?:files|file_list|file_entry)?:? *(?:protocol|multiplex))"
+)
+# quoted path of an rsync: message we have no specific rule for ("other")
+_GENERIC_QUOTED_RE = re.compile(r'"(?P<p>.*)"(?=: | failed|\)|,| ->| \(in |\s*$)')
+
+# Bytes that make a colon-bearing line worth decoding.
+_CANDIDATE_RE = re.compile(
+    rb"rsync|vanished|referent|cannot |verification|make way|Number of|Total |skipping|"
+    rb"ERROR|ssh|IO error|Connection|remote host|Write failed|Permission denied|exiting"
+)
+# Error-ish lines that are not file errors: kept in unrecognised_errors.
+_ERRORISH_RE = re.compile(
+    r"rsync(?::| error| warning)|@ERROR|^ERROR|^ssh[:_]|IO error encountered|-- exiting|"
+    r"^Connection (?:closed|reset|timed out|refused)|^Read from remote host|^Write failed|"
+    r"^Killed by signal|^packet_write_wait|^client_loop|^Host key verification failed|"
+    r"Permission denied \(publickey"
+)
+# Colon-less lines looked for in the tail of the log only.
+_TAIL_MARKERS = (b"bytes/sec", b"total size is", b"IO error encountered", b"-- exiting")
+
+
+def _decode(raw: bytes) -> tuple[str, bool]:
+    """UTF-8, else UTF-8 with the invalid bytes shown as ``\\xNN`` (True = fallback used)."""
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "backslashreplace"), True
+
+
+def _unquote(path: str) -> str:
+    if len(path) >= 2 and path[0] == '"' and path[-1] == '"':
+        return path[1:-1]
+    return path
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+class _Hasher:
+    """SHA-256 of the raw bytes; moves to a helper thread for big inputs.
+
+    hashlib releases the GIL on large buffers, so on a 2-core machine the hash runs
+    alongside the scan instead of adding to it.  Updates stay in order: once the thread
+    exists every update goes through its queue.
+    """
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+        self._q: queue.Queue[bytes | None] | None = None
+        self._t: threading.Thread | None = None
+        self.total = 0
+
+    def update(self, data: bytes) -> None:
+        self.total += len(data)
+        if self._q is not None:
+            self._q.put(data)
+            return
+        self._h.update(data)
+        if self.total >= _HASH_THREAD_AFTER:
+            self._q = queue.Queue(maxsize=3)  # bounds memory: 3 blocks in flight
+            self._t = threading.Thread(target=self._run, name="stats-sha256", daemon=True)
+            self._t.start()
+
+    def _run(self) -> None:
+        q = self._q
+        assert q is not None
+        while True:
+            data = q.get()
+            if data is None:
+                return
+            self._h.update(data)
+
+    def close(self) -> None:
+        if self._q is not None and self._t is not None:
+            self._q.put(None)
+            self._t.join()
+            self._q = None
+            self._t = None
+
+    def hexdigest(self) -> str:
+        self.close()
+        return self._h.hexdigest()
+
+
+# --------------------------------------------------------------------------- the scanner
+
+
+def _identity(path: str) -> tuple[str | None, str | None]:
+    """``<...>/<customer>/<server>.out`` -> (customer, server)."""
+    if not path or path.startswith("<"):
+        return None, None
+    p = PurePath(path)
+    server = p.stem or None
+    customer = p.parent.name or None
+    return customer, server
+
+
+class _Scanner:
+    def __init__(self) -> None:
+        self.nl = 0  # newlines before the current position
+        self.failures: list[FileError] = []
+        self.codes: list[int] = []
+        self.version: str | None = None
+        self.unrecognised: list[tuple[int, str]] = []
+        self.stats = TransferStats()
+        self._fallback: dict[str, int | None] = {}
+        self.fallback_decoding = False
+        self.last_line = b""
+        self.tail: deque[tuple[bytes, int, int, int]] = deque()
+        self._tail_size = 0
+        self._seen_lines: set[int] = set()
+
+    # -- regions -------------------------------------------------------------------------
+    def region(self, buf: bytes, start: int, end: int) -> None:
+        """Scan ``buf[start:end]`` (whole lines, except for a cut over-long line)."""
+        if start >= end:
+            return
+        first_nl = self.nl
+        find = buf.find
+        rfind = buf.rfind
+        count = buf.count
+        cand = _CANDIDATE_RE.search
+        counted = start
+        nl = self.nl
+        pos = find(b":", start, end)
+        while pos >= 0:
+            i = rfind(b"\n", start, pos)
+            ls = start if i < 0 else i + 1
+            le = find(b"\n", pos, end)
+            if le < 0:
+                le = end
+            line = buf[ls:le]
+            if cand(line):
+                nl += count(b"\n", counted, ls)
+                counted = ls
+                self._line(line, nl + 1)
+            pos = find(b":", le, end)
+        self.nl = nl + count(b"\n", counted, end)
+        self._remember(buf, start, end, first_nl)
+
+    def _remember(self, buf: bytes, start: int, end: int, first_nl: int) -> None:
+        # rolling tail for the colon-less summary lines
+        self.tail.append((buf, start, end, first_nl))
+        self._tail_size += end - start
+        while len(self.tail) > 1 and self._tail_size - (self.tail[0][2] - self.tail[0][1]) >= (
+            _TAIL_BYTES
+        ):
+            b, s, e, _ = self.tail.popleft()
+            self._tail_size -= e - s
+        # last non-blank line (trailing NULs of a crashed writer are blank)
+        e = end
+        while True:
+            lo = max(start, e - 4096)
+            seg = buf[lo:e].rstrip(_BLANK)
+            if seg:
+                e = lo + len(seg)
+                break
+            if lo == start:
+                return
+            e = lo
+        i = buf.rfind(b"\n", start, e)
+        ls = start if i < 0 else i + 1
+        self.last_line = buf[ls : min(e, ls + _LAST_LINE_CAP + 1)]
+
+    def finish_tail(self) -> None:
+        hits: list[tuple[int, bytes]] = []
+        for buf, start, end, first_nl in self.tail:
+            found: set[int] = set()
+            for marker in _TAIL_MARKERS:
+                pos = buf.find(marker, start, end)
+                while pos >= 0:
+                    i = buf.rfind(b"\n", start, pos)
+                    found.add(start if i < 0 else i + 1)
+                    pos = buf.find(marker, pos + 1, end)
+            counted, nl = start, first_nl
+            for ls in sorted(found):
+                le = buf.find(b"\n", ls, end)
+                if le < 0:
+                    le = end
+                line = buf[ls:le]
+                nl += buf.count(b"\n", counted, ls)
+                counted = ls
+                if b":" not in line:  # colon lines were handled by the main scan
+                    hits.append((nl + 1, line))
+        for lineno, line in hits:
+            self._line(line, lineno)
+
+    # -- one line --------------------------------------------------------------------------
+    def _line(self, raw: bytes, lineno: int) -> None:
+        try:
+            self._classify(raw, lineno)
+        except Exception as exc:  # never let one line break the parse
+            self._unrecognise(lineno, f"line {lineno}: parser could not interpret it ({exc!r})")
+
+    def _unrecognise(self, lineno: int, text: str) -> None:
+        if len(self.unrecognised) < MAX_UNRECOGNISED:
+            self.unrecognised.append((lineno, text))
+
+    def _classify(self, raw: bytes, lineno: int) -> None:
+        text, fallback = _decode(raw)
+        if fallback:
+            self.fallback_decoding = True
+        if "\r" in text:  # CRLF, or progress output overwriting the line: never part of a name
+            text = text.replace("\r", "")
+        text = text.strip(" \t\n\x00\x0b\x0c")
+        if not text:
+            return
+
+        if "rsync" in text:
+            for m in _VERSION_TAG_RE.finditer(text):
+                self.version = m.group("ver")
+            m = _CODE_RE.search(text)
+            if m:
+                code = int(m.group("code"))
+                if 0 < code <= 255:
+                    self.codes.append(code)
+                    if m.group("ver"):
+                        self.version = m.group("ver")
+                else:  # rsync never prints "(code 0)": not a completion line we trust
+                    self._unrecognise(lineno, text)
+                return
+
+        if self._stats_line(text):
+            return
+
+        fe = self._file_error(text, lineno)
+        if fe is not None:
+            self.failures.append(fe)
+            return
+
+        if _ERRORISH_RE.search(text):
+            self._unrecognise(lineno, text)
+
+    def _stats_line(self, text: str) -> bool:
+        st = self.stats
+        m = _SENT_RE.search(text)
+        if m:
+            st.sent_bytes = parse_number(m.group("sent"))  # type: ignore[assignment]
+            st.received_bytes = parse_number(m.group("recv"))  # type: ignore[assignment]
+            st.bytes_per_sec = parse_number(m.group("rate"), decimal=True)
+            return True
+        m = _TOTAL_RE.search(text)
+        if m:
+            st.total_size = parse_number(m.group("total"))  # type: ignore[assignment]
+            st.speedup = parse_number(m.group("speedup"), decimal=True)
+            return True
+        if text[:1] in ("N", "T"):
+            for rx, name in _STATS_LINE_RES:
+                m = rx.match(text)
+                if m:
+                    value = parse_number(m.group("n").rstrip(","))
+                    if name == "files_total":
+                        st.files_total = value  # type: ignore[assignment]
+                    elif name == "files_transferred":
+                        st.files_transferred = value  # type: ignore[assignment]
+                    else:
+                        self._fallback[name] = value  # type: ignore[assignment]
+                    return True
+        return False
+
+    def _file_error(self, text: str, lineno: int) -> FileError | None:
+        role: str | None = None
+        i = text.find("rsync: ")
+        if i >= 0:
+            body = text[i + 7 :]
+            m = _ROLE_PREFIX_RE.match(body)
+            if m:
+                role = m.group("role").lower()
+                body = body[m.end() :]
+            msg_start: int | None = i
+        else:
+            body = text
+            msg_start = None
+        if role is None:
+            tags = _ROLE_TAG_RE.findall(text)
+            if tags:
+                role = tags[-1].lower()
+
+        for rx, kind in _FILE_RULES:
+            m = rx.search(body)
+            if m:
+                path = _unquote(m.group("p").strip())
+                if not path:
+                    continue
+                start = msg_start if msg_start is not None else m.start()
+                if kind == "verification_failed" and msg_start is None:
+                    start = m.start()
+                return FileError(path, text[start:], lineno, kind, role)
+
+        if msg_start is not None and '"' in body and not _NOT_A_FILE_RE.match(body):
+            m = _GENERIC_QUOTED_RE.search(body)
+            if m and m.group("p"):
+                return FileError(m.group("p"), text[msg_start:], lineno, "other", role)
+        return None
+
+    # -- the end -----------------------------------------------------------------------
+    def apply_fallbacks(self) -> None:
+        st, fb = self.stats, self._fallback
+        if st.sent_bytes is None:
+            st.sent_bytes = fb.get("sent_fallback")
+        if st.received_bytes is None:
+            st.received_bytes = fb.get("received_fallback")
+        if st.total_size is None:
+            st.total_size = fb.get("total_size_fallback")
+
+
+class _Transcoder:
+    """Streaming UTF-16 -> UTF-8 (bad code units become visible ``\\xNN``)."""
+
+    def __init__(self, encoding: str) -> None:
+        self._dec = codecs.getincrementaldecoder(encoding)(errors="backslashreplace")
+
+    def __call__(self, data: bytes, final: bool = False) -> bytes:
+        return self._dec.decode(data, final).encode("utf-8", "backslashreplace")
+
+
+def _sniff(head: bytes) -> tuple[str, int]:
+    """Return (encoding, BOM length) from the first bytes of the log."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig", 3
+    if head.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16-le", 2
+    if head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be", 2
+    sample = head[:512]
+    if len(sample) >= 16:
+        even, odd = sample[0::2], sample[1::2]
+        if odd.count(0) >= 0.9 * len(odd) and even.count(0) <= 0.1 * len(even):
+            return "utf-16-le", 0
+        if even.count(0) >= 0.9 * len(even) and odd.count(0) <= 0.1 * len(odd):
+            return "utf-16-be", 0
+    return "utf-8", 0
+
+
+def _read_exactly(stream: BinaryIO, n: int) -> bytes:
+    data = stream.read(n)
+    if data is None:
+        data = b""
+    if 0 < len(data) < 4:  # short read from a pipe: make sure the BOM is complete
+        more = stream.read(4 - len(data))
+        if more:
+            data += more
+    return data
+
+
+def parse_stream(stream: BinaryIO, *, path: str = "<stream>") -> ParseResult:
+    """Parse a binary stream holding an rsync log.  Never raises on its content.
+
+    No age rule (that needs the file's mtime: see :func:`parse_file`).  Errors reading the
+    stream itself (``OSError``) propagate; :func:`parse_file` turns them into ParseError.
+    """
+    sc = _Scanner()
+    hasher = _Hasher()
+    try:
+        first = _read_exactly(stream, _BLOCK)
+        hasher.update(first)
+        encoding, bom = _sniff(first)
+        transcode = _Transcoder(encoding) if encoding.startswith("utf-16") else None
+        block: bytes = first[bom:]
+        carry = b""
+        while True:
+            if transcode is not None:
+                block = transcode(block)
+            if block:
+                nl = block.find(b"\n")
+                start = 0
+                if carry:
+                    if nl < 0:
+                        carry += block
+                        if len(carry) > _MAX_LINE:
+                            sc.region(carry, 0, len(carry))
+                            carry = b""
+                        block = b""
+                    else:
+                        head = carry + block[: nl + 1]
+                        sc.region(head, 0, len(head))
+                        start = nl + 1
+                        carry = b""
+                if block:
+                    last = block.rfind(b"\n")
+                    if last >= start:
+                        sc.region(block, start, last + 1)
+                        carry = block[last + 1 :]
+                    else:
+                        carry = block[start:]
+                        if len(carry) > _MAX_LINE:
+                            sc.region(carry, 0, len(carry))
+                            carry = b""
+            raw = stream.read(_BLOCK)
+            if not raw:
+                break
+            hasher.update(raw)
+            block = raw
+        if transcode is not None:
+            carry += transcode(b"", final=True)
+        partial_last = bool(carry)
+        if carry:
+            sc.region(carry, 0, len(carry))
+        sc.finish_tail()
+        sha = hasher.hexdigest()
+    finally:
+        hasher.close()
+
+    sc.apply_fallbacks()
+    last = sc.last_line
+    reason: str | None = None
+    if sc.codes:
+        code = sc.codes[-1]
+    elif len(last) <= _LAST_LINE_CAP and _SUMMARY_LAST_RE.search(last):
+        if _NOT_TRANSFERRED_RE.search(last):
+            # "(DRY RUN)" / "(BATCH ONLY)": rsync exited 0 but backed nothing up.
+            code, reason = CODE_INCOMPLETE, "incomplete"
+            sc._unrecognise(sc.nl + 1, "dry run or batch-only run: nothing was transferred")
+        else:
+            code = 0
+    else:
+        code, reason = CODE_INCOMPLETE, "incomplete"
+
+    customer, server = _identity(path)
+    encoding_used = encoding + ("+backslashreplace" if sc.fallback_decoding else "")
+    sc.unrecognised.sort(key=lambda t: t[0])
+    return ParseResult(
+        path=path,
+        customer=customer,
+        server=server,
+        code=code,
+        reason=reason,
+        failures=sc.failures,
+        stats=sc.stats,
+        rsync_version=sc.version,
+        codes_seen=sc.codes,
+        unrecognised_errors=[t for _, t in sc.unrecognised],
+        encoding=encoding_used,
+        mtime=0.0,
+        size=hasher.total,
+        sha256=sha,
+        lines=sc.nl + (1 if partial_last else 0),
+    )
+
+
+def parse_bytes(data: bytes, *, path: str = "<bytes>") -> ParseResult:
+    """Parse an in-memory log (tests, fuzzing).  No age rule; ``mtime`` is 0."""
+    return parse_stream(io.BytesIO(bytes(data)), path=path)
+
+
+def parse_file(
+    path: str | os.PathLike[str],
+    *,
+    now: datetime | None = None,
+    max_age_hours: float = 24,
+) -> ParseResult:
+    """Parse one ``stats.out``; customer and server come from ``<customer>/<server>.out``.
+
+    A file whose mtime is more than ``max_age_hours`` before ``now`` (default: the current
+    UTC time) gets code -2 and reason ``"stale"``; its failures and stats are still
+    collected.  ``max_age_hours=0`` disables the rule.  Raises :class:`ParseError` when the
+    file is missing, a directory, not a regular file, or unreadable.
+    """
+    spath = os.fspath(path)
+    try:
+        st = os.stat(spath)
+    except OSError as exc:
+        raise ParseError(f"cannot read stats file: {spath}: {exc.strerror or exc}") from exc
+    if stat.S_ISDIR(st.st_mode):
+        raise ParseError(f"cannot read stats file: {spath}: Is a directory")
+    if not stat.S_ISREG(st.st_mode):
+        raise ParseError(f"cannot read stats file: {spath}: not a regular file")
+    try:
+        with open(spath, "rb", buffering=0) as fh:
+            st = os.fstat(fh.fileno())
+            result = parse_stream(fh, path=spath)  # type: ignore[arg-type]
+    except OSError as exc:
+        raise ParseError(f"cannot read stats file: {spath}: {exc.strerror or exc}") from exc
+    result.mtime = st.st_mtime
+    if max_age_hours and max_age_hours > 0:
+        when = now if now is not None else datetime.now(UTC)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        if when.timestamp() - st.st_mtime > max_age_hours * 3600:
+            result.code = CODE_INCOMPLETE
+            result.reason = "stale"
+    return result
