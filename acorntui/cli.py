@@ -8,8 +8,11 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
+import peewee
+
 from acorntui import __version__
 from acorntui.config import Config, ConfigError, load_config, resolve_db_url
+from acorntui.roles import PermissionDenied
 from db.connection import BadDatabaseURL, DatabaseUnavailable
 
 
@@ -41,6 +44,16 @@ class Ctx:
     def close(self) -> None:
         if self._db is not None and not self._db.is_closed():
             self._db.close()
+
+
+def _db_error_text(exc: BaseException) -> str:
+    """``(2013) Lost connection ...`` from a driver error, on one line, URLs masked."""
+    from db.connection import mask_url
+
+    args = getattr(exc, "args", ())
+    text = f"({args[0]}) {args[1]}" if len(args) >= 2 and isinstance(args[0], int) \
+        else (str(exc) or exc.__class__.__name__)
+    return " ".join(mask_url(w) for w in text.split())
 
 
 def eprint(*parts: object) -> None:
@@ -92,9 +105,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatabaseUnavailable as exc:
         eprint(f"acorntui: {exc}")
         return 1
+    except (peewee.DatabaseError, peewee.InterfaceError) as exc:
+        # the database failed mid-command (connection lost, locked past busy_timeout,
+        # deadlock): one line and exit 1, not a traceback; the work done so far is committed
+        # file by file, so the next run completes the night (tests/test_reliability_ingest.py)
+        eprint(f"acorntui: database error: {_db_error_text(exc)}")
+        return 1
     except (BadDatabaseURL, UsageError, ConfigError) as exc:
         eprint(f"acorntui: {exc}")
         return 2
+    except PermissionDenied as exc:
+        eprint(f"acorntui: {exc}")
+        return 3
     except KeyboardInterrupt:
         eprint("acorntui: interrupted")
         return 130

@@ -40,8 +40,26 @@ NEEDED = {
 }
 
 
+# what each action means, for refusals ("may not add or change exceptions")
+ACTION_TEXT = {
+    "read": "read",
+    "note": "add notes",
+    "ack": "acknowledge results",
+    "snooze": "snooze servers",
+    "exception": "add or change exceptions",
+    "reparse": "re-parse results",
+    "ingest": "ingest logs",
+    "manage": "manage customers, servers and reps",
+}
+
+
 class PermissionDenied(Exception):
-    pass
+    """Refused: the message names the role needed. ``action`` and ``needed`` for callers."""
+
+    def __init__(self, message: str, action: str = "", needed: str = ""):
+        super().__init__(message)
+        self.action = action
+        self.needed = needed
 
 
 @dataclass(frozen=True)
@@ -56,11 +74,20 @@ class User:
 
     def require(self, action: str) -> None:
         if not self.can(action):
+            needed = NEEDED.get(action, "more rights")
             raise PermissionDenied(
-                f"{self.login} ({describe_role(self)}) may not {action}: "
-                f"that needs {NEEDED.get(action, 'more rights')}. "
-                f"A TSR3 can add you with `acorntui tsr add` or `acorntui csr add`."
+                f"{self.login} ({describe_role(self)}) may not "
+                f"{ACTION_TEXT.get(action, action)}: that needs {needed}. "
+                + (how_to_be_added(self.login) if self.role == READ_ONLY
+                   else "Ask a TSR3 if you need TSR rights." if self.role == CSR
+                   else f"A TSR3 can raise your level: `acorntui tsr edit {self.login} "
+                        f"--level 3`."),
+                action, needed,
             )
+
+    @property
+    def role_label(self) -> str:
+        return describe_role(self)
 
 
 def describe_role(user: User) -> str:
@@ -71,6 +98,23 @@ def describe_role(user: User) -> str:
     if user.role == CSR:
         return "CSR"
     return "read-only: not a registered CSR or TSR"
+
+
+def how_to_be_added(login: str) -> str:
+    return (f"A TSR3 can add you with `acorntui tsr add --login {login} --level 1` or "
+            f"`acorntui csr add --login {login}`.")
+
+
+def whoami_text(user: User) -> str:
+    """One or two lines: login, role, what it allows; how to be added when read-only."""
+    allowed = [ACTION_TEXT[a] for a in PERMISSIONS if a != "read" and user.can(a)]
+    if user.role == READ_ONLY:
+        return (f"{user.login}: not a registered CSR or TSR, so read-only access.\n"
+                f"{how_to_be_added(user.login)}")
+    line = f"{user.login}: {describe_role(user)}"
+    if user.name and user.name != user.login:
+        line += f" ({user.name})"
+    return f"{line}; may read everything, " + ", ".join(allowed) + "."
 
 
 def current_login() -> str:
