@@ -216,7 +216,11 @@ class Ingestor:
 
     # -- recording -----------------------------------------------------------------------
     def ingest_file(self, path: str | os.PathLike, *, customer: str | None = None,
-                    server: str | None = None, night: dt.date | None = None) -> Outcome:
+                    server: str | None = None, night: dt.date | None = None,
+                    force: bool = False, audit_action: str | None = "result.replace"
+                    ) -> Outcome:
+        """Parse and record one log. ``force`` replaces the night's result even when the log
+        is the same (a re-parse); ``audit_action=None`` leaves auditing to the caller."""
         p = Path(path)
         cname, sname = customer_server_from_path(p)
         cname, sname = customer or cname, server or sname
@@ -233,7 +237,8 @@ class Ingestor:
 
         for attempt in (1, 2):
             try:
-                return self.record(pr, customer=cname, server=sname, night=night, out=out)
+                return self.record(pr, customer=cname, server=sname, night=night, out=out,
+                                   force=force, audit_action=audit_action)
             except IntegrityError:
                 # another ingest recorded the same server/night meanwhile: reload and retry
                 self._load_lookups()
@@ -247,7 +252,8 @@ class Ingestor:
         return out
 
     def record(self, pr: ParseResult, *, customer: str, server: str,
-               night: dt.date | None = None, out: Outcome | None = None) -> Outcome:
+               night: dt.date | None = None, out: Outcome | None = None,
+               force: bool = False, audit_action: str | None = "result.replace") -> Outcome:
         out = out or Outcome(pr.path, customer, server)
         mtime = _local_from_epoch(pr.mtime)
         if night is None:
@@ -259,12 +265,12 @@ class Ingestor:
             sid = self.server_id(customer, server)
             cid = self._customer_ids[customer]
             existing = self._existing(sid, night)
-            if existing is not None and existing[1] == pr.sha256:
+            if existing is not None and existing[1] == pr.sha256 and not force:
                 out.action, out.result_id = "unchanged", existing[0]
                 out.status, out.code, out.reason = existing[3], existing[4], existing[5]
                 return out
             if existing is not None and existing[1] and existing[2] is not None \
-                    and existing[2] > mtime:
+                    and existing[2] > mtime and not force:
                 out.action, out.result_id = "older", existing[0]
                 out.status, out.code, out.reason = existing[3], existing[4], existing[5]
                 return out
@@ -288,14 +294,16 @@ class Ingestor:
                 out.action = "created"
             else:
                 rid = existing[0]
-                before = _summary(Result.get_by_id(rid))
+                before = result_summary(Result.get_by_id(rid))
                 Failure.delete().where(Failure.result == rid).execute()
                 Result.update(**values).where(Result.id == rid).execute()
                 out.action = "replaced"
-                audit.record("result.replace", self.login, table="results", row_id=rid,
-                             server=sid, result=rid,
-                             details=f"{customer}/{server} night {night}: result replaced by "
-                             f"a newer log", before=before, after=_summary(Result.get_by_id(rid)))
+                if audit_action:
+                    audit.record(audit_action, self.login, table="results", row_id=rid,
+                                 server=sid, result=rid,
+                                 details=f"{customer}/{server} night {night}: result replaced "
+                                 "by a newer log", before=before,
+                                 after=result_summary(Result.get_by_id(rid)))
             if pr.failures:
                 rows = [
                     dict(result=rid, path=f.path, message=f.message[:4000], line=f.line,
@@ -343,20 +351,26 @@ class Ingestor:
                     & (Server.id.not_in(have))))
         labels = []
         with database_proxy.obj.atomic():
-            for s in q:
-                Result.create(server=s, night=night, code=-2, status=INCOMPLETE,
-                              reason=REASON_MISSING, parsed_at=utcnow())
-                labels.append(f"{s.customer.name}/{s.name}")
+            for s in q.order_by(Server.id):
+                # a concurrent ingest may mark (or record) the same server meanwhile: the
+                # unique (server, night) keeps one row, and the loser skips it instead of
+                # failing the batch (tests/test_reliability_ingest.py, missing race)
+                n = (Result.insert(server=s, night=night, code=-2, status=INCOMPLETE,
+                                   reason=REASON_MISSING, parsed_at=utcnow())
+                     .on_conflict_ignore().as_rowcount().execute())
+                if n:
+                    labels.append(f"{s.customer.name}/{s.name}")
         return labels
 
 
 def record_fetch_failed(customer: str, server: str, night: dt.date, message: str,
-                        login: str = SYSTEM_LOGIN) -> Result | None:
+                        login: str = SYSTEM_LOGIN, ingestor: Ingestor | None = None
+                        ) -> Result | None:
     """Our own pull failed: say so, distinct from missing/stale/incomplete.
 
     Never overwrites a result that came from a real log.
     """
-    ing = Ingestor(login=login)
+    ing = ingestor or Ingestor(login=login)
     with database_proxy.obj.atomic():
         s = ing.server_id(customer, server)
         existing = Result.get_or_none((Result.server == s) & (Result.night == night))
@@ -388,7 +402,7 @@ def _clamp(n: int | None) -> int | None:
     return max(min(n, 2**63 - 1), -(2**63))
 
 
-def _summary(r: Result) -> dict:
+def result_summary(r: Result) -> dict:
     return {
         "code": r.code, "status": r.status, "reason": r.reason, "sha256": r.log_sha256,
         "log_mtime": r.log_mtime, "errors": r.error_count, "excepted": r.excepted_count,
@@ -454,3 +468,6 @@ def reevaluate(
                               error_count=len(fails)).where(Result.id == rid).execute()
                 changed += 1
     return changed
+
+
+_summary = result_summary  # old name, kept for callers

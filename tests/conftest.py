@@ -20,6 +20,8 @@ TESTS = Path(__file__).resolve().parent
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
+from sshd import sshd  # noqa: E402, F401  (the real-sshd fixture, for every test module)
+
 REQUIRE = os.environ.get("ACORN_REQUIRE_INTEGRATION") == "1"
 MARIADB_HOST = os.environ.get("ACORN_TEST_MYSQL_HOST", "127.0.0.1")
 MARIADB_PORT = int(os.environ.get("ACORN_TEST_MYSQL_PORT", "3306"))

@@ -1,0 +1,167 @@
+"""The nightly job: fetch every log, ingest the spool, mail the daily reports.
+
+A failed pull is not a failed backup: a server whose log could not be fetched gets
+``fetch_failed`` with the reason, never ``missing`` or ``stale``. To make that so, a spool copy
+that is not fresh (older than the age rule) is not ingested when its fetch failed this run,
+or when it belongs to no report server that answered; after ingesting, such servers have no
+result for the night and :func:`acorntui.ingest.record_fetch_failed` says why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paramiko
+
+from acorntui import fetch
+from acorntui.config import Config
+from acorntui.ingest import (
+    SYSTEM_LOGIN,
+    BatchReport,
+    Ingestor,
+    Outcome,
+    current_night,
+    iter_spool,
+    record_fetch_failed,
+)
+
+
+@dataclass
+class NightlyRun:
+    night: dt.date
+    pull: fetch.PullReport | None = None
+    batch: BatchReport | None = None
+    fetch_failed: dict[str, str] = field(default_factory=dict)  # customer/server -> reason
+    mail: str = ""  # sent | mail not configured | mail module missing | mail problems
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> list[str]:
+        lines = [f"nightly {self.night}: " + ("all good" if self.ok else
+                                               f"{len(self.problems)} problem(s)")]
+        if self.pull is not None:
+            for s in self.pull.servers:
+                lines.append(f"fetch {s.summary()}")
+        lines.extend(self.notes)
+        if self.batch is not None:
+            counts: dict[str, int] = {}
+            for o in self.batch.outcomes:
+                if o.status:
+                    counts[o.status] = counts.get(o.status, 0) + 1
+            status = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+            lines.append(f"ingest: {self.batch.summary()}" + (f" ({status})" if status else ""))
+        if self.fetch_failed:
+            lines.append(f"fetch_failed recorded for {len(self.fetch_failed)} server(s)")
+        lines.append(f"mail: {self.mail}")
+        for p in self.problems[:50]:
+            lines.append(f"problem: {p}")
+        if len(self.problems) > 50:
+            lines.append(f"... and {len(self.problems) - 50} more problems")
+        return lines
+
+
+def _fresh(path: Path, now: dt.datetime, max_age_hours: float) -> bool:
+    if max_age_hours <= 0:
+        return True
+    try:
+        mtime = dt.datetime.fromtimestamp(path.stat().st_mtime)
+    except OSError:
+        return False
+    return now - mtime <= dt.timedelta(hours=max_age_hours)
+
+
+def run_nightly(cfg: Config, *, now: dt.datetime | None = None,
+                client_factory: Callable[[], paramiko.SSHClient] | None = None,
+                fetch_progress: fetch.Progress | None = None,
+                ingest_progress: Callable[[Outcome], None] | None = None,
+                send_mail: bool = True) -> NightlyRun:
+    """Fetch, ingest, mail. The database must be connected. Database errors propagate."""
+    started = time.monotonic()
+    now = (now.astimezone().replace(tzinfo=None) if now and now.tzinfo else now) \
+        or dt.datetime.now()
+    run = NightlyRun(night=current_night(now, cfg.night_cutoff_hours))
+    spool = Path(cfg.spool_dir)
+
+    # 1. fetch
+    if cfg.report_servers:
+        run.pull = fetch.pull(cfg, client_factory=client_factory, progress=fetch_progress,
+                              notify=run.notes.append)
+        run.problems.extend(run.pull.problems())
+    else:
+        run.notes.append(f"no report server configured: ingesting the spool {spool} as it is")
+
+    # 2. which spool copies to ingest
+    files = list(iter_spool(spool)) if spool.is_dir() else []
+    failed_files: dict[str, str] = {}
+    down: list[fetch.ServerPull] = []
+    listed_ok: set[str] = set()
+    if run.pull is not None:
+        failed_files = run.pull.failed_files
+        down = run.pull.down
+        for s in run.pull.servers:
+            if not s.error:
+                listed_ok |= s.remote
+    keep = []
+    for f in files:
+        rel = f"{f.parent.name}/{f.name}"
+        doubtful = rel in failed_files or (down and rel not in listed_ok)
+        if doubtful and not _fresh(f, now, cfg.max_age_hours):
+            continue  # an old copy would say "stale"; the truth is that we could not fetch
+        keep.append(f)
+
+    # 3. ingest
+    ing = Ingestor(now=now, max_age_hours=cfg.max_age_hours,
+                   cutoff_hours=cfg.night_cutoff_hours, login=SYSTEM_LOGIN)
+    run.batch = ing.ingest_paths(keep, mark_missing=True, progress=ingest_progress)
+    for o in run.batch.errors:
+        run.problems.append(f"ingest {o.customer}/{o.server}: {o.error}")
+
+    # 4. fetch_failed instead of missing
+    for rel, why in failed_files.items():
+        cs = fetch.split_rel(rel)
+        if cs and record_fetch_failed(cs[0], cs[1], run.night, why, ingestor=ing) is not None:
+            run.fetch_failed[f"{cs[0]}/{cs[1]}"] = why
+    if down:
+        why = "; ".join(f"report server {s.name}: {s.error}" for s in down)
+        for label in run.batch.missing:
+            customer, _, server = label.partition("/")
+            if f"{customer}/{server}.out" in listed_ok:
+                continue
+            if record_fetch_failed(customer, server, run.night, why,
+                                   ingestor=ing) is not None:
+                run.fetch_failed[label] = why
+
+    # 5. mail
+    if send_mail:
+        _mail(cfg, run)
+    else:
+        run.mail = "not sent (--no-mail)"
+    run.seconds = time.monotonic() - started
+    return run
+
+
+def _mail(cfg: Config, run: NightlyRun) -> None:
+    if not cfg.mail.host:
+        run.mail = "mail not configured"
+        return
+    try:
+        from acorntui.mail import send_daily_reports
+    except ImportError as exc:
+        run.mail = "mail module missing"
+        run.problems.append(f"mail: cannot load acorntui.mail ({exc})")
+        return
+    problems = send_daily_reports(cfg, run.night)
+    if problems:
+        run.mail = f"{len(problems)} problem(s)"
+        run.problems.extend(problems)
+    else:
+        run.mail = "sent"
