@@ -456,3 +456,38 @@ def open_failures(result_ids: list[int], *, limit: int = 100
 
 def resolutions() -> dict[int, str]:
     return {c: r for c, r in ErrorCode.select(ErrorCode.code, ErrorCode.resolution).tuples()}
+
+
+def night_signature(night: dt.date | None) -> tuple:
+    """Cheap change detector for polling: the latest night, and for ``night`` how many
+    results it has and when the newest was parsed."""
+    latest = latest_night()
+    if night is None:
+        return (latest, 0, None, 0)
+    n, parsed = (Result.select(fn.COUNT(Result.id), fn.MAX(Result.parsed_at))
+                 .where(Result.night == night).tuples().get())
+    acks = (Result.select(fn.COUNT(Result.id))
+            .where((Result.night == night) & (Result.ack_note != "")).scalar())
+    return (latest, n, parsed, acks)
+
+
+@dataclass
+class TimelineEntry:
+    at: dt.datetime
+    login: str
+    action: str
+    details: str
+    night: dt.date | None
+
+
+def server_timeline(server_id: int, limit: int = 200) -> list[TimelineEntry]:
+    """Notes, acknowledgements and other changes recorded for one server, newest first."""
+    from db.models import Update
+
+    q = (Update.select(Update.at, Update.login, Update.action, Update.details,
+                       Result.night)
+         .join(Result, JOIN.LEFT_OUTER, on=(Update.result == Result.id))
+         .where(Update.server == server_id)
+         .order_by(Update.at.desc(), Update.id.desc()).limit(limit).tuples())
+    return [TimelineEntry(at, login or "", action, details or "", night)
+            for at, login, action, details, night in q]

@@ -10,11 +10,26 @@ from peewee import Database
 
 from db.models import ALL_MODELS, ErrorCode, SchemaVersion, database_proxy
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+
+def _add_index(db: Database, table: str, name: str, columns: list[str]) -> None:
+    if any(i.name == name for i in db.get_indexes(table)):
+        return
+    q0, q1 = db.quote
+    cols = ", ".join(f"{q0}{c}{q1}" for c in columns)
+    db.execute_sql(f"CREATE INDEX {q0}{name}{q1} ON {q0}{table}{q1} ({cols})")
+
+
+def _v2_results_server_night_status(db: Database) -> None:
+    _add_index(db, "results", "results_server_id_night_status", ["server_id", "night", "status"])
+
 
 # version -> function(db) that upgrades from version-1. Add entries as the schema changes;
 # init-db runs the ones a database is missing, in order, each in a transaction.
-MIGRATIONS: dict[int, Callable[[Database], None]] = {}
+MIGRATIONS: dict[int, Callable[[Database], None]] = {
+    2: _v2_results_server_night_status,
+}
 
 
 def load_code_rows() -> list[dict]:

@@ -93,6 +93,7 @@ def test_init_schema_twice_changes_nothing(any_db):
     assert did == {"created_tables": [], "migrated_to": None, "codes_added": 0}
     assert ErrorCode.select().count() == 29
     assert SchemaVersion.select().count() == 1
+    assert SchemaVersion.select().first().version == SCHEMA_VERSION
 
 
 def test_indexes_exist(sqlite_db):
@@ -167,3 +168,19 @@ def test_init_db_unreachable_exit_1_no_traceback():
     assert "Traceback" not in out.stderr
     assert "hunter2" not in out.stderr + out.stdout
     assert out.stderr.count("\n") == 1 and "127.0.0.1:1" in out.stderr
+
+
+def test_migration_from_version_1_keeps_data(any_db):
+    """A database made by schema version 1 is upgraded in place, nothing lost."""
+    s = _server()
+    Result.create(server=s, night=dt.date(2026, 11, 25), code=0, status="ok")
+    q = any_db.quote
+    any_db.execute_sql(f"DROP INDEX {q[0]}results_server_id_night_status{q[1]}"
+                       + (f" ON {q[0]}results{q[1]}" if q[0] == "`" else ""))
+    SchemaVersion.delete().execute()
+    SchemaVersion.create(version=1)
+    did = init_schema(any_db)
+    assert did["migrated_to"] == SCHEMA_VERSION == 2
+    assert any(i.name == "results_server_id_night_status" for i in any_db.get_indexes("results"))
+    assert Result.select().count() == 1
+    assert init_schema(any_db)["migrated_to"] is None

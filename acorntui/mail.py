@@ -1,0 +1,344 @@
+"""SMTP delivery of reports: multipart text + HTML, an outbox for what could not be sent.
+
+Settings come from the config file's ``[mail]`` table (:class:`acorntui.config.MailSettings`).
+The password comes from the file or from the environment variable ``password_env`` names; it
+is never taken from the command line and never appears in a message or a log line.
+
+When a message cannot be sent it is written to the outbox folder (``[mail] outbox_dir``,
+default ``<data dir>/outbox``) as a ``.eml`` file, and the problem names the server's answer
+and the file; ``acorntui report --resend FILE`` sends it again and removes it.
+
+Per-rep routing (``route_to_reps = true`` in ``[mail]``): besides the ``to`` list, each CSR
+(by Customer.csr) and each TSR (by Server.tsr) with an email address gets the failures of
+their own customers/servers only, and nothing when none of theirs failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import os
+import re
+import smtplib
+import socket
+import ssl
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, getaddresses, make_msgid
+from pathlib import Path
+
+from acorntui.config import Config, MailSettings, data_dir
+from acorntui.reports import Report, build_report, render_html, render_text, safe
+
+
+class MailError(Exception):
+    """Sending failed; the message holds the server's answer (never the password)."""
+
+
+@dataclass
+class SendOutcome:
+    subject: str
+    to: list[str]
+    sent: bool
+    problem: str = ""
+    kept: Path | None = None  # outbox file when not sent
+
+
+@dataclass
+class Delivery:
+    outcomes: list[SendOutcome] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        return [o.problem for o in self.outcomes if not o.sent]
+
+
+def outbox_dir(settings: MailSettings) -> Path:
+    return Path(settings.outbox_dir).expanduser() if settings.outbox_dir else (
+        data_dir() / "outbox")
+
+
+# RFC 5322 allows 998 characters a line; folding at 78 would push a long subject onto a
+# continuation line, which some clients show with a leading space
+_POLICY = email.policy.SMTP.clone(max_line_length=998)
+
+
+def build_message(settings: MailSettings, subject: str, text: str, html_body: str,
+                  to: list[str]) -> EmailMessage:
+    msg = EmailMessage(policy=_POLICY)
+    msg["Subject"] = safe(subject)  # names come from the database: no CR/LF in headers
+    msg["From"] = settings.sender or (settings.user or "acorntui")
+    msg["To"] = ", ".join(to)
+    msg["Date"] = formatdate(localtime=True)
+    domain = settings.sender.rpartition("@")[2] or None
+    msg["Message-ID"] = make_msgid(domain=domain)
+    msg.set_content(text)
+    msg.add_alternative(html_body, subtype="html")
+    return msg
+
+
+def report_message(settings: MailSettings, rep: Report, to: list[str]) -> EmailMessage:
+    return build_message(settings, rep.subject, render_text(rep), render_html(rep), to)
+
+
+def _answer(exc: smtplib.SMTPResponseException) -> str:
+    err = exc.smtp_error
+    text = err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err)
+    return f"{exc.smtp_code} {' '.join(text.split())}"
+
+
+def _where(settings: MailSettings) -> str:
+    return f"SMTP server {settings.host}:{settings.port}"
+
+
+class _Connection:
+    """One SMTP session for several messages (one login, one timeout if unreachable)."""
+
+    def __init__(self, settings: MailSettings):
+        self.settings = settings
+        self.smtp: smtplib.SMTP | None = None
+
+    def open(self) -> None:
+        s = self.settings
+        if not s.host:
+            raise MailError("no SMTP server: set host in the [mail] table of the config file")
+        password = s.resolved_password()
+        if s.user and not password:
+            how = (f"the environment variable {s.password_env} is not set" if s.password_env
+                   else "set password_env (or password) in [mail]")
+            raise MailError(f"[mail] user {s.user!r} has no password: {how}")
+        try:
+            if s.security == "tls":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
+            else:
+                smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            self.smtp = smtp
+            smtp.ehlo()
+            if s.security == "starttls":
+                # never fall back to plain text when the server does not offer STARTTLS
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if s.user:
+                smtp.login(s.user, password)
+        except smtplib.SMTPResponseException as exc:
+            self.close()
+            raise MailError(f"{_where(s)} refused: {_answer(exc)}") from None
+        except smtplib.SMTPNotSupportedError as exc:
+            self.close()
+            raise MailError(f"{_where(s)}: {exc}") from None
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
+            raise MailError(f"cannot reach {_where(s)}: {_os_text(exc)}") from None
+
+    def send(self, msg: EmailMessage) -> None:
+        assert self.smtp is not None
+        try:
+            refused = self.smtp.send_message(msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise MailError(f"{_where(self.settings)} refused every recipient: "
+                            + _refused(exc.recipients)) from None
+        except smtplib.SMTPResponseException as exc:
+            raise MailError(f"{_where(self.settings)} refused the message: {_answer(exc)}"
+                            ) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            self.smtp = None
+            raise MailError(f"{_where(self.settings)} dropped the connection: {_os_text(exc)}"
+                            ) from None
+        if refused:
+            raise MailError(f"{_where(self.settings)} refused some recipients: "
+                            + _refused(refused))
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self.smtp.close()
+            self.smtp = None
+
+
+def _refused(recipients: dict) -> str:
+    out = []
+    for addr, (code, text) in recipients.items():
+        t = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+        out.append(f"{addr}: {code} {t}")
+    return "; ".join(out)
+
+
+def _os_text(exc: BaseException) -> str:
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return "timed out"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or exc.__class__.__name__
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:80] or "report"
+
+
+def keep_in_outbox(settings: MailSettings, msg: EmailMessage) -> Path:
+    """Write the message as a .eml file (mode 600) for ``report --resend``."""
+    folder = outbox_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{_slug(str(msg['Subject'] or ''))}"
+    path = folder / f"{base}.eml"
+    i = 1
+    while path.exists():
+        path = folder / f"{base}-{i}.eml"
+        i += 1
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(msg.as_bytes(policy=_POLICY))
+    return path
+
+
+def send_messages(settings: MailSettings, msgs: Iterable[EmailMessage]) -> Delivery:
+    """Send over one session; whatever is not sent goes to the outbox."""
+    msgs = list(msgs)
+    out = Delivery()
+    conn = _Connection(settings)
+    conn_error: str | None = None
+    try:
+        conn.open()
+    except MailError as exc:
+        conn_error = str(exc)
+    try:
+        for msg in msgs:
+            to = _recipients(msg)
+            problem = conn_error
+            if problem is None:
+                if conn.smtp is None:  # dropped while sending an earlier message
+                    try:
+                        conn.open()
+                    except MailError as exc:
+                        conn_error = problem = str(exc)
+                if problem is None:
+                    try:
+                        conn.send(msg)
+                    except MailError as exc:
+                        problem = str(exc)
+            if problem is None:
+                out.outcomes.append(SendOutcome(str(msg["Subject"]), to, True))
+                continue
+            kept = keep_in_outbox(settings, msg)
+            out.outcomes.append(SendOutcome(
+                str(msg["Subject"]), to, False,
+                f"{problem}; not sent: {msg['Subject']!s} (to {', '.join(to)}), kept in "
+                f"{kept}; send it again with: acorntui report --resend {kept}", kept))
+    finally:
+        conn.close()
+    return out
+
+
+def _recipients(msg: EmailMessage) -> list[str]:
+    fields = msg.get_all("To", []) + msg.get_all("Cc", [])
+    return [addr for _name, addr in getaddresses([str(f) for f in fields]) if addr]
+
+
+def resend(settings: MailSettings, path: str | os.PathLike) -> SendOutcome:
+    """Send a kept .eml again (to the recipients in its To/Cc); remove it once sent."""
+    p = Path(path)
+    try:
+        with p.open("rb") as f:
+            msg = email.message_from_binary_file(f, policy=_POLICY)
+    except OSError as exc:
+        raise MailError(f"cannot read {p}: {exc.strerror or exc}") from None
+    to = _recipients(msg)  # type: ignore[arg-type]
+    if not to:
+        raise MailError(f"{p} names no recipient (To/Cc)")
+    conn = _Connection(settings)
+    try:
+        conn.open()
+        conn.send(msg)  # type: ignore[arg-type]
+    finally:
+        conn.close()
+    p.unlink()
+    return SendOutcome(str(msg["Subject"]), to, True)
+
+
+# ---- routing to reps ----------------------------------------------------------------------
+
+
+@dataclass
+class RepRoute:
+    email: str
+    names: list[str] = field(default_factory=list)
+    server_ids: set[int] = field(default_factory=set)
+
+    @property
+    def scope(self) -> str:
+        return "for " + " / ".join(sorted(set(self.names)))
+
+
+def rep_routes(rep: Report) -> dict[str, RepRoute]:
+    """email -> the servers of the report that rep looks after (CSR: customer; TSR: server)."""
+    from db.models import Csr, Customer, Server, Tsr
+
+    server_ids = {r.server_id for r in rep.rows} | {e.server_id for e in rep.entries}
+    customer_of = {r.server_id: r.customer_id for r in rep.rows}
+    routes: dict[str, RepRoute] = {}
+
+    def add(addr: str, name: str, sid: int) -> None:
+        key = addr.strip().lower()
+        route = routes.setdefault(key, RepRoute(addr.strip()))
+        route.names.append(name)
+        route.server_ids.add(sid)
+
+    csr_of: dict[int, tuple[str, str]] = {
+        cid: (name, addr) for cid, name, addr in
+        Customer.select(Customer.id, Csr.name, Csr.email).join(Csr)
+        .where((Csr.active == True) & (Csr.email != "")).tuples()}  # noqa: E712
+    for sid in server_ids:
+        hit = csr_of.get(customer_of.get(sid, -1))
+        if hit:
+            add(hit[1], hit[0], sid)
+    ids = list(server_ids)
+    for i in range(0, len(ids), 500):
+        q = (Server.select(Server.id, Tsr.name, Tsr.email).join(Tsr)
+             .where(Server.id.in_(ids[i:i + 500]) & (Tsr.active == True)  # noqa: E712
+                    & (Tsr.email != "")).tuples())
+        for sid, name, addr in q:
+            add(addr, name, sid)
+    return routes
+
+
+def report_messages(settings: MailSettings, reports: list[Report], *, route: bool
+                    ) -> tuple[list[EmailMessage], list[str]]:
+    """The messages for some reports: the ``to`` list gets each; reps get theirs (non-empty)."""
+    msgs, problems = [], []
+    if not settings.to and not route:
+        problems.append("no recipients: set to = [...] (or route_to_reps = true) in [mail]")
+    for rep in reports:
+        if settings.to:
+            msgs.append(report_message(settings, rep, settings.to))
+        if route:
+            for r in rep_routes(rep).values():
+                mine = rep.only(r.server_ids, scope=r.scope)
+                if mine.entries:
+                    msgs.append(report_message(settings, mine, [r.email]))
+    return msgs, problems
+
+
+def routing_enabled(settings: MailSettings) -> bool:
+    return bool(settings.extra.get("route_to_reps", False))
+
+
+def send_daily_reports(cfg: Config, night: dt.date | None = None) -> list[str]:
+    """Mail the failures report of ``night`` (default: the latest night with results) and the
+    three-day report. The database must be connected. Returns the problems (empty: all sent);
+    what was not sent is kept in the outbox."""
+    settings = cfg.mail
+    if not settings.host:
+        return ["mail: no SMTP server configured (host in the [mail] table of the config file)"]
+    try:
+        daily = build_report("failures", night)
+        three = build_report("failures", daily.night, days=3)
+    except Exception as exc:  # noqa: BLE001 - a report problem is a problem to return
+        return [f"mail: cannot build the reports: {exc}"]
+    msgs, problems = report_messages(settings, [daily, three], route=routing_enabled(settings))
+    return problems + send_messages(settings, msgs).problems

@@ -1,0 +1,709 @@
+"""The reports: nightly, history, failures (one night, or N nights running) and renderers.
+
+No Textual. Each report is a query (``build_report``) that gives a :class:`Report`, and
+renderers that turn it into text (an aligned table for terminals), CSV and JSON (for other
+tools) or HTML (one self-contained file with inline styles, readable in a browser and in a
+mail client). File names and notes are untrusted: text and CSV make control characters
+visible, HTML escapes every value.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import html
+import io
+import json
+import re
+import textwrap
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from acorntui import queries
+from acorntui.queries import (
+    NO_DATA,
+    HistoryStats,
+    NightlyRow,
+    OpenFailure,
+    status_label,
+)
+from db.models import FAILED, FETCH_FAILED, GOOD_STATUSES, INCOMPLETE, OK, OK_WITH_EXCEPTIONS
+
+REPORT_KINDS = ("nightly", "history", "failures")
+FORMATS = ("text", "csv", "json", "html")
+HISTORY_MATRIX_NIGHTS = 14  # default width of the history report's server x night matrix
+MAX_FILES = 100  # failing files listed per server (the total is always given)
+
+NO_RESULT_HELP = ("No result was recorded for this night: check that the server's stats.out was "
+                  "uploaded to the report server and that `acorntui fetch` and `ingest` ran.")
+FETCH_FAILED_HELP = ("Our own pull of the log from the report server failed; this says nothing "
+                     "about the customer's backup. Check `acorntui fetch` and the report server, "
+                     "then re-parse.")
+
+
+class ReportError(Exception):
+    """The report cannot be built (no results yet, unknown server...)."""
+
+
+@dataclass
+class FailureEntry:
+    """A server in the failures report: what failed, what to do, which files are open."""
+
+    row: NightlyRow  # the server on the report night
+    resolution: str
+    files: list[OpenFailure] = field(default_factory=list)
+    open_files: int = 0  # file errors not covered by an exception (files holds the first ones)
+    nights: list[str] = field(default_factory=list)  # status per night of the window
+
+    @property
+    def server_id(self) -> int:
+        return self.row.server_id
+
+
+@dataclass
+class HistoryEntry:
+    server_id: int
+    customer: str
+    server: str
+    stats: HistoryStats
+    matrix: list[str] = field(default_factory=list)  # status per matrix night
+
+
+@dataclass
+class Report:
+    kind: str  # nightly | history | failures
+    night: dt.date
+    days: int = 1  # failures: nights in the window; history: matrix nights
+    customer: str | None = None
+    scope: str = ""  # e.g. "for Jane Smith" when routed to one rep
+    rows: list[NightlyRow] = field(default_factory=list)  # every server looked at
+    entries: list[Any] = field(default_factory=list)  # what the report lists
+    nights: list[dt.date] = field(default_factory=list)  # window / matrix nights, oldest first
+
+    def only(self, server_ids: set[int], scope: str = "") -> Report:
+        """The same report restricted to some servers (per-rep mail)."""
+        return replace(
+            self, scope=scope,
+            rows=[r for r in self.rows if r.server_id in server_ids],
+            entries=[e for e in self.entries if e.server_id in server_ids],
+        )
+
+    @property
+    def total_servers(self) -> int:
+        return len(self.rows) if self.kind != "history" else len(self.entries)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Servers by status on the night; bad but snoozed ones count as ``snoozed``."""
+        c = {k: 0 for k in (OK, OK_WITH_EXCEPTIONS, FAILED, INCOMPLETE, FETCH_FAILED, NO_DATA,
+                            "snoozed")}
+        if self.kind == "history":
+            for e in self.entries:
+                st = e.matrix[-1] if e.matrix else NO_DATA
+                c[st] = c.get(st, 0) + 1
+            return c
+        for r in self.rows:
+            key = "snoozed" if (r.snoozed and not r.is_good) else r.status
+            c[key] = c.get(key, 0) + 1
+        return c
+
+    @property
+    def window(self) -> str:
+        if self.kind == "failures" and self.days > 1:
+            return f"{self.nights[0].isoformat()} to {self.night.isoformat()}"
+        return self.night.isoformat()
+
+    @property
+    def title(self) -> str:
+        who = f" ({self.customer})" if self.customer else ""
+        who += f" {self.scope}" if self.scope else ""
+        if self.kind == "nightly":
+            return f"Nightly backup report, night {self.night}{who}"
+        if self.kind == "history":
+            return f"Backup history up to {self.night}{who}"
+        if self.days > 1:
+            return f"{self.days}-night failure report, {self.window}{who}"
+        return f"Backup failure report, night {self.night}{who}"
+
+    @property
+    def subject(self) -> str:
+        """Mail subject: the night(s) and the counts."""
+        c = self.counts
+        who = f" ({self.customer})" if self.customer else ""
+        who += f" {self.scope}" if self.scope else ""
+        n = self.total_servers
+        of = f"of {n} server{'' if n == 1 else 's'}"
+        if self.kind == "failures" and self.days > 1:
+            return (f"Backups {self.window}{who}: {len(self.entries)} {of} "
+                    f"not ok {self.days} nights running")
+        if self.kind == "history":
+            bad = sum(1 for e in self.entries if e.stats.current_bad_streak)
+            return f"Backup history to {self.night}{who}: {bad} {of} bad now"
+        parts = [f"{c[FAILED]} failed", f"{c[INCOMPLETE] + c[NO_DATA]} incomplete"]
+        if c[FETCH_FAILED]:
+            parts.append(f"{c[FETCH_FAILED]} not fetched")
+        if self.kind == "nightly":
+            parts.insert(0, f"{c[OK] + c[OK_WITH_EXCEPTIONS]} ok")
+        return f"Backups {self.night}{who}: {', '.join(parts)} {of}"
+
+    def summary(self) -> str:
+        c = self.counts
+        if self.kind == "history":
+            bad = sum(1 for e in self.entries if e.stats.current_bad_streak)
+            return f"{self.total_servers} servers; {bad} bad on {self.night}."
+        parts = [f"{c[OK]} ok", f"{c[OK_WITH_EXCEPTIONS]} ok with exceptions",
+                 f"{c[FAILED]} failed", f"{c[INCOMPLETE]} incomplete"]
+        if c[NO_DATA]:
+            parts.append(f"{c[NO_DATA]} with no result")
+        if c[FETCH_FAILED]:
+            parts.append(f"{c[FETCH_FAILED]} not fetched")
+        if c["snoozed"]:
+            parts.append(f"{c['snoozed']} bad but snoozed")
+        line = f"{self.total_servers} servers on {self.night}: " + ", ".join(parts) + "."
+        if self.kind == "failures" and self.days > 1:
+            line += (f"\n{len(self.entries)} servers were not ok on any of the {self.days} "
+                     f"nights {self.window} (a night without a result counts as not ok).")
+        elif self.kind == "failures":
+            line += f"\n{len(self.entries)} servers need attention."
+        return line
+
+
+# ---- building ------------------------------------------------------------------------------
+
+
+def parse_server_label(label: str) -> tuple[str, str]:
+    customer, sep, server = label.partition("/")
+    if not sep or not customer or not server:
+        raise ReportError(f"{label!r} is not CUSTOMER/SERVER")
+    return customer, server
+
+
+def build_report(kind: str, night: dt.date | None = None, *, days: int | None = None,
+                 customer: str | None = None, server: str | None = None,
+                 max_files: int = MAX_FILES) -> Report:
+    """Run a report's queries. ``night`` defaults to the latest night with results."""
+    if kind not in REPORT_KINDS:
+        raise ReportError(f"unknown report {kind!r}; choose one of {', '.join(REPORT_KINDS)}")
+    if night is None:
+        night = queries.latest_night()
+        if night is None:
+            raise ReportError("there are no results in the database yet; run `acorntui ingest`")
+    if days is not None and days < 1:
+        raise ReportError("--days must be 1 or more")
+    if kind == "nightly":
+        return nightly_report(night, customer=customer)
+    if kind == "history":
+        return history_report(night, days=days or HISTORY_MATRIX_NIGHTS, customer=customer,
+                              server=server)
+    if days and days > 1:
+        return multi_night_failures_report(night, days, customer=customer, max_files=max_files)
+    return failures_report(night, customer=customer, max_files=max_files)
+
+
+def nightly_report(night: dt.date, *, customer: str | None = None) -> Report:
+    rows = queries.nightly_rows(night, customer=customer)
+    return Report("nightly", night, customer=customer, rows=rows, entries=rows, nights=[night])
+
+
+def _failure_entries(rows: list[NightlyRow], max_files: int) -> list[FailureEntry]:
+    res = queries.resolutions()
+    opened = queries.open_failures([r.result_id for r in rows if r.result_id and r.error_count],
+                                   limit=max_files)
+    out = []
+    for r in rows:
+        if r.status == NO_DATA:
+            what = NO_RESULT_HELP
+        elif r.status == FETCH_FAILED:
+            what = FETCH_FAILED_HELP
+        else:
+            what = res.get(r.code, "") if r.code is not None else ""
+        files, n = opened.get(r.result_id, ([], 0)) if r.result_id else ([], 0)
+        out.append(FailureEntry(r, what, files, n, [r.status]))
+    return out
+
+
+def failures_report(night: dt.date, *, customer: str | None = None,
+                    max_files: int = MAX_FILES) -> Report:
+    """Servers not ok on the night (no result counts as not ok); snoozed ones left out."""
+    rows = queries.nightly_rows(night, customer=customer)
+    failing = [r for r in rows if r.counts_as_failing]
+    return Report("failures", night, 1, customer=customer, rows=rows,
+                  entries=_failure_entries(failing, max_files), nights=[night])
+
+
+def multi_night_failures_report(night: dt.date, days: int, *, customer: str | None = None,
+                                max_files: int = MAX_FILES) -> Report:
+    """Servers not ok on each of the ``days`` nights up to ``night``; a night without a
+    result counts as not ok. ``days=3`` is the three-day report."""
+    first = night - dt.timedelta(days=days - 1)
+    nights = [first + dt.timedelta(days=i) for i in range(days)]
+    rows = queries.nightly_rows(night, customer=customer)
+    good = queries.good_server_ids(first, night)
+    failing = [r for r in rows if r.server_id not in good and not r.snoozed]
+    entries = _failure_entries(failing, max_files)
+    matrix = queries.status_matrix(first, night, [e.server_id for e in entries])
+    for e in entries:
+        by_night = matrix.get(e.server_id, {})
+        e.nights = [by_night.get(n, NO_DATA) for n in nights]
+    return Report("failures", night, days, customer=customer, rows=rows, entries=entries,
+                  nights=nights)
+
+
+def history_report(night: dt.date, *, days: int = HISTORY_MATRIX_NIGHTS,
+                   customer: str | None = None, server: str | None = None) -> Report:
+    """Per server since its first result, plus the server x night matrix of the last nights."""
+    srv_name = None
+    if server:
+        cust, srv_name = parse_server_label(server)
+        if customer and customer != cust:
+            raise ReportError(f"--server {server} is not a server of customer {customer}")
+        customer = cust
+    servers = list(queries.active_servers_query(customer=customer, server=srv_name,
+                                                include_inactive=bool(server)))
+    if server and not servers:
+        raise ReportError(f"no server {server}")
+    ids = [s["id"] for s in servers]
+    # one statement over the whole table is cheaper than thousands of index ranges
+    stats = queries.history_stats(night, ids if (customer or server) else None)
+    first = night - dt.timedelta(days=days - 1)
+    nights = [first + dt.timedelta(days=i) for i in range(days)]
+    matrix = queries.status_matrix(first, night, ids if (customer or server) else None)
+    entries = []
+    for s in servers:
+        st = stats.get(s["id"]) or HistoryStats(s["id"])
+        by_night = matrix.get(s["id"], {})
+        entries.append(HistoryEntry(s["id"], s["cname"], s["name"], st,
+                                    [by_night.get(n, NO_DATA) for n in nights]))
+    entries.sort(key=lambda e: (-e.stats.current_bad_streak, e.customer, e.server))
+    return Report("history", night, days, customer=customer, entries=entries, nights=nights)
+
+
+# ---- untrusted text ------------------------------------------------------------------------
+
+# C0/C1 controls and DEL; bidi overrides and zero-width marks that can disguise a name
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def safe(value: Any) -> str:
+    """A value as one printable line: controls become rsync-style ``\\#ooo`` escapes."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+
+    def esc(m: re.Match[str]) -> str:
+        o = ord(m.group())
+        return f"\\#{o:03o}" if o < 0x100 else f"\\u{o:04x}"
+
+    return _UNSAFE.sub(esc, text)
+
+
+def _csv_cell(value: Any) -> Any:
+    """Neutralise spreadsheet formulas in text cells (a file name could start with '=')."""
+    if isinstance(value, str):
+        value = safe(value)
+        if value[:1] in ("=", "+", "-", "@"):
+            return "'" + value
+    return value
+
+
+def _date(d: dt.date | None) -> str:
+    return d.isoformat() if d else "-"
+
+
+def _rate(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _label(status: str, reason: str = "") -> str:
+    return status_label(status, reason) if status != NO_DATA else "NO RESULT"
+
+
+def _snooze_note(r: NightlyRow) -> str:
+    if r.snoozed:
+        return f"snoozed until {r.snoozed_until}: {r.snooze_reason}".rstrip(": ")
+    return ""
+
+
+def _note(r: NightlyRow) -> str:
+    parts = []
+    if r.ack_note:
+        parts.append(f"ack {r.ack_by}: {r.ack_note}" if r.ack_by else f"ack: {r.ack_note}")
+    if _snooze_note(r):
+        parts.append(_snooze_note(r))
+    return "; ".join(parts)
+
+
+# ---- one table model for text and HTML ----------------------------------------------------
+
+
+@dataclass
+class _Col:
+    title: str
+    align: str = "<"  # "<" or ">"
+    cap: int = 0  # text renderer truncates longer values (0: never)
+
+
+@dataclass
+class _Table:
+    title: str
+    cols: list[_Col]
+    rows: list[list[str]] = field(default_factory=list)
+    # per row: the status of each status column (col index -> status) for colours
+    statuses: list[dict[int, str]] = field(default_factory=list)
+    details: list[list[tuple[str, str]]] = field(default_factory=list)  # (heading, text)
+    matrix: bool = False  # compact cells (history matrix)
+
+
+_MATRIX_CHAR = {OK: ".", OK_WITH_EXCEPTIONS: "e", FAILED: "F", INCOMPLETE: "I",
+                FETCH_FAILED: "X", NO_DATA: "-"}
+MATRIX_LEGEND = ". ok  e ok with exceptions  F failed  I incomplete  X fetch failed  - no result"
+
+
+def _files_detail(e: FailureEntry) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if e.resolution:
+        out.append(("What to do", e.resolution))
+    if e.open_files:
+        lines = [f"{f.path}  ({f.message})" if f.message else f.path for f in e.files]
+        if e.open_files > len(e.files):
+            lines.append(f"... and {e.open_files - len(e.files)} more")
+        out.append((f"Failing files not excepted ({e.open_files})", "\n".join(lines)))
+    return out
+
+
+def _tables(rep: Report) -> list[_Table]:
+    if rep.kind == "nightly":
+        t = _Table("", [_Col("Customer"), _Col("Server"), _Col("Status"), _Col("Code", ">"),
+                        _Col("Jargon", cap=40), _Col("New", ">"), _Col("Recurring", ">"),
+                        _Col("Last good"), _Col("Bad nights", ">"), _Col("Note", cap=50)])
+        for r in rep.entries:
+            t.rows.append([r.customer, r.server, _label(r.status, r.reason),
+                           "" if r.code is None else str(r.code), r.jargon,
+                           str(r.new_errors), str(r.recurring_errors), _date(r.last_good),
+                           str(r.bad_streak), _note(r)])
+            t.statuses.append({2: "snoozed" if r.snoozed and not r.is_good else r.status})
+            t.details.append([])
+        return [t]
+    if rep.kind == "failures":
+        night_cols = ([_Col(n.strftime("%m-%d")) for n in rep.nights] if rep.days > 1
+                      else [_Col("Status")])
+        t = _Table("", [_Col("Customer"), _Col("Server"), *night_cols, _Col("Code", ">"),
+                        _Col("Jargon", cap=40), _Col("Open files", ">"), _Col("Last good"),
+                        _Col("Bad nights", ">"), _Col("Note", cap=50)])
+        for e in rep.entries:
+            r = e.row
+            labels = ([_label(s) for s in e.nights] if rep.days > 1
+                      else [_label(r.status, r.reason)])
+            t.rows.append([r.customer, r.server, *labels,
+                           "" if r.code is None else str(r.code), r.jargon, str(e.open_files),
+                           _date(r.last_good), str(r.bad_streak), _note(r)])
+            t.statuses.append({2 + i: s for i, s in enumerate(e.nights)})
+            t.details.append(_files_detail(e))
+        return [t]
+    # history
+    t = _Table("Since each server's first result", [
+        _Col("Customer"), _Col("Server"), _Col("First night"), _Col("OK", ">"),
+        _Col("OK w/ exc", ">"), _Col("Failed", ">"), _Col("Incomplete", ">"),
+        _Col("Fetch failed", ">"), _Col("No result", ">"), _Col("Success", ">"),
+        _Col("Longest bad", ">"), _Col("Current bad", ">"), _Col("Last good")])
+    for e in rep.entries:
+        s = e.stats
+        t.rows.append([e.customer, e.server, _date(s.first_night), str(s.ok),
+                       str(s.ok_with_exceptions), str(s.failed), str(s.incomplete),
+                       str(s.fetch_failed), str(s.missing), _rate(s.success_rate),
+                       str(s.longest_bad_streak), str(s.current_bad_streak), _date(s.last_good)])
+        t.statuses.append({})
+        t.details.append([])
+    m = _Table(f"Last {len(rep.nights)} nights ({rep.nights[0]} to {rep.night})",
+               [_Col("Customer"), _Col("Server")] + [_Col(n.strftime("%d")) for n in rep.nights],
+               matrix=True)
+    for e in rep.entries:
+        first = e.stats.first_night
+        # nights before the server's first result are blank, not "no result"
+        before = [first is None or n < first for n in rep.nights]
+        m.rows.append([e.customer, e.server] + [
+            "" if b else _MATRIX_CHAR.get(s, "?") for s, b in zip(e.matrix, before, strict=True)])
+        m.statuses.append({2 + i: s for i, s in enumerate(e.matrix) if not before[i]})
+        m.details.append([])
+    return [t, m]
+
+
+# ---- renderers ----------------------------------------------------------------------------
+
+
+def render(rep: Report, fmt: str) -> str:
+    if fmt == "text":
+        return render_text(rep)
+    if fmt == "csv":
+        return render_csv(rep)
+    if fmt == "json":
+        return render_json(rep)
+    if fmt == "html":
+        return render_html(rep)
+    raise ReportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def _fit(value: str, cap: int) -> str:
+    value = safe(value)
+    return value if not cap or len(value) <= cap else value[:cap - 1] + "…"
+
+
+def render_text(rep: Report, width: int = 100) -> str:
+    title = safe(rep.title)
+    out = [title, "=" * len(title), rep.summary(), ""]
+    for t in _tables(rep):
+        if t.title:
+            out += [t.title, "-" * len(t.title)]
+        if not t.rows:
+            out += ["(none)", ""]
+            continue
+        cells = [[_fit(v, c.cap) for v, c in zip(row, t.cols, strict=True)] for row in t.rows]
+        sep = " " if t.matrix else "  "
+        heads = [c.title for c in t.cols]
+        if t.matrix:  # one-character cells under two-digit day headers
+            widths = [max(len(h), *(len(r[i]) for r in cells)) if i < 2 else 2
+                      for i, h in enumerate(heads)]
+        else:
+            widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(heads)]
+
+        def line(vals: list[str], w: list[int] = widths, cols: list[_Col] = t.cols,
+                 s: str = sep) -> str:
+            return s.join(f"{v:{c.align}{n}}" for v, c, n in zip(vals, cols, w, strict=True)
+                          ).rstrip()
+
+        out.append(line(heads))
+        out.append(line(["-" * n for n in widths]))
+        for row, details in zip(cells, t.details, strict=True):
+            out.append(line(row))
+            for heading, body in details:
+                out.append(f"    {heading}:")
+                for para in body.split("\n"):
+                    out += textwrap.wrap(safe(para), width, initial_indent="      ",
+                                         subsequent_indent="      ",
+                                         break_long_words=False, break_on_hyphens=False) or [""]
+        if t.matrix:
+            out.append(MATRIX_LEGEND)
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _csv_records(rep: Report) -> tuple[list[str], list[dict[str, Any]]]:
+    def nightly_fields(r: NightlyRow) -> dict[str, Any]:
+        return {"night": r.night.isoformat(), "customer": r.customer, "server": r.server,
+                "status": r.status, "reason": r.reason, "code": r.code, "jargon": r.jargon,
+                "file_errors": r.error_count, "excepted": r.excepted_count,
+                "new_errors": r.new_errors, "recurring_errors": r.recurring_errors,
+                "last_good": r.last_good.isoformat() if r.last_good else "",
+                "bad_nights": r.bad_streak, "ack_note": r.ack_note, "ack_by": r.ack_by,
+                "snoozed_until": r.snoozed_until.isoformat() if r.snoozed_until else "",
+                "snooze_reason": r.snooze_reason, "tsr": r.tsr, "custbak": r.custbak}
+
+    if rep.kind == "nightly":
+        recs = [nightly_fields(r) for r in rep.entries]
+        return (list(recs[0]) if recs else list(nightly_fields(_blank_row(rep.night)))), recs
+    if rep.kind == "failures":
+        recs = []
+        for e in rep.entries:
+            d = nightly_fields(e.row)
+            if rep.days > 1:
+                for n, s in zip(rep.nights, e.nights, strict=True):
+                    d[f"status_{n.isoformat()}"] = s
+            d["resolution"] = e.resolution
+            d["open_files"] = e.open_files
+            d["files"] = "\n".join(f.path for f in e.files)
+            recs.append(d)
+        if recs:
+            return list(recs[0]), recs
+        head = list(nightly_fields(_blank_row(rep.night)))
+        if rep.days > 1:
+            head += [f"status_{n.isoformat()}" for n in rep.nights]
+        return head + ["resolution", "open_files", "files"], recs
+    recs = []
+    for e in rep.entries:
+        s = e.stats
+        d = {"customer": e.customer, "server": e.server,
+             "first_night": s.first_night.isoformat() if s.first_night else "",
+             "ok": s.ok, "ok_with_exceptions": s.ok_with_exceptions, "failed": s.failed,
+             "incomplete": s.incomplete, "fetch_failed": s.fetch_failed, "no_result": s.missing,
+             "nights": s.nights,
+             "success_rate": "" if s.success_rate is None else round(s.success_rate, 4),
+             "longest_bad_streak": s.longest_bad_streak,
+             "current_bad_streak": s.current_bad_streak,
+             "last_good": s.last_good.isoformat() if s.last_good else ""}
+        for n, st in zip(rep.nights, e.matrix, strict=True):
+            d[n.isoformat()] = st
+        recs.append(d)
+    head = list(recs[0]) if recs else ["customer", "server"]
+    return head, recs
+
+
+def _blank_row(night: dt.date) -> NightlyRow:
+    return NightlyRow(0, 0, "", "", night)
+
+
+def render_csv(rep: Report) -> str:
+    head, recs = _csv_records(rep)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=head, lineterminator="\n")
+    w.writeheader()
+    for d in recs:
+        w.writerow({k: _csv_cell(v) for k, v in d.items()})
+    return buf.getvalue()
+
+
+def report_data(rep: Report) -> dict[str, Any]:
+    """The report as plain data (what JSON gives)."""
+    def row(r: NightlyRow) -> dict[str, Any]:
+        return {"customer": r.customer, "server": r.server, "status": r.status,
+                "reason": r.reason, "code": r.code, "jargon": r.jargon,
+                "file_errors": r.error_count, "excepted": r.excepted_count,
+                "new_errors": r.new_errors, "recurring_errors": r.recurring_errors,
+                "last_good": r.last_good, "bad_nights": r.bad_streak,
+                "ack_note": r.ack_note, "ack_by": r.ack_by, "snoozed": r.snoozed,
+                "snoozed_until": r.snoozed_until, "snooze_reason": r.snooze_reason,
+                "tsr": r.tsr, "custbak": r.custbak, "counts_as_failing": r.counts_as_failing}
+
+    data: dict[str, Any] = {"report": rep.kind, "night": rep.night, "days": rep.days,
+                            "customer": rep.customer, "title": rep.title,
+                            "subject": rep.subject, "servers_total": rep.total_servers,
+                            "counts": rep.counts}
+    if rep.kind == "nightly":
+        data["servers"] = [row(r) for r in rep.entries]
+    elif rep.kind == "failures":
+        data["nights"] = rep.nights
+        data["servers"] = [
+            {**row(e.row), "nights": dict(zip([n.isoformat() for n in rep.nights], e.nights,
+                                               strict=True)),
+             "resolution": e.resolution, "open_files": e.open_files,
+             "files": [{"path": f.path, "message": f.message, "line": f.line}
+                       for f in e.files]}
+            for e in rep.entries]
+    else:
+        data["nights"] = rep.nights
+        data["servers"] = [
+            {"customer": e.customer, "server": e.server, "first_night": e.stats.first_night,
+             "ok": e.stats.ok, "ok_with_exceptions": e.stats.ok_with_exceptions,
+             "failed": e.stats.failed, "incomplete": e.stats.incomplete,
+             "fetch_failed": e.stats.fetch_failed, "no_result": e.stats.missing,
+             "nights": e.stats.nights, "success_rate": e.stats.success_rate,
+             "longest_bad_streak": e.stats.longest_bad_streak,
+             "current_bad_streak": e.stats.current_bad_streak,
+             "last_good": e.stats.last_good, "matrix": e.matrix}
+            for e in rep.entries]
+    return data
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, dt.date):
+        return o.isoformat()
+    raise TypeError(f"cannot serialise {type(o).__name__}")
+
+
+def render_json(rep: Report) -> str:
+    return json.dumps(report_data(rep), indent=2, default=_json_default,
+                      ensure_ascii=False) + "\n"
+
+
+# Status colours: words always carry the meaning; colour only helps. Inline styles only,
+# because mail clients drop <style> blocks.
+STATUS_STYLE = {
+    OK: ("#116329", "#dafbe1"),
+    OK_WITH_EXCEPTIONS: ("#1a5e20", "#e6f4d7"),
+    FAILED: ("#ffffff", "#b3261e"),
+    INCOMPLETE: ("#5c3b00", "#ffd972"),
+    FETCH_FAILED: ("#ffffff", "#6e40c9"),
+    NO_DATA: ("#ffffff", "#57606a"),
+    "snoozed": ("#444444", "#e1e4e8"),
+}
+_TD = "padding:3px 8px;border-bottom:1px solid #d0d7de;vertical-align:top;"
+_TH = ("padding:4px 8px;border-bottom:2px solid #57606a;text-align:left;background:#f6f8fa;"
+       "white-space:nowrap;")
+
+
+def _h(value: Any) -> str:
+    return html.escape(safe(value), quote=True)
+
+
+def _status_css(status: str) -> str:
+    fg, bg = STATUS_STYLE.get(status, ("#000000", "#ffffff"))
+    return f"color:{fg};background:{bg};font-weight:bold;white-space:nowrap;"
+
+
+def render_html(rep: Report) -> str:
+    p = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
+         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+         f"<title>{_h(rep.title)}</title></head>",
+         '<body style="margin:0;padding:16px;font-family:Segoe UI,Helvetica,Arial,sans-serif;'
+         'font-size:14px;color:#1f2328;background:#ffffff;">',
+         f'<h1 style="font-size:20px;margin:0 0 8px 0;">{_h(rep.title)}</h1>']
+    for line in rep.summary().split("\n"):
+        p.append(f'<p style="margin:0 0 6px 0;">{_h(line)}</p>')
+    for t in _tables(rep):
+        if t.title:
+            p.append(f'<h2 style="font-size:16px;margin:18px 0 6px 0;">{_h(t.title)}</h2>')
+        if not t.rows:
+            p.append('<p style="margin:6px 0;"><em>None.</em></p>')
+            continue
+        p.append('<table cellspacing="0" cellpadding="0" style="border-collapse:collapse;'
+                 'font-size:13px;">')
+        p.append("<thead><tr>" + "".join(
+            f'<th style="{_TH}{"text-align:right;" if c.align == ">" else ""}">{_h(c.title)}</th>'
+            for c in t.cols) + "</tr></thead><tbody>")
+        for row, st, details in zip(t.rows, t.statuses, t.details, strict=True):
+            cells = []
+            for i, (v, c) in enumerate(zip(row, t.cols, strict=True)):
+                style = _TD + ("text-align:right;" if c.align == ">" else "")
+                if i in st:
+                    style += _status_css(st[i])
+                    if t.matrix:
+                        style += "text-align:center;padding:3px 4px;"
+                        v_out = (f'<span title="{_h(rep.nights[i - 2])}: '
+                                 f'{_h(_label(st[i]))}">{_h(v)}</span>')
+                        cells.append(f'<td style="{style}">{v_out}</td>')
+                        continue
+                cells.append(f'<td style="{style}">{_h(v)}</td>')
+            p.append("<tr>" + "".join(cells) + "</tr>")
+            if details:
+                body = []
+                for heading, text in details:
+                    lines = "<br>".join(_h(x) for x in text.split("\n"))
+                    body.append(f'<div style="margin:2px 0 6px 0;"><strong>{_h(heading)}:'
+                                f'</strong><div style="margin-left:12px;font-family:Consolas,'
+                                f'monospace;white-space:normal;word-break:break-all;">'
+                                f"{lines}</div></div>")
+                p.append(f'<tr><td colspan="{len(t.cols)}" style="{_TD}background:#fafbfc;'
+                         f'padding-left:24px;">' + "".join(body) + "</td></tr>")
+        p.append("</tbody></table>")
+        if t.matrix:
+            legend = " &nbsp; ".join(
+                f'<span style="{_status_css(s)}padding:0 4px;">{_h(ch)}</span> '
+                f"{_h(_label(s))}" for s, ch in _MATRIX_CHAR.items())
+            p.append(f'<p style="margin:6px 0;font-size:12px;">{legend}</p>')
+    p.append(f'<p style="margin:16px 0 0 0;font-size:11px;color:#57606a;">acorntui report '
+             f'{_h(rep.kind)}, {_h(rep.window)}. A night without a result counts as not ok; '
+             f"snoozed and inactive servers do not count as failing.</p>")
+    p.append("</body></html>")
+    return "\n".join(p) + "\n"
+
+
+__all__ = [
+    "FORMATS",
+    "GOOD_STATUSES",
+    "REPORT_KINDS",
+    "FailureEntry",
+    "HistoryEntry",
+    "Report",
+    "ReportError",
+    "build_report",
+    "failures_report",
+    "history_report",
+    "multi_night_failures_report",
+    "nightly_report",
+    "render",
+    "render_csv",
+    "render_html",
+    "render_json",
+    "render_text",
+    "report_data",
+    "safe",
+]
