@@ -1,0 +1,154 @@
+"""The Textual App: screen routing, global bindings, the command palette. Kept thin: each
+screen in ``screens/`` owns its behaviour; domain modules know nothing of the screens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+
+from screens.management import ManagementCommands
+from screens.widgets import visible_controls
+
+
+class JumpProvider(Provider):
+    """ctrl+p: jump to any server (its history) or customer (the grid filtered to it)."""
+
+    async def search(self, query: str) -> Hits:
+        app = self.app
+        if not isinstance(app, AcornApp):
+            return
+        matcher = self.matcher(query)
+        found = 0
+        for kind, label, payload in app.jump_targets():
+            score = matcher.match(label)
+            if score > 0:
+                found += 1
+                yield Hit(score, _highlight(matcher, label), partial(app.jump_to, kind, payload),
+                          text=label, help=_HELP[kind])
+                if found > 400:
+                    return
+
+    async def discover(self) -> Hits:
+        app = self.app
+        if not isinstance(app, AcornApp):
+            return
+        for name, action, help_text in (
+                ("Nightly grid", "home", "back to the grid"),
+                ("Exceptions", "exceptions", "the exception editor"),
+                ("Code reference", "codes", "every completion code")):
+            yield DiscoveryHit(name, partial(app.jump_to, "screen", action), help=help_text)
+
+
+_HELP = {"server": "server history", "customer": "grid filtered to this customer",
+         "screen": ""}
+
+
+def _highlight(matcher: Any, label: str) -> Content:
+    """Like Matcher.highlight, without reading the (untrusted) name as markup."""
+    shown = visible_controls(label)
+    content = Content(shown)
+    if shown != label:
+        return content
+    _score, offsets = matcher.fuzzy_search.match(matcher.query, label)
+    for offset in offsets:
+        if not label[offset].isspace():
+            content = content.stylize("bold underline", offset, offset + 1)
+    return content
+
+
+class AcornApp(App):
+    TITLE = "acorntui"
+    CSS_PATH = ["app.tcss"]
+    COMMANDS = App.COMMANDS | {JumpProvider, ManagementCommands}
+    COMMAND_PALETTE_BINDING = "ctrl+p"
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", show=False)]
+
+    def __init__(self, *, cfg: Any = None, db_url: str = "", cursor_blink: bool = True,
+                 poll_seconds: float | None = None, startup_error: str = "",
+                 theme: str | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.db_url = db_url
+        self.user: Any = None  # roles.User, looked up by the first load
+        self.cursor_blink_enabled = cursor_blink
+        self.poll_seconds = poll_seconds
+        self.startup_error = startup_error
+        self._servers: list[tuple[str, str, int]] = []
+        self._changes: set[str] | str = set()
+        if theme:
+            self.theme = theme
+
+    def on_mount(self) -> None:
+        from screens.nightly import NightlyScreen
+
+        screen = NightlyScreen()
+        if self.poll_seconds is not None:
+            screen.POLL_SECONDS = self.poll_seconds
+        self.push_screen(screen)
+        if self.startup_error:
+            self.notify(self.startup_error, title="Database", severity="error", timeout=15,
+                        markup=False)
+
+    # -- routing -------------------------------------------------------------------------------
+    def remember_servers(self, rows: Iterable[Any]) -> None:
+        """The grid's rows feed the palette (no SQL on the UI thread)."""
+        self._servers = [(r.customer, r.server, r.server_id) for r in rows]
+
+    def jump_targets(self) -> Iterable[tuple[str, str, Any]]:
+        customers: dict[str, None] = {}
+        for customer, server, sid in self._servers:
+            customers.setdefault(customer)
+            yield "server", f"{customer}/{server}", (sid, f"{customer}/{server}")
+        for customer in customers:
+            yield "customer", customer, customer
+
+    def home(self):
+        from screens.nightly import NightlyScreen
+
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, NightlyScreen):
+            self.pop_screen()
+        return self.screen if isinstance(self.screen, NightlyScreen) else None
+
+    def jump_to(self, kind: str, payload: Any) -> None:
+        if kind == "server":
+            from screens.history import ServerHistoryScreen
+
+            sid, label = payload
+            grid = self.home()
+            night = grid.night if grid is not None else None
+            self.push_screen(ServerHistoryScreen(sid, label, night=night))
+        elif kind == "customer":
+            grid = self.home()
+            if grid is not None:
+                grid.set_filter(f"customer:{payload}")
+                grid.grid.focus()
+        elif kind == "screen":
+            grid = self.home()
+            if payload == "exceptions":
+                from screens.exceptions import ExceptionsScreen
+
+                self.push_screen(ExceptionsScreen())
+            elif payload == "codes":
+                from screens.codes import CodeReferenceScreen
+
+                self.push_screen(CodeReferenceScreen())
+            elif grid is not None:
+                grid.grid.focus()
+
+    # -- changes made on other screens, picked up by the grid when it is shown again -------------
+    def note_change(self, customer_or_all: str) -> None:
+        if customer_or_all == "all" or self._changes == "all":
+            self._changes = "all"
+        else:
+            assert isinstance(self._changes, set)
+            self._changes.add(customer_or_all)
+
+    def take_changes(self) -> set[str] | str | None:
+        changes, self._changes = self._changes, set()
+        return changes or None

@@ -1,0 +1,1 @@
+"""The console's screens (Textual). Each module holds one screen; widgets.py the shared parts."""

@@ -1,0 +1,335 @@
+"""The exception editor: every exception with scope, pattern, reason, method, who added it and
+when, expiry, and how many failures it covered in the last 30 nights; stale ones flagged.
+Add, edit, disable/enable and delete (with confirmation), by keyboard alone."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Static
+
+from screens.widgets import AcornInput, AcornScreen, Banner, safe_text, status_style
+
+STALE_DAYS = 30
+
+
+@dataclass
+class ExceptionView:
+    id: int
+    scope: str
+    applies_to: str
+    path_pattern: str
+    message_pattern: str
+    reason: str
+    method: str
+    created_by: str
+    created_at: dt.datetime
+    expires_at: dt.date | None
+    active: bool
+    covered: int
+    stale: bool
+    expired: bool
+
+    def search_text(self) -> str:
+        return " ".join((str(self.id), self.scope, self.applies_to, self.path_pattern,
+                         self.reason, self.method, self.created_by,
+                         "stale" if self.stale else "", "disabled" if not self.active else "",
+                         "expired" if self.expired else "")).lower()
+
+
+def load_exceptions() -> dict[str, Any]:
+    from acorntui import queries
+    from acorntui.exception_rules import coverage, list_exceptions
+    from db.models import Customer, Server
+
+    latest = queries.latest_night()
+    ref = (latest + dt.timedelta(days=1)) if latest else dt.date.today()
+    cov = coverage(STALE_DAYS, today=ref)
+    rows = list_exceptions()
+    sids = {e.server_id for e in rows if e.server_id}
+    cids = {e.customer_id for e in rows if e.customer_id}
+    servers = {s.id: f"{s.customer.name}/{s.name}" for s in
+               Server.select(Server, Customer).join(Customer).where(Server.id.in_(list(sids)))
+               } if sids else {}
+    customers = {c.id: c.name for c in Customer.select().where(Customer.id.in_(list(cids)))} \
+        if cids else {}
+    out = []
+    for e in rows:
+        applies = (servers.get(e.server_id, "?") if e.scope == "server" else
+                   customers.get(e.customer_id, "?") if e.scope == "customer" else "everyone")
+        n = cov.get(e.id, 0)
+        old_enough = e.created_at is None or e.created_at.date() <= ref - dt.timedelta(
+            days=STALE_DAYS)
+        out.append(ExceptionView(
+            e.id, e.scope, applies, e.path_pattern, e.message_pattern or "", e.reason or "",
+            e.method or "", e.created_by or "", e.created_at, e.expires_at, bool(e.active), n,
+            stale=bool(e.active and n == 0 and old_enough),
+            expired=e.expires_at is not None and e.expires_at < ref))
+    return dict(rows=out, ref=ref)
+
+
+def save_exception(user, exc_id: int | None, form) -> tuple[int, int]:
+    from acorntui.exception_rules import (
+        ExceptionInput,
+        ExceptionInputError,
+        add_exception,
+        edit_exception,
+    )
+    from db.models import Customer, Server
+
+    server_id = customer_id = None
+    applies = (form.applies_to or "").strip()
+    if form.scope == "server":
+        cname, _, sname = applies.partition("/")
+        s = (Server.select().join(Customer)
+             .where((Customer.name == cname) & (Server.name == sname)).first())
+        if s is None:
+            raise ExceptionInputError(f"applies to: no server {applies!r}")
+        server_id = s.id
+    elif form.scope == "customer":
+        c = Customer.get_or_none(Customer.name == applies.split("/")[0])
+        if c is None:
+            raise ExceptionInputError(f"applies to: no customer {applies!r}")
+        customer_id = c.id
+    data = ExceptionInput(scope=form.scope, path_pattern=form.path_pattern,
+                          server_id=server_id, customer_id=customer_id,
+                          message_pattern=form.message_pattern, reason=form.reason,
+                          method=form.method, expires_at=form.expires_at)
+    if exc_id is None:
+        e, changed = add_exception(user, data)
+    else:
+        e, changed = edit_exception(user, exc_id, data)
+    return e.id, changed
+
+
+def toggle_exception(user, exc_id: int, active: bool) -> int:
+    from acorntui.exception_rules import set_active
+
+    return set_active(user, exc_id, active)
+
+
+def remove_exception(user, exc_id: int) -> int:
+    from acorntui.exception_rules import delete_exception
+
+    return delete_exception(user, exc_id)
+
+
+class ExceptionsScreen(AcornScreen):
+    BINDINGS: ClassVar = [
+        Binding("escape", "back", "Back"),
+        Binding("n,insert", "add", "Add"),
+        Binding("enter", "edit", "Edit"),
+        Binding("d", "toggle", "Disable/enable"),
+        Binding("delete,D", "delete", "Delete"),
+        Binding("slash", "filter", "Filter"),
+        Binding("ctrl+r,f5", "refresh", "Refresh"),
+        Binding("question_mark", "help", "Help"),
+    ]
+    HELP = f"""\
+Every exception: a known failing file that is backed up another way (or does not matter).
+Scope: server, customer or global; the most specific matching exception covers a file.
+Covered: how many file errors it covered in the last {STALE_DAYS} nights. STALE: active, older
+than {STALE_DAYS} nights, and matched nothing in that time: check whether it is still needed.
+Every change re-evaluates the affected results at once and is written to the audit trail.
+"""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[ExceptionView] = []
+        self.shown: list[ExceptionView] = []
+        self.filter_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("Exceptions", style="bold"), id="topbar", classes="topbar")
+        yield Banner()
+        yield AcornInput(placeholder="filter exceptions (pattern, scope, reason, who, stale)",
+                         id="filter")
+        yield DataTable(id="exceptions", cursor_type="row")
+        yield Static(id="detail", classes="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter").display = False
+        t = self.query_one("#exceptions", DataTable)
+        for key, label in (("id", "#"), ("state", "State"), ("scope", "Scope"),
+                           ("applies", "Applies to"), ("pattern", "Pattern"),
+                           ("covered", "Covered"), ("reason", "Reason"), ("method", "Method"),
+                           ("by", "By"), ("added", "Added"), ("expires", "Expires")):
+            t.add_column(label, key=key)
+        t.focus()
+        self.load()
+
+    def load(self) -> None:
+        self.db_call("rows", load_exceptions, description="load exceptions")
+
+    def on_db_rows(self, data: dict[str, Any], _ctx: Any) -> None:
+        self.rows = data["rows"]
+        stale = sum(1 for r in self.rows if r.stale)
+        t = Text("Exceptions", style="bold")
+        t.append(f"  {len(self.rows)} in all, {stale} stale  (covered = file errors in the "
+                 f"{STALE_DAYS} nights to {data['ref'] - dt.timedelta(days=1)})")
+        self.query_one("#topbar", Static).update(t)
+        self.show()
+
+    def show(self, keep: int | None = None) -> None:
+        table = self.query_one("#exceptions", DataTable)
+        if keep is None and 0 <= table.cursor_row < len(self.shown):
+            keep = self.shown[table.cursor_row].id
+        words = self.filter_text.lower().split()
+        self.shown = [r for r in self.rows if all(w in r.search_text() for w in words)]
+        table.clear()
+        for r in self.shown:
+            if not r.active:
+                state = Text("disabled", style="dim")
+            elif r.expired:
+                state = Text("expired", style=status_style(self.app, "incomplete"))
+            elif r.stale:
+                state = Text("STALE", style=status_style(self.app, "incomplete"))
+            else:
+                state = Text("active", style=status_style(self.app, "ok"))
+            table.add_row(
+                Text(str(r.id), justify="right"), state, Text(r.scope), safe_text(r.applies_to),
+                safe_text(r.path_pattern), Text(str(r.covered), justify="right"),
+                safe_text(r.reason), safe_text(r.method), safe_text(r.created_by),
+                Text(f"{r.created_at:%Y-%m-%d}" if r.created_at else ""),
+                Text(r.expires_at.isoformat() if r.expires_at else "never"), key=str(r.id))
+        index = next((i for i, r in enumerate(self.shown) if r.id == keep), 0)
+        if self.shown:
+            table.move_cursor(row=index)
+        self._detail()
+
+    @property
+    def current(self) -> ExceptionView | None:
+        table = self.query_one("#exceptions", DataTable)
+        if 0 <= table.cursor_row < len(self.shown):
+            return self.shown[table.cursor_row]
+        return None
+
+    @on(DataTable.RowHighlighted, "#exceptions")
+    def _highlighted(self) -> None:
+        self._detail()
+
+    def _detail(self) -> None:
+        r = self.current
+        box = self.query_one("#detail", Static)
+        if r is None:
+            box.update("No exceptions." if not self.filter_text else "No exception matches.")
+            return
+        t = safe_text(f"#{r.id} {r.path_pattern}", style="bold")
+        if r.message_pattern:
+            t.append_text(safe_text(f"  message: {r.message_pattern}"))
+        t.append_text(safe_text(f"  {r.scope}: {r.applies_to}  · {r.reason}"
+                                + (f"  · method: {r.method}" if r.method else "")))
+        box.update(t)
+
+    # -- actions ---------------------------------------------------------------------------------
+    def _user(self):
+        return getattr(self.app, "user", None)
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter", AcornInput)
+        if box.display:
+            box.value = ""
+            box.display = False
+            self.filter_text = ""
+            self.show()
+            self.query_one("#exceptions").focus()
+            return
+        self.app.pop_screen()
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", AcornInput)
+        box.display = True
+        box.focus()
+
+    @on(AcornInput.Changed, "#filter")
+    def _filter(self, event: AcornInput.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self.show()
+
+    @on(AcornInput.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.query_one("#exceptions").focus()
+
+    def action_add(self) -> None:
+        from screens.forms import ExceptionForm
+
+        self.app.push_screen(ExceptionForm(title="New exception", scope="global",
+                                           applies_to=""), self._saved_form(None))
+
+    def action_edit(self) -> None:
+        r = self.current
+        if r is None:
+            return
+        from screens.forms import ExceptionForm
+
+        self.app.push_screen(ExceptionForm(
+            title=f"Edit exception #{r.id}", path_pattern=r.path_pattern, scope=r.scope,
+            reason=r.reason, method=r.method, message_pattern=r.message_pattern,
+            expires_at=r.expires_at,
+            applies_to="" if r.scope == "global" else r.applies_to), self._saved_form(r.id))
+
+    def _saved_form(self, exc_id: int | None):
+        def done(form) -> None:
+            if form is not None:
+                self.db_call("saved", save_exception, self._user(), exc_id, form,
+                             context="added" if exc_id is None else "saved")
+        return done
+
+    def on_db_saved(self, value: tuple[int, int], what: str) -> None:
+        eid, changed = value
+        self.notify(f"Exception #{eid} {what}; {changed} result(s) re-evaluated.")
+        self._changed()
+        self.load()
+
+    def action_toggle(self) -> None:
+        r = self.current
+        if r is None:
+            return
+        self.db_call("toggled", toggle_exception, self._user(), r.id, not r.active,
+                     context=(r.id, not r.active))
+
+    def on_db_toggled(self, changed: int, ctx: tuple[int, bool]) -> None:
+        eid, active = ctx
+        self.notify(f"Exception #{eid} {'enabled' if active else 'disabled'}; "
+                    f"{changed} result(s) re-evaluated.")
+        self._changed()
+        self.load()
+
+    def action_delete(self) -> None:
+        r = self.current
+        if r is None:
+            return
+        from screens.forms import ConfirmScreen
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.db_call("deleted", remove_exception, self._user(), r.id, context=r.id)
+
+        self.app.push_screen(ConfirmScreen(
+            f"Delete exception #{r.id} {r.path_pattern!r} ({r.scope}: {r.applies_to})? "
+            "Files it covers will count as failures again."), done)
+
+    def on_db_deleted(self, changed: int, eid: int) -> None:
+        self.notify(f"Exception #{eid} deleted; {changed} result(s) re-evaluated.")
+        self._changed()
+        self.load()
+
+    def _changed(self) -> None:
+        note = getattr(self.app, "note_change", None)
+        if note:
+            note("all")
+
+    def action_help(self) -> None:
+        from screens.help import HelpScreen
+
+        self.app.push_screen(HelpScreen("Exceptions", self.HELP, self))

@@ -1,0 +1,304 @@
+"""Modal forms. They validate and return a value; they never write the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.validation import Function, ValidationResult, Validator
+from textual.widgets import Button, Label, RadioButton, RadioSet, Static
+
+from screens.widgets import AcornInput, safe_text
+
+
+def parse_when(text: str, today: dt.date | None = None) -> dt.date | None:
+    """`2025-04-01`, `+7` / `+7d` (days from today), `+2w`; blank -> None."""
+    text = (text or "").strip().lower()
+    if not text:
+        return None
+    today = today or dt.date.today()
+    m = re.fullmatch(r"\+?(\d+)\s*([dw]?)", text)
+    if m and (text.startswith("+") or m.group(2)):
+        n = int(m.group(1)) * (7 if m.group(2) == "w" else 1)
+        return today + dt.timedelta(days=n)
+    return dt.date.fromisoformat(text)
+
+
+class DateValidator(Validator):
+    def __init__(self, required: bool = False, future: bool = False) -> None:
+        super().__init__()
+        self.required, self.future = required, future
+
+    def validate(self, value: str) -> ValidationResult:
+        if not value.strip():
+            return self.failure("a date is needed") if self.required else self.success()
+        try:
+            d = parse_when(value)
+        except ValueError:
+            return self.failure("a date: YYYY-MM-DD, +7d or +2w")
+        if self.future and d is not None and d < dt.date.today():
+            return self.failure(f"{d} is in the past")
+        return self.success()
+
+
+def _not_blank(what: str) -> Function:
+    return Function(lambda v: bool(v.strip()), f"{what} must not be empty")
+
+
+class FormScreen(ModalScreen):
+    """Shared look and keys: ctrl+s or the Save button saves, escape cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
+    DEFAULT_CLASSES = "form"
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def buttons(self) -> Horizontal:
+        return Horizontal(Button("Save (ctrl+s)", variant="primary", id="save"),
+                          Button("Cancel (esc)", id="cancel"), classes="buttons")
+
+    @on(Button.Pressed, "#save")
+    def _save_pressed(self) -> None:
+        self.action_save()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.action_cancel()
+
+    def error(self, text: str) -> None:
+        self.query_one("#form-error", Static).update(safe_text(text))
+
+    def invalid(self, *inputs: AcornInput) -> bool:
+        """Validate the inputs; show the first problem. True when something is wrong."""
+        for inp in inputs:
+            result = inp.validate(inp.value)
+            if result is not None and not result.is_valid:
+                self.error(f"{inp.border_title}: {'; '.join(result.failure_descriptions)}")
+                inp.focus()
+                return True
+        return False
+
+    def action_save(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+def _input(title: str, value: str = "", *, id: str, placeholder: str = "",
+           validators: list[Validator] | None = None) -> AcornInput:
+    inp = AcornInput(value, placeholder=placeholder, id=id, validators=validators or [],
+                     valid_empty=False)
+    inp.border_title = title
+    return inp
+
+
+class ScopeSet(RadioSet):
+    """Arrows start from the chosen scope (RadioSet starts from none; Textual is pinned)."""
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._start_at_pressed)
+
+    def _start_at_pressed(self) -> None:
+        if self.pressed_index >= 0:
+            self._selected = self.pressed_index
+
+
+@dataclass
+class ExceptionFormResult:
+    scope: str
+    path_pattern: str
+    reason: str
+    method: str
+    message_pattern: str
+    expires_at: dt.date | None
+    applies_to: str = ""  # "customer/server" or "customer" (exception editor only)
+
+
+class ExceptionForm(FormScreen):
+    """Add or edit an exception: pattern, scope, reason, alternative method, expiry."""
+
+    def __init__(self, *, title: str, path_pattern: str = "", scope: str = "server",
+                 reason: str = "", method: str = "", message_pattern: str = "",
+                 expires_at: dt.date | None = None, target: str = "",
+                 failing_path: str = "", applies_to: str | None = None) -> None:
+        super().__init__()
+        self.form_title = title
+        self.values = dict(path_pattern=path_pattern, scope=scope, reason=reason, method=method,
+                           message_pattern=message_pattern,
+                           expires=expires_at.isoformat() if expires_at else "")
+        self.target = target
+        self.failing_path = failing_path
+        self.applies_to = applies_to  # None: fixed by the caller (history screen)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.form_title, classes="dialog-title")
+            if self.failing_path:
+                yield Static(safe_text(f"failing file: {self.failing_path}"), classes="hint")
+            if self.target:
+                yield Static(safe_text(self.target), classes="hint")
+            yield _input("Path pattern (glob, case-insensitive)", self.values["path_pattern"],
+                         id="pattern", validators=[_not_blank("the pattern")])
+            with ScopeSet(id="scope"):
+                for s in ("server", "customer", "global"):
+                    yield RadioButton(f"{s}", value=self.values["scope"] == s, id=f"scope-{s}")
+            if self.applies_to is not None:
+                yield _input("Applies to (customer/server, or customer; blank for global)",
+                             self.applies_to, id="applies",
+                             placeholder="e.g. acme-dental/EXCH01 or acme-dental")
+            yield _input("Reason", self.values["reason"], id="reason",
+                         placeholder="why this file may fail",
+                         validators=[_not_blank("the reason")])
+            yield _input("Alternative method", self.values["method"], id="method",
+                         placeholder="Hobocopy, NTBackup, SQL dump... or blank if it does not "
+                         "matter")
+            yield _input("Message pattern (optional)", self.values["message_pattern"],
+                         id="message", placeholder="e.g. *Permission denied*")
+            yield _input("Expires (optional)", self.values["expires"], id="expires",
+                         placeholder="YYYY-MM-DD, +30d, blank = never",
+                         validators=[DateValidator()])
+            yield Static("", id="form-error", classes="form-error")
+            yield self.buttons()
+
+    def on_mount(self) -> None:
+        self.query_one("#pattern", AcornInput).focus()
+
+    def action_save(self) -> None:
+        pattern = self.query_one("#pattern", AcornInput)
+        reason = self.query_one("#reason", AcornInput)
+        expires = self.query_one("#expires", AcornInput)
+        if self.invalid(pattern, reason, expires):
+            return
+        pressed = self.query_one("#scope", RadioSet).pressed_button
+        scope = (pressed.id or "scope-server").removeprefix("scope-") if pressed else "server"
+        applies = ""
+        if self.applies_to is not None:
+            applies = self.query_one("#applies", AcornInput).value.strip()
+            if scope == "server" and "/" not in applies:
+                self.error("Applies to: a server exception needs customer/server")
+                self.query_one("#applies", AcornInput).focus()
+                return
+            if scope == "customer" and not applies:
+                self.error("Applies to: a customer exception needs the customer's name")
+                self.query_one("#applies", AcornInput).focus()
+                return
+        self.dismiss(ExceptionFormResult(
+            scope=scope, path_pattern=pattern.value.strip(), reason=reason.value.strip(),
+            method=self.query_one("#method", AcornInput).value.strip(),
+            message_pattern=self.query_one("#message", AcornInput).value.strip(),
+            expires_at=parse_when(expires.value), applies_to=applies))
+
+    @on(AcornInput.Submitted)
+    def _submitted(self) -> None:
+        self.focus_next()
+
+
+class AckForm(FormScreen):
+    """Acknowledge a result with a note: returns the note."""
+
+    def __init__(self, target: str, note: str = "") -> None:
+        super().__init__()
+        self.target, self.note = target, note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Acknowledge", classes="dialog-title")
+            yield Static(safe_text(self.target), classes="hint")
+            yield _input("Note (what is being done)", self.note, id="note",
+                         validators=[_not_blank("the note")])
+            yield Static("", id="form-error", classes="form-error")
+            yield self.buttons()
+
+    def on_mount(self) -> None:
+        self.query_one("#note", AcornInput).focus()
+
+    @on(AcornInput.Submitted)
+    def _submitted(self) -> None:
+        self.action_save()
+
+    def action_save(self) -> None:
+        note = self.query_one("#note", AcornInput)
+        if self.invalid(note):
+            return
+        self.dismiss(note.value.strip())
+
+
+@dataclass
+class SnoozeResult:
+    until: dt.date | None  # None lifts the snooze
+    reason: str
+
+
+class SnoozeForm(FormScreen):
+    """Snooze a server until a date with a reason; blank date lifts a snooze."""
+
+    def __init__(self, target: str, until: dt.date | None = None, reason: str = "") -> None:
+        super().__init__()
+        self.target, self.until, self.reason = target, until, reason
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Snooze server", classes="dialog-title")
+            yield Static(safe_text(self.target), classes="hint")
+            yield _input("Until (inclusive)", self.until.isoformat() if self.until else "+7d",
+                         id="until", placeholder="YYYY-MM-DD, +7d, +2w; blank lifts the snooze",
+                         validators=[DateValidator(future=True)])
+            yield _input("Reason", self.reason, id="reason",
+                         placeholder="e.g. office move, server off until the 2nd")
+            yield Static("", id="form-error", classes="form-error")
+            yield self.buttons()
+
+    def on_mount(self) -> None:
+        self.query_one("#until", AcornInput).focus()
+
+    @on(AcornInput.Submitted)
+    def _submitted(self, event: AcornInput.Submitted) -> None:
+        if event.input.id == "until":
+            self.query_one("#reason", AcornInput).focus()
+        else:
+            self.action_save()
+
+    def action_save(self) -> None:
+        until = self.query_one("#until", AcornInput)
+        reason = self.query_one("#reason", AcornInput)
+        if self.invalid(until):
+            return
+        when = parse_when(until.value)
+        if when is not None and not reason.value.strip():
+            self.error("Reason: a snooze needs a reason")
+            reason.focus()
+            return
+        self.dismiss(SnoozeResult(when, reason.value.strip()))
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Yes/no. `y` confirms; `n` or escape cancels."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+    DEFAULT_CLASSES = "form"
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Confirm", classes="dialog-title")
+            yield Static(safe_text(self.question))
+            yield Horizontal(Button("Yes (y)", variant="error", id="yes"),
+                             Button("No (n)", id="no"), classes="buttons")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")

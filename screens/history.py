@@ -1,0 +1,405 @@
+"""One server's history: a strip of its nights by status, its results, size and sent
+sparklines, the file errors of the chosen night (with the exception that covered each), and
+the timeline of notes and acknowledgements. `x` turns a failing file into an exception."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import DataTable, Footer, Sparkline, Static
+
+from acorntui import queries
+from acorntui.queries import HistoryRow, TimelineEntry
+from screens.widgets import (
+    STATUS_LOOK,
+    AcornScreen,
+    Banner,
+    human_bytes,
+    safe_text,
+    status_style,
+    status_text,
+)
+
+
+@dataclass
+class ServerInfo:
+    id: int
+    customer_id: int
+    customer: str
+    name: str
+    description: str
+    os: str
+    custbak: str
+    tsr: str
+    snoozed_until: dt.date | None
+    snooze_reason: str
+    registered: bool
+
+
+@dataclass
+class FailureView:
+    path: str
+    message: str
+    line: int
+    excepted: bool
+    exception: str  # "#12 */Outlook/*.pst (customer)" or ""
+
+
+def load_history(server_id: int) -> dict[str, Any]:
+    from db.models import Server, Tsr
+
+    s = Server.get_by_id(server_id)
+    tsr = Tsr.get_or_none(Tsr.id == s.tsr_id) if s.tsr_id else None
+    info = ServerInfo(s.id, s.customer_id, s.customer.name, s.name, s.description, s.os,
+                      s.custbak, tsr.login if tsr else "", s.snoozed_until, s.snooze_reason,
+                      bool(s.registered))
+    return dict(info=info, history=queries.server_history(server_id, limit=400),
+                timeline=queries.server_timeline(server_id))
+
+
+def load_failures(result_id: int) -> list[FailureView]:
+    from db.models import Exception_
+
+    fails = queries.result_failures(result_id)
+    ids = {f.exception_id for f in fails if f.exception_id}
+    rules = {e.id: e for e in Exception_.select().where(Exception_.id.in_(list(ids)))} if ids \
+        else {}
+    out = []
+    for f in fails:
+        e = rules.get(f.exception_id)
+        label = f"#{e.id} {e.path_pattern} ({e.scope})" if e else ""
+        out.append(FailureView(f.path, f.message, f.line, bool(f.excepted), label))
+    return out
+
+
+def add_exception_for(user, info: ServerInfo, form, night: dt.date) -> tuple[Any, int]:
+    from acorntui.exception_rules import ExceptionInput, add_exception
+    from acorntui.ingest import reevaluate
+
+    data = ExceptionInput(scope=form.scope, path_pattern=form.path_pattern,
+                          server_id=info.id, customer_id=info.customer_id,
+                          message_pattern=form.message_pattern, reason=form.reason,
+                          method=form.method, expires_at=form.expires_at)
+    e, changed = add_exception(user, data)
+    # add_exception re-evaluates each server's latest night; the night being looked at too
+    changed += reevaluate(server_ids=[info.id], since=night)
+    return e, changed
+
+
+class NightStrip(Widget):
+    """The server's nights as a strip of glyphs coloured by status, newest on the right."""
+
+    DEFAULT_CSS = "NightStrip { height: 3; }"
+    selected: reactive[dt.date | None] = reactive(None)
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.by_night: dict[dt.date, str] = {}
+        self.last: dt.date | None = None
+
+    def set_data(self, history: list[HistoryRow]) -> None:
+        self.by_night = {h.night: h.status for h in history}
+        self.last = max(self.by_night) if self.by_night else None
+        self.refresh()
+
+    def render(self) -> Text:
+        t = Text(no_wrap=True, overflow="crop")
+        if self.last is None:
+            return Text("no results yet")
+        n = max(7, self.size.width - 1)
+        nights = [self.last - dt.timedelta(days=i) for i in range(n - 1, -1, -1)]
+        months = [" "] * len(nights)
+        for i, d in enumerate(nights):
+            if d.day == 1 or i == 0:
+                label = f"{d:%b %d}" if i == 0 else f"{d:%b}"
+                for j, ch in enumerate(label):
+                    if i + j < len(months):
+                        months[i + j] = ch
+        t.append("".join(months) + "\n", style="dim")
+        for d in nights:
+            status = self.by_night.get(d, "no_data")
+            glyph = STATUS_LOOK.get(status, ("", "?"))[1]
+            style = status_style(self.app, status, bold=True)
+            if d == self.selected:
+                style = style + Style(reverse=True)
+            t.append(glyph, style=style)
+        t.append("\n")
+        for status, word in (("ok", "OK"), ("ok_with_exceptions", "OK*"), ("failed", "FAILED"),
+                             ("incomplete", "INCOMPLETE"), ("fetch_failed", "FETCH FAILED"),
+                             ("no_data", "none")):
+            t.append(STATUS_LOOK[status][1], style=status_style(self.app, status))
+            t.append(f" {word}  ")
+        return t
+
+
+class ServerHistoryScreen(AcornScreen):
+    BINDINGS: ClassVar = [
+        Binding("escape", "back", "Back"),
+        Binding("x", "except_file", "Except file"),
+        Binding("a", "ack", "Ack"),
+        Binding("c", "code", "Code"),
+        Binding("L", "audit", "Audit log"),
+        Binding("left_square_bracket", "step(1)", "Older"),
+        Binding("right_square_bracket", "step(-1)", "Newer"),
+        Binding("ctrl+r,f5", "refresh", "Refresh"),
+        Binding("question_mark", "help", "Help"),
+    ]
+    HELP = """\
+One server's nights. The strip shows the last nights by status (newest on the right; the
+chosen night is reversed). Move through the results table (or [ and ]) to choose a night: its
+file errors are listed with whether an exception covers each, and which. tab moves between
+the tables. On a failing file, x opens the exception form prefilled with its path; saving
+re-evaluates at once, here and on the grid. a acknowledges the chosen night with a note.
+The timeline lists notes, acknowledgements and changes for this server.
+"""
+
+    def __init__(self, server_id: int, label: str, night: dt.date | None = None) -> None:
+        super().__init__()
+        self.server_id = server_id
+        self.label = label
+        self.want_night = night
+        self.info: ServerInfo | None = None
+        self.history: list[HistoryRow] = []
+        self.failures: list[FailureView] = []
+        self.current: HistoryRow | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(safe_text(self.label, style="bold"), id="topbar", classes="topbar")
+        yield Banner()
+        yield NightStrip(id="strip")
+        with Horizontal(id="sparks"):
+            yield Static("Size", id="size-label", classes="spark-label")
+            yield Sparkline([], id="size-spark")
+            yield Static("Sent", id="sent-label", classes="spark-label")
+            yield Sparkline([], id="sent-spark")
+        with Horizontal(id="history-body"):
+            yield DataTable(id="results", cursor_type="row")
+            with Vertical(id="history-side"):
+                yield Static(id="failures-title", classes="section")
+                yield DataTable(id="failures", cursor_type="row")
+                yield Static("Timeline: notes and acknowledgements", classes="section")
+                yield DataTable(id="timeline", cursor_type="row", show_cursor=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        r = self.query_one("#results", DataTable)
+        for key, label in (("night", "Night"), ("code", "Code"), ("status", "Status"),
+                           ("errors", "Err/Exc"), ("size", "Size"), ("sent", "Sent"),
+                           ("speedup", "Speedup"), ("ack", "Ack")):
+            r.add_column(label, key=key)
+        f = self.query_one("#failures", DataTable)
+        f.add_column("Excepted", key="exc")
+        f.add_column("File", key="path", width=46)
+        f.add_column("Covered by", key="by")
+        f.add_column("Message", key="message")
+        t = self.query_one("#timeline", DataTable)
+        for key, label in (("at", "When"), ("who", "Who"), ("what", "What"),
+                           ("night", "Night"), ("details", "Details")):
+            t.add_column(label, key=key)
+        r.focus()
+        self.load()
+
+    def load(self) -> None:
+        self.db_call("history", load_history, self.server_id, description="load history")
+
+    def on_db_history(self, data: dict[str, Any], _ctx: Any) -> None:
+        self.info, self.history = data["info"], data["history"]
+        self._header()
+        self.query_one("#strip", NightStrip).set_data(self.history)
+        chrono = list(reversed(self.history[:120]))
+        sizes = [float(h.total_size) for h in chrono if h.total_size is not None]
+        sent = [float(h.sent_bytes) for h in chrono if h.sent_bytes is not None]
+        self.query_one("#size-spark", Sparkline).data = sizes or [0.0]
+        self.query_one("#sent-spark", Sparkline).data = sent or [0.0]
+        self.query_one("#size-label", Static).update(
+            f"Size {human_bytes(sizes[-1]) if sizes else '—'} ")
+        self.query_one("#sent-label", Static).update(
+            f" Sent {human_bytes(sent[-1]) if sent else '—'} ")
+        table = self.query_one("#results", DataTable)
+        keep = self.current.night if self.current else self.want_night
+        table.clear()
+        for h in self.history:
+            table.add_row(*self._result_cells(h), key=str(h.result_id))
+        index = next((i for i, h in enumerate(self.history) if h.night == keep), 0)
+        if self.history:
+            table.move_cursor(row=index)
+            self._choose(self.history[index])
+        else:
+            self.query_one("#failures-title", Static).update("No results for this server yet.")
+        timeline = self.query_one("#timeline", DataTable)
+        timeline.clear()
+        for e in data["timeline"]:
+            timeline.add_row(*self._timeline_cells(e))
+
+    def _header(self) -> None:
+        i = self.info
+        if i is None:
+            return
+        t = safe_text(f"{i.customer}/{i.name}", style="bold")
+        bits = [i.description, i.os, f"custbak {i.custbak}" if i.custbak else "",
+                f"TSR {i.tsr}" if i.tsr else "", "" if i.registered else "NOT REGISTERED"]
+        t.append_text(safe_text("  " + " · ".join(b for b in bits if b)))
+        if i.snoozed_until:
+            t.append_text(safe_text(f"  SNOOZED until {i.snoozed_until}: {i.snooze_reason}",
+                                    style="bold"))
+        self.query_one("#topbar", Static).update(t)
+
+    def _result_cells(self, h: HistoryRow) -> list[Text]:
+        return [
+            Text(h.night.isoformat()),
+            Text(str(h.code), justify="right"),
+            status_text(self.app, h.status, h.reason),
+            Text(f"{h.error_count}/{h.excepted_count}" if h.error_count else "",
+                 justify="right"),
+            Text(human_bytes(h.total_size), justify="right"),
+            Text(human_bytes(h.sent_bytes), justify="right"),
+            Text(f"{h.speedup:.2f}" if h.speedup is not None else "—", justify="right"),
+            safe_text(f"{h.ack_by}: {h.ack_note}" if h.ack_note else ""),
+        ]
+
+    def _timeline_cells(self, e: TimelineEntry) -> list[Text]:
+        return [Text(f"{e.at:%Y-%m-%d %H:%M}"), safe_text(e.login), safe_text(e.action),
+                Text(e.night.isoformat() if e.night else ""), safe_text(e.details)]
+
+    @on(DataTable.RowHighlighted, "#results")
+    def _night_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if 0 <= event.cursor_row < len(self.history):
+            self._choose(self.history[event.cursor_row])
+
+    def _choose(self, h: HistoryRow) -> None:
+        if self.current is not None and self.current.result_id == h.result_id and self.failures:
+            return
+        self.current = h
+        self.query_one("#strip", NightStrip).selected = h.night
+        title = self.query_one("#failures-title", Static)
+        title.update(Text(f"Night {h.night}: loading file errors…"))
+        self.failures = []
+        self.query_one("#failures", DataTable).clear()
+        self.db_call("failures", load_failures, h.result_id, context=h,
+                     description="load file errors")
+
+    def on_db_failures(self, failures: list[FailureView], h: HistoryRow) -> None:
+        if self.current is None or self.current.result_id != h.result_id:
+            return
+        self.failures = failures
+        t = Text(f"Night {h.night}: ", style="bold")
+        t.append_text(status_text(self.app, h.status, h.reason))
+        bad = sum(1 for f in failures if not f.excepted)
+        t.append(f"  {len(failures)} file errors, {bad} not excepted" if failures
+                 else "  no file errors")
+        if bad:
+            t.append("  (x: add an exception)", style="dim")
+        self.query_one("#failures-title", Static).update(t)
+        table = self.query_one("#failures", DataTable)
+        table.clear()
+        for i, f in enumerate(failures):
+            table.add_row(
+                Text("yes" if f.excepted else "NO",
+                     style=status_style(self.app, "ok" if f.excepted else "failed")),
+                safe_text(f.path), safe_text(f.exception or "—"), safe_text(f.message),
+                key=str(i))
+
+    # -- actions ---------------------------------------------------------------------------------
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_refresh(self) -> None:
+        self.current = None
+        self.load()
+
+    def action_step(self, delta: int) -> None:
+        table = self.query_one("#results", DataTable)
+        table.move_cursor(row=max(0, min(len(self.history) - 1, table.cursor_row + delta)))
+
+    def action_audit(self) -> None:
+        """Every change on this server: who, when, before and after."""
+        from screens.audit import AuditScreen
+
+        self.app.push_screen(AuditScreen(server_id=self.server_id, server_label=self.label))
+
+    def action_code(self) -> None:
+        from screens.codes import CodeReferenceScreen
+
+        self.app.push_screen(CodeReferenceScreen(code=self.current.code if self.current
+                                                 else None))
+
+    def _chosen_failure(self) -> FailureView | None:
+        table = self.query_one("#failures", DataTable)
+        if table.has_focus and 0 <= table.cursor_row < len(self.failures):
+            return self.failures[table.cursor_row]
+        return next((f for f in self.failures if not f.excepted), None)
+
+    def action_except_file(self) -> None:
+        f = self._chosen_failure()
+        if f is None or self.info is None or self.current is None:
+            self.notify("No failing file on this night to except.", severity="warning")
+            return
+        if f.excepted:
+            self.notify(f"Already covered by {f.exception}.", markup=False)
+        from screens.forms import ExceptionForm, ExceptionFormResult
+
+        info, night = self.info, self.current.night
+
+        def done(res: ExceptionFormResult | None) -> None:
+            if res is None:
+                return
+            self.db_call("excepted", add_exception_for, getattr(self.app, "user", None), info,
+                         res, night, context=res)
+
+        self.app.push_screen(ExceptionForm(
+            title="New exception", path_pattern=f.path, scope="server",
+            target=f"for {info.customer}/{info.name} (scope server), customer {info.customer} "
+                   "(scope customer), or everyone (global)",
+            failing_path=f"{f.path}  ({f.message})"), done)
+
+    def on_db_excepted(self, value: tuple[Any, int], res: Any) -> None:
+        e, changed = value
+        self.notify(f"Exception #{e.id} added ({res.scope}); {changed} result(s) re-evaluated.",
+                    markup=False)
+        if self.info is not None:
+            note = getattr(self.app, "note_change", None)
+            if note:
+                note("all" if res.scope != "server" else self.info.customer)
+        self.current = None
+        self.load()
+
+    def action_ack(self) -> None:
+        h = self.current
+        if h is None:
+            return
+        from screens.forms import AckForm
+
+        def done(text: str | None) -> None:
+            if text:
+                self.db_call("acked", _ack, getattr(self.app, "user", None), h.result_id, text)
+
+        self.app.push_screen(AckForm(f"{self.label}, night {h.night}", h.ack_note), done)
+
+    def on_db_acked(self, _value: Any, _ctx: Any) -> None:
+        self.notify("Acknowledged.")
+        note = getattr(self.app, "note_change", None)
+        if note and self.info:
+            note(self.info.customer)
+        self.current = None
+        self.load()
+
+    def action_help(self) -> None:
+        from screens.help import HelpScreen
+
+        self.app.push_screen(HelpScreen("Server history", self.HELP, self))
+
+
+def _ack(user, result_id: int, note: str) -> None:
+    from acorntui.actions import acknowledge
+
+    acknowledge(user, result_id, note)

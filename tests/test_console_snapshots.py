@@ -1,0 +1,72 @@
+"""How the key screens look at 100x30, on the fixed-date demo database (pytest-textual-snapshot;
+`pytest --snapshot-update` after an intended change)."""
+
+from __future__ import annotations
+
+from test_console import demo_db, demo_template, grid_ready, make_app, wait_for  # noqa: F401
+
+SIZE = (100, 30)
+
+
+def test_snapshot_nightly_grid(demo_db, snap_compare):  # noqa: F811
+    async def ready(pilot):
+        await grid_ready(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=ready)
+
+
+def test_snapshot_server_history(demo_db, snap_compare):  # noqa: F811
+    from screens.history import ServerHistoryScreen
+
+    async def ready(pilot):
+        screen = await grid_ready(pilot)
+        target = next(r for r in screen.grid.rows if r.status == "failed" and r.code == 23)
+        screen.grid.move_to_key(target.server_id)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ServerHistoryScreen)
+                       and pilot.app.screen.failures)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=ready)
+
+
+def test_snapshot_code_reference(demo_db, snap_compare):  # noqa: F811
+    from screens.codes import CodeReferenceScreen
+
+    async def ready(pilot):
+        screen = await grid_ready(pilot)
+        target = next(r for r in screen.grid.rows if r.code == 23)
+        screen.grid.move_to_key(target.server_id)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, CodeReferenceScreen)
+                       and pilot.app.screen.codes)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=ready)
+
+
+def test_snapshot_exceptions(demo_db, snap_compare):  # noqa: F811
+    from screens.exceptions import ExceptionsScreen
+
+    async def ready(pilot):
+        await grid_ready(pilot)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ExceptionsScreen)
+                       and pilot.app.screen.rows)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=ready)
+
+
+def test_snapshot_exception_form(demo_db, snap_compare):  # noqa: F811
+    from screens.forms import ExceptionForm
+    from screens.history import ServerHistoryScreen
+
+    async def ready(pilot):
+        screen = await grid_ready(pilot)
+        target = next(r for r in screen.grid.rows if r.status == "failed" and r.code == 23)
+        screen.grid.move_to_key(target.server_id)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ServerHistoryScreen)
+                       and pilot.app.screen.failures)
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ExceptionForm))
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=ready)
