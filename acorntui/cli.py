@@ -51,8 +51,12 @@ def _db_error_text(exc: BaseException) -> str:
     from db.connection import mask_url
 
     args = getattr(exc, "args", ())
-    text = f"({args[0]}) {args[1]}" if len(args) >= 2 and isinstance(args[0], int) \
-        else (str(exc) or exc.__class__.__name__)
+    if len(args) >= 2 and isinstance(args[0], int):
+        text = f"({args[0]}) {args[1]}" if str(args[1]).strip() else ""
+    else:
+        text = str(exc)
+    if not text.strip():  # pymysql's InterfaceError(0, ''): the socket is gone
+        text = f"{exc.__class__.__name__}: the connection to the database server was lost"
     return " ".join(mask_url(w) for w in text.split())
 
 
@@ -109,7 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the database failed mid-command (connection lost, locked past busy_timeout,
         # deadlock): one line and exit 1, not a traceback; the work done so far is committed
         # file by file, so the next run completes the night (tests/test_reliability_ingest.py)
-        eprint(f"acorntui: database error: {_db_error_text(exc)}")
+        from db.connection import mask_url
+
+        eprint(f"acorntui: database error on {mask_url(ctx.db_url)}: {_db_error_text(exc)}")
         return 1
     except (BadDatabaseURL, UsageError, ConfigError) as exc:
         eprint(f"acorntui: {exc}")

@@ -525,7 +525,10 @@ class _Scanner:
                 while pos >= 0:
                     i = buf.rfind(b"\n", start, pos)
                     found.add(start if i < 0 else i + 1)
-                    pos = buf.find(marker, pos + 1, end)
+                    # one hit per line is enough: go on after the line's end (searching
+                    # from pos + 1 made a long line full of markers quadratic)
+                    le = buf.find(b"\n", pos, end)
+                    pos = -1 if le < 0 else buf.find(marker, le + 1, end)
             counted, nl = start, first_nl
             for ls in sorted(found):
                 le = buf.find(b"\n", ls, end)

@@ -41,7 +41,9 @@ class DBURL:
         return mask_url(self.raw)
 
 
-_PW_RE = re.compile(r"(?P<head>^[a-z+]+://[^:/@]*:)(?P<pw>[^@]*)(?P<tail>@)", re.I)
+# The password runs to the LAST '@' of the netloc, as urlsplit reads it: an unencoded '@'
+# inside a password was otherwise half shown (tests/test_secrets.py).
+_PW_RE = re.compile(r"(?P<head>^[a-z+]+://[^:/@]*:)(?P<pw>[^/?#]*)(?P<tail>@[^@/?#]*)", re.I)
 
 
 def mask_url(url: str) -> str:
@@ -99,6 +101,11 @@ def make_database(url: str | DBURL) -> Database:
                 "cache_size": -32000,
             },
             timeout=15,
+            # BEGIN IMMEDIATE: a deferred transaction that reads and then writes while
+            # another process commits gets SQLITE_BUSY at once in WAL mode (busy_timeout
+            # does not apply to a stale snapshot); taking the write lock up front makes it
+            # wait like any writer (tests/test_reliability_ingest.py, concurrent ingests)
+            lock_type="IMMEDIATE",
         )
     params = parse_qs(urlsplit(u.raw).query)
     connect_timeout = int(params.get("connect_timeout", ["5"])[0])
