@@ -163,6 +163,7 @@ class ServerPull:
     bytes: int = 0
     failed: dict[str, str] = field(default_factory=dict)  # rel -> reason
     skipped: list[str] = field(default_factory=list)  # unsafe names, shown printable
+    changed: list[str] = field(default_factory=list)  # fetched while still being written
     remote: set[str] = field(default_factory=set)  # every valid rel listed
     seconds: float = 0.0
 
@@ -219,6 +220,10 @@ class PullReport:
                 lines.append(f"{s.name}: {printable(rel)}: {why}")
             for name in s.skipped:
                 lines.append(f"{s.name}: skipped unsafe name {name}")
+            for rel in s.changed:
+                lines.append(f"{s.name}: {printable(rel)}: changed while it was read (still "
+                             f"being written?); the copy may be cut short, the next pull "
+                             f"gets the rest")
         return lines
 
 
@@ -724,8 +729,13 @@ def _tar_errors(stderr: str, wanted: dict[str, RemoteFile], pull: ServerPull) ->
             continue
         body = line[5:]
         for rel in wanted:
-            if body.startswith(rel + ": ") and rel not in set(pull.fetched):
-                pull.failed[rel] = body[len(rel) + 2:].strip()
+            if not body.startswith(rel + ": "):
+                continue
+            what = body[len(rel) + 2:].strip()
+            if rel not in set(pull.fetched):
+                pull.failed[rel] = what
+            elif "changed as we read it" in what and rel not in pull.changed:
+                pull.changed.append(rel)
 
 
 def _read_tar(stream, mode: str, wanted: dict[str, RemoteFile], spool: Spool,
@@ -841,6 +851,8 @@ def pull_sftp(sftp: paramiko.SFTPClient, files: list[RemoteFile], spool: Spool,
             pull.failed[job.f.rel] = job.failed
             return
         data = b"".join(job.chunks[o] for o in sorted(job.chunks))
+        if len(data) != job.f.size:
+            pull.changed.append(job.f.rel)  # grew (or shrank) since the listing
         tmp, out = spool.open_temp(job.f.rel)
         try:
             with out:

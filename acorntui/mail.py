@@ -15,6 +15,7 @@ their own customers/servers only, and nothing when none of theirs failed.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email
 import email.policy
@@ -109,29 +110,38 @@ class _Connection:
             how = (f"the environment variable {s.password_env} is not set" if s.password_env
                    else "set password_env (or password) in [mail]")
             raise MailError(f"[mail] user {s.user!r} has no password: {how}")
+        context = tls_context(s) if s.security in ("tls", "starttls") else None
         try:
             if s.security == "tls":
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
+                    s.host, s.port, timeout=s.timeout, context=context)
             else:
                 smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
             self.smtp = smtp
             smtp.ehlo()
             if s.security == "starttls":
                 # never fall back to plain text when the server does not offer STARTTLS
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=context)
                 smtp.ehlo()
             if s.user:
                 smtp.login(s.user, password)
         except smtplib.SMTPResponseException as exc:
             self.close()
-            raise MailError(f"{_where(s)} refused: {_answer(exc)}") from None
+            # a server may echo what it got (AUTH PLAIN/LOGIN are base64 of the password)
+            raise MailError(f"{_where(s)} refused: "
+                            f"{_redact(_answer(exc), s.user, password)}") from None
         except smtplib.SMTPNotSupportedError as exc:
             self.close()
-            raise MailError(f"{_where(s)}: {exc}") from None
+            raise MailError(f"{_where(s)}: {_redact(str(exc), s.user, password)}") from None
+        except ssl.SSLCertVerificationError as exc:
+            self.close()
+            raise MailError(f"{_where(s)}: certificate not trusted: "
+                            f"{exc.verify_message or exc.reason or exc}"
+                            f" ({_trusted_by(s)})") from None
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
-            raise MailError(f"cannot reach {_where(s)}: {_os_text(exc)}") from None
+            raise MailError(f"cannot reach {_where(s)}: "
+                            f"{_redact(_os_text(exc), s.user, password)}") from None
 
     def send(self, msg: EmailMessage) -> None:
         assert self.smtp is not None
@@ -158,6 +168,43 @@ class _Connection:
             except (OSError, smtplib.SMTPException):
                 self.smtp.close()
             self.smtp = None
+
+
+def _redact(text: str, user: str, password: str) -> str:
+    """``text`` without the password, in clear or as the base64 that AUTH LOGIN, AUTH PLAIN
+    (and CRAM-MD5's user line) send."""
+    if not password:
+        return text
+    forms = {password}
+    for raw in (password, f"\0{user}\0{password}", f"{user}\0{user}\0{password}"):
+        forms.add(base64.b64encode(raw.encode("utf-8")).decode("ascii"))
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
+    return text
+
+
+def _ca_file(settings: MailSettings) -> str:
+    return str(settings.extra.get("ca_file", "") or "")
+
+
+def _trusted_by(settings: MailSettings) -> str:
+    ca = _ca_file(settings)
+    return (f"checked against ca_file {ca}" if ca else
+            "checked against the system CAs; for a private CA set ca_file in [mail]")
+
+
+def tls_context(settings: MailSettings) -> ssl.SSLContext:
+    """Certificate and host name checked; against ``[mail] ca_file`` (a PEM file with the CA
+    or the server's own self-signed certificate) when set, else the system CAs."""
+    ca = _ca_file(settings)
+    if not ca:
+        return ssl.create_default_context()
+    path = Path(ca).expanduser()
+    try:
+        return ssl.create_default_context(cafile=str(path))
+    except (OSError, ssl.SSLError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise MailError(f"[mail] ca_file {path}: cannot load it: {why}") from None
 
 
 def _refused(recipients: dict) -> str:
