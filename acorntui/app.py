@@ -25,12 +25,12 @@ class JumpProvider(Provider):
             return
         matcher = self.matcher(query)
         found = 0
-        for kind, label, payload in app.jump_targets():
+        for kind, label, payload, help_text in app.jump_targets():
             score = matcher.match(label)
             if score > 0:
                 found += 1
                 yield Hit(score, _highlight(matcher, label), partial(app.jump_to, kind, payload),
-                          text=label, help=_HELP[kind])
+                          text=label, help=help_text)
                 if found > 400:
                     return
 
@@ -45,8 +45,6 @@ class JumpProvider(Provider):
             yield DiscoveryHit(name, partial(app.jump_to, "screen", action), help=help_text)
 
 
-_HELP = {"server": "server history", "customer": "grid filtered to this customer",
-         "screen": ""}
 
 
 def _highlight(matcher: Any, label: str) -> Content:
@@ -79,7 +77,9 @@ class AcornApp(App):
         self.cursor_blink_enabled = cursor_blink
         self.poll_seconds = poll_seconds
         self.startup_error = startup_error
-        self._servers: list[tuple[str, str, int]] = []
+        self._servers: list[tuple[str, str, int, bool, bool]] = []
+        self._customers: list[tuple[str, bool]] = []
+        self._targets_loaded = False
         self._changes: set[str] | str = set()
         if theme:
             self.theme = theme
@@ -97,16 +97,34 @@ class AcornApp(App):
 
     # -- routing -------------------------------------------------------------------------------
     def remember_servers(self, rows: Iterable[Any]) -> None:
-        """The grid's rows feed the palette (no SQL on the UI thread)."""
-        self._servers = [(r.customer, r.server, r.server_id) for r in rows]
+        """The grid's rows feed the palette until the full list (every server and customer,
+        loaded by the grid's worker: no SQL on the UI thread) arrives."""
+        if not self._targets_loaded:
+            self._servers = [(r.customer, r.server, r.server_id, True, r.registered)
+                             for r in rows]
 
-    def jump_targets(self) -> Iterable[tuple[str, str, Any]]:
-        customers: dict[str, None] = {}
-        for customer, server, sid in self._servers:
-            customers.setdefault(customer)
-            yield "server", f"{customer}/{server}", (sid, f"{customer}/{server}")
-        for customer in customers:
-            yield "customer", customer, customer
+    def remember_targets(self, targets: Iterable[Any]) -> None:
+        """Every server and customer (queries.jump_targets), active or not."""
+        self._servers = [(t.customer, t.server, t.server_id, t.active, t.registered)
+                         for t in targets if t.server]
+        self._customers = [(t.customer, t.active) for t in targets if not t.server]
+        self._targets_loaded = True
+
+    def jump_targets(self) -> Iterable[tuple[str, str, Any, str]]:
+        """(kind, label, payload, help) for the palette."""
+        customers: dict[str, bool] = {}
+        for customer, server, sid, active, registered in self._servers:
+            customers.setdefault(customer, True)
+            label = f"{customer}/{server}"
+            state = ("" if active else ", inactive") + ("" if registered
+                                                         else ", not registered")
+            yield "server", label, (sid, label), f"server history{state}"
+        for customer, active in self._customers:
+            customers[customer] = active
+        for customer, active in customers.items():
+            yield ("customer", customer, customer,
+                   "grid filtered to this customer" if active
+                   else "inactive customer (its servers are not on the grid)")
 
     def home(self):
         from screens.nightly import NightlyScreen
@@ -126,8 +144,12 @@ class AcornApp(App):
         elif kind == "customer":
             grid = self.home()
             if grid is not None:
-                grid.set_filter(f"customer:{payload}")
+                grid.set_filter(f"customer:={payload}")
                 grid.grid.focus()
+                if not grid.grid.row_count:
+                    self.notify(f"{payload}: no active servers on this night's grid "
+                                "(esc clears the filter; m manages customers).",
+                                severity="warning", markup=False)
         elif kind == "screen":
             grid = self.home()
             if payload == "exceptions":

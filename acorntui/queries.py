@@ -491,3 +491,28 @@ def server_timeline(server_id: int, limit: int = 200) -> list[TimelineEntry]:
          .order_by(Update.at.desc(), Update.id.desc()).limit(limit).tuples())
     return [TimelineEntry(at, login or "", action, details or "", night)
             for at, login, action, details, night in q]
+
+
+@dataclass
+class JumpTarget:
+    """A server or customer the console's command palette can jump to (any state)."""
+
+    customer: str
+    server: str  # "" for a customer
+    server_id: int | None
+    active: bool
+    registered: bool = True
+
+
+def jump_targets() -> list[JumpTarget]:
+    """Every customer and every server, active or not, registered or not (two queries)."""
+    out: list[JumpTarget] = []
+    q = (Server.select(Server.id, Server.name, Server.active, Server.registered,
+                       Customer.name, Customer.active)
+         .join(Customer).order_by(Customer.name, Server.name).tuples())
+    for sid, sname, sactive, registered, cname, cactive in q:
+        out.append(JumpTarget(cname, sname, sid, bool(sactive and cactive), bool(registered)))
+    for cname, cactive in Customer.select(Customer.name, Customer.active).order_by(
+            Customer.name).tuples():
+        out.append(JumpTarget(cname, "", None, bool(cactive)))
+    return out

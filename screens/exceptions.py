@@ -71,7 +71,10 @@ def load_exceptions() -> dict[str, Any]:
             e.method or "", e.created_by or "", e.created_at, e.expires_at, bool(e.active), n,
             stale=bool(e.active and n == 0 and old_enough),
             expired=e.expires_at is not None and e.expires_at < ref))
-    return dict(rows=out, ref=ref)
+    targets = queries.jump_targets()
+    return dict(rows=out, ref=ref,
+                servers=[f"{t.customer}/{t.server}" for t in targets if t.server],
+                customers=[t.customer for t in targets if not t.server])
 
 
 def save_exception(user, exc_id: int | None, form) -> tuple[int, int]:
@@ -142,6 +145,8 @@ Every change re-evaluates the affected results at once and is written to the aud
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[ExceptionView] = []
+        self.servers: list[str] = []  # "customer/server", for the form's picker
+        self.customers: list[str] = []
         self.shown: list[ExceptionView] = []
         self.filter_text = ""
 
@@ -170,6 +175,7 @@ Every change re-evaluates the affected results at once and is written to the aud
 
     def on_db_rows(self, data: dict[str, Any], _ctx: Any) -> None:
         self.rows = data["rows"]
+        self.servers, self.customers = data["servers"], data["customers"]
         stale = sum(1 for r in self.rows if r.stale)
         t = Text("Exceptions", style="bold")
         t.append(f"  {len(self.rows)} in all, {stale} stale  (covered = file errors in the "
@@ -210,6 +216,11 @@ Every change re-evaluates the affected results at once and is written to the aud
         if 0 <= table.cursor_row < len(self.shown):
             return self.shown[table.cursor_row]
         return None
+
+    @on(DataTable.RowSelected, "#exceptions")
+    def _selected(self) -> None:
+        # the table takes enter itself (select_cursor); without this, enter did nothing
+        self.action_edit()
 
     @on(DataTable.RowHighlighted, "#exceptions")
     def _highlighted(self) -> None:
@@ -263,19 +274,22 @@ Every change re-evaluates the affected results at once and is written to the aud
     def action_add(self) -> None:
         from screens.forms import ExceptionForm
 
+        if not self.allowed("exception"):
+            return
         self.app.push_screen(ExceptionForm(title="New exception", scope="global",
-                                           applies_to=""), self._saved_form(None))
+                                           applies_to="", servers=self.servers,
+                                           customers=self.customers), self._saved_form(None))
 
     def action_edit(self) -> None:
         r = self.current
-        if r is None:
+        if r is None or not self.allowed("exception"):
             return
         from screens.forms import ExceptionForm
 
         self.app.push_screen(ExceptionForm(
             title=f"Edit exception #{r.id}", path_pattern=r.path_pattern, scope=r.scope,
             reason=r.reason, method=r.method, message_pattern=r.message_pattern,
-            expires_at=r.expires_at,
+            expires_at=r.expires_at, servers=self.servers, customers=self.customers,
             applies_to="" if r.scope == "global" else r.applies_to), self._saved_form(r.id))
 
     def _saved_form(self, exc_id: int | None):
@@ -293,7 +307,7 @@ Every change re-evaluates the affected results at once and is written to the aud
 
     def action_toggle(self) -> None:
         r = self.current
-        if r is None:
+        if r is None or not self.allowed("exception"):
             return
         self.db_call("toggled", toggle_exception, self._user(), r.id, not r.active,
                      context=(r.id, not r.active))
@@ -307,7 +321,7 @@ Every change re-evaluates the affected results at once and is written to the aud
 
     def action_delete(self) -> None:
         r = self.current
-        if r is None:
+        if r is None or not self.allowed("exception"):
             return
         from screens.forms import ConfirmScreen
 

@@ -6,13 +6,14 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.validation import Function, ValidationResult, Validator
-from textual.widgets import Button, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Label, OptionList, RadioButton, RadioSet, Static
+from textual.widgets.option_list import Option
 
 from screens.widgets import AcornInput, safe_text
 
@@ -120,37 +121,54 @@ class ExceptionFormResult:
 
 
 class ExceptionForm(FormScreen):
-    """Add or edit an exception: pattern, scope, reason, alternative method, expiry."""
+    """Add or edit an exception: pattern, scope, reason, alternative method, expiry.
+
+    What a server or customer scope applies to comes either from the row the form was opened
+    on (``server_label``/``customer_label``: the history screen; shown, not typed) or, from the
+    exception editor, from a picker over ``servers`` ("customer/server") and ``customers``:
+    type to narrow the list, up/down to choose, enter to take it.
+    """
 
     def __init__(self, *, title: str, path_pattern: str = "", scope: str = "server",
                  reason: str = "", method: str = "", message_pattern: str = "",
-                 expires_at: dt.date | None = None, target: str = "",
-                 failing_path: str = "", applies_to: str | None = None) -> None:
+                 expires_at: dt.date | None = None, failing_path: str = "",
+                 server_label: str = "", customer_label: str = "",
+                 applies_to: str | None = None, servers: list[str] | None = None,
+                 customers: list[str] | None = None) -> None:
         super().__init__()
         self.form_title = title
         self.values = dict(path_pattern=path_pattern, scope=scope, reason=reason, method=method,
                            message_pattern=message_pattern,
                            expires=expires_at.isoformat() if expires_at else "")
-        self.target = target
         self.failing_path = failing_path
+        self.fixed = {"server": server_label, "customer": customer_label or
+                      server_label.partition("/")[0], "global": "everyone"}
         self.applies_to = applies_to  # None: fixed by the caller (history screen)
+        self.choices = {"server": list(servers or []), "customer": list(customers or []),
+                        "global": []}
+        self.shown_choices: list[str] = []
+
+    @property
+    def picking(self) -> bool:
+        return self.applies_to is not None
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        # the whole dialog scrolls: at 80x24 the fields do not all fit
+        with VerticalScroll(classes="dialog"):
             yield Label(self.form_title, classes="dialog-title")
             if self.failing_path:
                 yield Static(safe_text(f"failing file: {self.failing_path}"), classes="hint")
-            if self.target:
-                yield Static(safe_text(self.target), classes="hint")
             yield _input("Path pattern (glob, case-insensitive)", self.values["path_pattern"],
                          id="pattern", validators=[_not_blank("the pattern")])
             with ScopeSet(id="scope"):
                 for s in ("server", "customer", "global"):
                     yield RadioButton(f"{s}", value=self.values["scope"] == s, id=f"scope-{s}")
-            if self.applies_to is not None:
-                yield _input("Applies to (customer/server, or customer; blank for global)",
-                             self.applies_to, id="applies",
-                             placeholder="e.g. acme-dental/EXCH01 or acme-dental")
+            if self.picking:
+                yield _input("Applies to (type to narrow, up/down to choose)",
+                             self.applies_to or "", id="applies",
+                             placeholder="customer/server or customer")
+                yield OptionList(id="applies-list")
+            yield Static(id="applies-hint", classes="hint")
             yield _input("Reason", self.values["reason"], id="reason",
                          placeholder="why this file may fail",
                          validators=[_not_blank("the reason")])
@@ -166,7 +184,81 @@ class ExceptionForm(FormScreen):
             yield self.buttons()
 
     def on_mount(self) -> None:
+        if self.picking:
+            self.query_one("#applies-list", OptionList).can_focus = False
+        self._scope_changed()
         self.query_one("#pattern", AcornInput).focus()
+
+    @property
+    def scope(self) -> str:
+        pressed = self.query_one("#scope", RadioSet).pressed_button
+        return (pressed.id or "scope-server").removeprefix("scope-") if pressed else "server"
+
+    @on(RadioSet.Changed, "#scope")
+    def _scope_changed(self) -> None:
+        scope = self.scope
+        hint = self.query_one("#applies-hint", Static)
+        if not self.picking:
+            target = self.fixed[scope] or "?"
+            hint.update(safe_text(f"applies to: {target}" + (" (every customer's servers)"
+                                                            if scope == "global" else "")))
+            return
+        applies = self.query_one("#applies", AcornInput)
+        applies.display = scope != "global"
+        self.query_one("#applies-list", OptionList).display = scope != "global"
+        self._narrow()
+
+    @on(AcornInput.Changed, "#applies")
+    def _narrow(self) -> None:
+        if not self.picking:
+            return
+        scope = self.scope
+        text = self.query_one("#applies", AcornInput).value.strip().lower()
+        if scope == "customer":
+            text = text.partition("/")[0]  # "acme/EXCH01" typed for a server: its customer
+        options = self.choices.get(scope, [])
+        words = text.split()
+        shown = [c for c in options if all(w in c.lower() for w in words)]
+        exact = [c for c in shown if c.lower() == text]
+        self.shown_choices = (exact + [c for c in shown if c not in exact])[:200]
+        box = self.query_one("#applies-list", OptionList)
+        box.clear_options()
+        box.add_options([Option(safe_text(c)) for c in self.shown_choices])
+        if self.shown_choices:
+            box.highlighted = 0
+        self._picked_hint()
+
+    @on(OptionList.OptionHighlighted, "#applies-list")
+    def _picked_hint(self) -> None:
+        hint = self.query_one("#applies-hint", Static)
+        picked = self._picked()
+        if self.scope == "global":
+            hint.update("applies to: everyone")
+        elif picked:
+            hint.update(safe_text(f"applies to: {picked}"))
+        else:
+            hint.update(f"no {self.scope} matches: type part of its name")
+
+    def _picked(self) -> str | None:
+        if not self.picking or self.scope == "global":
+            return None
+        box = self.query_one("#applies-list", OptionList)
+        i = box.highlighted
+        if i is not None and 0 <= i < len(self.shown_choices):
+            return self.shown_choices[i]
+        return None
+
+    def on_key(self, event: events.Key) -> None:
+        """up/down in the applies-to box move through the list below it."""
+        if not self.picking or self.focused is not self.query_one("#applies", AcornInput):
+            return
+        box = self.query_one("#applies-list", OptionList)
+        if event.key == "down":
+            box.action_cursor_down()
+            event.stop()
+        elif event.key == "up":
+            box.action_cursor_up()
+            event.stop()
 
     def action_save(self) -> None:
         pattern = self.query_one("#pattern", AcornInput)
@@ -174,19 +266,15 @@ class ExceptionForm(FormScreen):
         expires = self.query_one("#expires", AcornInput)
         if self.invalid(pattern, reason, expires):
             return
-        pressed = self.query_one("#scope", RadioSet).pressed_button
-        scope = (pressed.id or "scope-server").removeprefix("scope-") if pressed else "server"
+        scope = self.scope
         applies = ""
-        if self.applies_to is not None:
-            applies = self.query_one("#applies", AcornInput).value.strip()
-            if scope == "server" and "/" not in applies:
-                self.error("Applies to: a server exception needs customer/server")
+        if self.picking and scope != "global":
+            picked = self._picked()
+            if picked is None:
+                self.error(f"Applies to: choose the {scope} from the list")
                 self.query_one("#applies", AcornInput).focus()
                 return
-            if scope == "customer" and not applies:
-                self.error("Applies to: a customer exception needs the customer's name")
-                self.query_one("#applies", AcornInput).focus()
-                return
+            applies = picked
         self.dismiss(ExceptionFormResult(
             scope=scope, path_pattern=pattern.value.strip(), reason=reason.value.strip(),
             method=self.query_one("#method", AcornInput).value.strip(),
@@ -194,12 +282,20 @@ class ExceptionForm(FormScreen):
             expires_at=parse_when(expires.value), applies_to=applies))
 
     @on(AcornInput.Submitted)
-    def _submitted(self) -> None:
+    def _submitted(self, event: AcornInput.Submitted) -> None:
+        if event.input.id == "applies":
+            picked = self._picked()
+            if picked is not None:
+                with event.input.prevent(AcornInput.Changed):
+                    event.input.value = picked
         self.focus_next()
 
 
 class AckForm(FormScreen):
     """Acknowledge a result with a note: returns the note."""
+
+    FORM_TITLE = "Acknowledge"
+    FIELD_TITLE = "Note (what is being done)"
 
     def __init__(self, target: str, note: str = "") -> None:
         super().__init__()
@@ -207,9 +303,9 @@ class AckForm(FormScreen):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label("Acknowledge", classes="dialog-title")
+            yield Label(self.FORM_TITLE, classes="dialog-title")
             yield Static(safe_text(self.target), classes="hint")
-            yield _input("Note (what is being done)", self.note, id="note",
+            yield _input(self.FIELD_TITLE, self.note, id="note",
                          validators=[_not_blank("the note")])
             yield Static("", id="form-error", classes="form-error")
             yield self.buttons()
@@ -226,6 +322,14 @@ class AckForm(FormScreen):
         if self.invalid(note):
             return
         self.dismiss(note.value.strip())
+
+
+class NoteForm(AckForm):
+    """A note on a server (and the night looked at): returns the text. Shown in the
+    server's history timeline."""
+
+    FORM_TITLE = "Add a note"
+    FIELD_TITLE = "Note (shown in the server's timeline)"
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -143,24 +143,28 @@ class NightStrip(Widget):
 
 
 class ServerHistoryScreen(AcornScreen):
+    _NIGHT = Binding.Group("Night", compact=True)
     BINDINGS: ClassVar = [
         Binding("escape", "back", "Back"),
+        Binding("question_mark", "help", "Help"),
         Binding("x", "except_file", "Except file"),
         Binding("a", "ack", "Ack"),
+        Binding("n", "note", "Note"),
+        Binding("left_square_bracket", "step(1)", "Older", group=_NIGHT),
+        Binding("right_square_bracket", "step(-1)", "Newer", group=_NIGHT),
         Binding("c", "code", "Code"),
         Binding("L", "audit", "Audit log"),
-        Binding("left_square_bracket", "step(1)", "Older"),
-        Binding("right_square_bracket", "step(-1)", "Newer"),
         Binding("ctrl+r,f5", "refresh", "Refresh"),
-        Binding("question_mark", "help", "Help"),
     ]
+    NARROW = 110  # below this width the results table sits above the file errors
     HELP = """\
 One server's nights. The strip shows the last nights by status (newest on the right; the
 chosen night is reversed). Move through the results table (or [ and ]) to choose a night: its
 file errors are listed with whether an exception covers each, and which. tab moves between
 the tables. On a failing file, x opens the exception form prefilled with its path; saving
-re-evaluates at once, here and on the grid. a acknowledges the chosen night with a note.
-The timeline lists notes, acknowledgements and changes for this server.
+re-evaluates at once, here and on the grid. a acknowledges the chosen night with a note;
+n adds a note (any CSR or TSR). The line under the file errors shows the chosen file's full
+path and message. The timeline lists notes, acknowledgements and changes for this server.
 """
 
     def __init__(self, server_id: int, label: str, night: dt.date | None = None) -> None:
@@ -187,6 +191,7 @@ The timeline lists notes, acknowledgements and changes for this server.
             with Vertical(id="history-side"):
                 yield Static(id="failures-title", classes="section")
                 yield DataTable(id="failures", cursor_type="row")
+                yield Static(id="failure-detail", classes="detail")
                 yield Static("Timeline: notes and acknowledgements", classes="section")
                 yield DataTable(id="timeline", cursor_type="row", show_cursor=False)
         yield Footer()
@@ -197,17 +202,21 @@ The timeline lists notes, acknowledgements and changes for this server.
                            ("errors", "Err/Exc"), ("size", "Size"), ("sent", "Sent"),
                            ("speedup", "Speedup"), ("ack", "Ack")):
             r.add_column(label, key=key)
-        f = self.query_one("#failures", DataTable)
-        f.add_column("Excepted", key="exc")
-        f.add_column("File", key="path", width=46)
-        f.add_column("Covered by", key="by")
-        f.add_column("Message", key="message")
         t = self.query_one("#timeline", DataTable)
         for key, label in (("at", "When"), ("who", "Who"), ("what", "What"),
-                           ("night", "Night"), ("details", "Details")):
+                           ("details", "Details"), ("night", "Night")):
             t.add_column(label, key=key)
         r.focus()
+        self._layout(self.app.size.width)
+        self._fill_failures()
         self.load()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout(event.size.width)
+        self.call_after_refresh(self._fill_failures)
+
+    def _layout(self, width: int) -> None:
+        self.set_class(width < self.NARROW, "-narrow")
 
     def load(self) -> None:
         self.db_call("history", load_history, self.server_id, description="load history")
@@ -269,7 +278,7 @@ The timeline lists notes, acknowledgements and changes for this server.
 
     def _timeline_cells(self, e: TimelineEntry) -> list[Text]:
         return [Text(f"{e.at:%Y-%m-%d %H:%M}"), safe_text(e.login), safe_text(e.action),
-                Text(e.night.isoformat() if e.night else ""), safe_text(e.details)]
+                safe_text(e.details), Text(e.night.isoformat() if e.night else "")]
 
     @on(DataTable.RowHighlighted, "#results")
     def _night_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -285,6 +294,7 @@ The timeline lists notes, acknowledgements and changes for this server.
         title.update(Text(f"Night {h.night}: loading file errors…"))
         self.failures = []
         self.query_one("#failures", DataTable).clear()
+        self.query_one("#failure-detail", Static).display = False
         self.db_call("failures", load_failures, h.result_id, context=h,
                      description="load file errors")
 
@@ -300,22 +310,73 @@ The timeline lists notes, acknowledgements and changes for this server.
         if bad:
             t.append("  (x: add an exception)", style="dim")
         self.query_one("#failures-title", Static).update(t)
+        self._fill_failures()
+
+    def _fill_failures(self) -> None:
+        """(Re)build the file errors table so the File column takes the width there is."""
         table = self.query_one("#failures", DataTable)
-        table.clear()
+        keep = table.cursor_row
+        failures = self.failures
+        by_w = min(24, max([len(f.exception or "—") for f in failures] + [10]))
+        msg_w = min(30, max([len(_short_message(f)) for f in failures] + [7]))
+        # 4 columns, each with one cell of padding either side; 2 for the scrollbar
+        avail = table.size.width or max(40, self.app.size.width // 2)
+        rest = max(30, avail - 2 - 8 - 3)
+        path_w = max(rest - by_w - msg_w, rest // 2)  # the file name gets at least half
+        if path_w + by_w + msg_w > rest:
+            by_w = max(6, (rest - path_w) * 2 // 5)
+            msg_w = max(6, rest - path_w - by_w)
+        table.clear(columns=True)
+        table.add_column("Exc", key="exc", width=3)
+        table.add_column("File", key="path", width=path_w)
+        table.add_column("Covered by", key="by", width=by_w)
+        table.add_column("Message", key="message", width=msg_w)
         for i, f in enumerate(failures):
             table.add_row(
                 Text("yes" if f.excepted else "NO",
                      style=status_style(self.app, "ok" if f.excepted else "failed")),
-                safe_text(f.path), safe_text(f.exception or "—"), safe_text(f.message),
-                key=str(i))
+                safe_text(f.path), safe_text(f.exception or "—"),
+                safe_text(_short_message(f)), key=str(i))
+        if failures:
+            table.move_cursor(row=max(0, min(keep, len(failures) - 1)))
+        self._failure_detail()
+
+    @on(DataTable.RowHighlighted, "#failures")
+    def _failure_highlighted(self) -> None:
+        self._failure_detail()
+
+    def _failure_detail(self) -> None:
+        """The chosen file's full path and message, literally (names can be long)."""
+        box = self.query_one("#failure-detail", Static)
+        table = self.query_one("#failures", DataTable)
+        if not self.failures:
+            box.display = False
+            return
+        f = self.failures[max(0, min(table.cursor_row, len(self.failures) - 1))]
+        t = safe_text(f.path, style="bold")
+        t.append_text(safe_text(f"  {_short_message(f)}"))
+        t.append(f"  (line {f.line}) " if f.line else "  ")
+        t.append_text(safe_text(f"covered by {f.exception}" if f.excepted
+                                else "not excepted (x: add an exception)"))
+        # wrap, not ellipsis: the point of this line is the whole path
+        t.no_wrap = False
+        t.overflow = "fold"
+        box.update(t)
+        box.display = True
 
     # -- actions ---------------------------------------------------------------------------------
+    def _reload_keeping_night(self) -> None:
+        """Reload (statuses may have changed) and come back to the night looked at."""
+        if self.current is not None:
+            self.want_night = self.current.night
+        self.current = None
+        self.load()
+
     def action_back(self) -> None:
         self.app.pop_screen()
 
     def action_refresh(self) -> None:
-        self.current = None
-        self.load()
+        self._reload_keeping_night()
 
     def action_step(self, delta: int) -> None:
         table = self.query_one("#results", DataTable)
@@ -340,6 +401,8 @@ The timeline lists notes, acknowledgements and changes for this server.
         return next((f for f in self.failures if not f.excepted), None)
 
     def action_except_file(self) -> None:
+        if not self.allowed("exception"):
+            return
         f = self._chosen_failure()
         if f is None or self.info is None or self.current is None:
             self.notify("No failing file on this night to except.", severity="warning")
@@ -358,9 +421,8 @@ The timeline lists notes, acknowledgements and changes for this server.
 
         self.app.push_screen(ExceptionForm(
             title="New exception", path_pattern=f.path, scope="server",
-            target=f"for {info.customer}/{info.name} (scope server), customer {info.customer} "
-                   "(scope customer), or everyone (global)",
-            failing_path=f"{f.path}  ({f.message})"), done)
+            server_label=f"{info.customer}/{info.name}", customer_label=info.customer,
+            failing_path=f"{f.path}  ({_short_message(f)})"), done)
 
     def on_db_excepted(self, value: tuple[Any, int], res: Any) -> None:
         e, changed = value
@@ -370,12 +432,11 @@ The timeline lists notes, acknowledgements and changes for this server.
             note = getattr(self.app, "note_change", None)
             if note:
                 note("all" if res.scope != "server" else self.info.customer)
-        self.current = None
-        self.load()
+        self._reload_keeping_night()
 
     def action_ack(self) -> None:
         h = self.current
-        if h is None:
+        if h is None or not self.allowed("ack"):
             return
         from screens.forms import AckForm
 
@@ -390,13 +451,43 @@ The timeline lists notes, acknowledgements and changes for this server.
         note = getattr(self.app, "note_change", None)
         if note and self.info:
             note(self.info.customer)
-        self.current = None
+        self._reload_keeping_night()
+
+    def action_note(self) -> None:
+        h, info = self.current, self.info
+        if info is None or not self.allowed("note"):
+            return
+        from screens.forms import NoteForm
+
+        where = f"{self.label}, night {h.night}" if h else self.label
+
+        def done(text: str | None) -> None:
+            if text:
+                self.db_call("noted", _note, getattr(self.app, "user", None), info.id, text,
+                             h.result_id if h else None)
+
+        self.app.push_screen(NoteForm(where), done)
+
+    def on_db_noted(self, _value: Any, _ctx: Any) -> None:
+        self.notify("Note added (see the timeline).")
         self.load()
 
     def action_help(self) -> None:
         from screens.help import HelpScreen
 
         self.app.push_screen(HelpScreen("Server history", self.HELP, self))
+
+
+def _short_message(f: FailureView) -> str:
+    """The error without what the File column already says (the path, rsync's prefix)."""
+    msg = f.message.removeprefix("rsync: ")
+    return msg.replace(f'"{f.path}"', '"…"') if f.path else msg
+
+
+def _note(user, server_id: int, text: str, result_id: int | None) -> None:
+    from acorntui.actions import add_note
+
+    add_note(user, server_id, text, result_id=result_id)
 
 
 def _ack(user, result_id: int, note: str) -> None:

@@ -28,21 +28,24 @@ from screens.widgets import (
     status_text,
 )
 
+# priority 0 columns are what triage needs and always show (they fit 80 columns); the others
+# go, lowest priority first, when the terminal is narrower than all of them (the detail line
+# then carries what they would have said)
 COLUMNS = [
     GridColumn("customer", "Customer", 16),
     GridColumn("server", "Server", 10),
     GridColumn("status", "Status", 20),
-    GridColumn("flags", "Flg", 3),
+    GridColumn("flags", "Flg", 3, priority=9),
     GridColumn("code", "Code", 4, "right"),
-    GridColumn("jargon", "Meaning", 16),
+    GridColumn("jargon", "Meaning", 16, priority=6),
     GridColumn("errors", "New/Rec", 7, "right"),
-    GridColumn("size", "Size", 6, "right"),
-    GridColumn("sent", "Sent", 6, "right"),
+    GridColumn("size", "Size", 6, "right", priority=2),
+    GridColumn("sent", "Sent", 6, "right", priority=1),
     GridColumn("age", "LastOK", 6, "right"),
     GridColumn("streak", "Bad", 3, "right"),
-    GridColumn("tsr", "TSR", 9),
-    GridColumn("custbak", "Custbak", 9),
-    GridColumn("note", "Note", 18, flex=True),
+    GridColumn("tsr", "TSR", 9, priority=5),
+    GridColumn("custbak", "Custbak", 9, priority=3),
+    GridColumn("note", "Note", 10, flex=True, priority=4),
 ]
 
 
@@ -88,7 +91,8 @@ def haystack(r: NightlyRow) -> str:
 
 def make_filter(text: str) -> Callable[[NightlyRow, str], bool] | None:
     """`/` filter: words must all match. `status:failed`, `code:23`, `tsr:dpatel`,
-    `customer:acme`, `server:exch`, `custbak:03` match one field; other words anywhere."""
+    `customer:acme`, `server:exch`, `custbak:03` match one field (`customer:=acme` exactly);
+    other words anywhere."""
     words = text.lower().split()
     if not words:
         return None
@@ -111,6 +115,9 @@ def make_filter(text: str) -> Callable[[NightlyRow, str], bool] | None:
                     return False
             elif fld == "status":
                 if not (r.label.lower().startswith(value) or r.status.startswith(value)):
+                    return False
+            elif value.startswith("="):  # customer:=acme (the palette's jump): exactly
+                if str(getattr(r, fld)).lower() != value[1:]:
                     return False
             elif value not in str(getattr(r, fld)).lower():
                 return False
@@ -143,20 +150,24 @@ def load_customer_rows(night: dt.date, customer: str) -> list[NightlyRow]:
 class NightlyScreen(AcornScreen):
     """Failing servers first; a summary line; custbak outages called out."""
 
+    # the Footer shows the first bindings first: what a TSR uses most, and `?` early so it
+    # is on screen even at 80 columns; [ and ] share one footer entry
+    _NIGHT = Binding.Group("Night", compact=True)
     BINDINGS: ClassVar = [
+        Binding("question_mark", "help", "Help"),
         Binding("enter", "history", "History"),
-        Binding("c", "codes", "Code"),
-        Binding("e", "exceptions", "Exceptions"),
-        Binding("r", "reparse", "Re-parse"),
         Binding("a", "ack", "Ack"),
+        Binding("n", "note", "Note"),
         Binding("z", "snooze", "Snooze"),
+        Binding("r", "reparse", "Re-parse"),
         Binding("slash", "filter", "Filter"),
         Binding("s", "sort", "Sort"),
-        Binding("left_square_bracket", "night(-1)", "Prev night"),
-        Binding("right_square_bracket", "night(1)", "Next night"),
+        Binding("left_square_bracket", "night(-1)", "Prev night", group=_NIGHT),
+        Binding("right_square_bracket", "night(1)", "Next night", group=_NIGHT),
+        Binding("c", "codes", "Code"),
+        Binding("e", "exceptions", "Exceptions"),
         Binding("m", "management", "Manage"),
         Binding("ctrl+r,f5", "refresh", "Refresh"),
-        Binding("question_mark", "help", "Help"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -168,6 +179,9 @@ INCOMPLETE (missing: no log; stale: old log; incomplete: log without an end), FE
 Flg: A acknowledged, Z snoozed (does not count as failing), U not registered (first seen in a log).
 New/Rec: file errors new since the server's previous night / seen then too.
 LastOK: nights since the last good backup. Bad: consecutive bad nights.
+a acknowledges the night's result with a note (shown in the row and the history); n adds a
+note to the server (history timeline); z snoozes (or un-snoozes) the server; r re-parses.
+At narrow widths the lower-priority columns hide; the detail line below the grid says them.
 Filter words match customer, server, code, status, TSR, custbak; or name a field:
 status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
 """
@@ -226,6 +240,18 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
     # -- loading -----------------------------------------------------------------------------
     def load(self, night: dt.date | None = None, direction: int = 0) -> None:
         self.db_call("rows", load_night, night, direction, description="load the night")
+        self.load_targets()
+
+    def load_targets(self) -> None:
+        """Every server and customer for the palette (ctrl+p), inactive ones too."""
+        self.db_call("targets", queries.jump_targets, description="load palette targets")
+
+    def on_db_targets(self, targets: list[queries.JumpTarget], _ctx: Any) -> None:
+        if hasattr(self.app, "remember_targets"):
+            self.app.remember_targets(targets)
+
+    def on_db_error_targets(self, exc: BaseException, _ctx: Any) -> None:
+        pass  # the palette keeps the grid's servers; the banner says what is wrong
 
     def on_db_rows(self, data: dict[str, Any], _ctx: Any) -> None:
         self.night, self.latest = data["night"], data["latest"]
@@ -246,6 +272,7 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
     def poll(self) -> None:
         """Every 30 s: a cheap signature query; reload only when something changed."""
         self.db_call("poll", queries.night_signature, self.night, description="poll")
+        self.load_targets()  # servers added or renamed elsewhere reach the palette
 
     def on_db_poll(self, signature: tuple, _ctx: Any) -> None:
         if self.signature is None or signature == self.signature:
@@ -318,15 +345,16 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
 
     def _topbar(self, extra: str = "") -> None:
         t = Text()
-        t.append("acorntui", style="bold")
+        if self.size.width >= 100:
+            t.append("acorntui  ", style="bold")
         if self.night is not None:
-            t.append(f"  night of {self.night:%a %Y-%m-%d}", style="bold")
+            t.append(f"night of {self.night:%a %Y-%m-%d}", style="bold")
             if self.night == self.latest:
                 t.append(" (latest)")
             else:
                 t.append(f" (latest {self.latest})")
         else:
-            t.append("  no results yet: run `acorntui fetch` and `acorntui ingest`, "
+            t.append("no results yet: run `acorntui fetch` and `acorntui ingest`, "
                      "or try `acorntui demo`")
         t.append(f"  sort: {SORTS[self.sort_index].name}")
         if self.filter_text:
@@ -334,7 +362,7 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
             t.append_text(safe_text(self.filter_text, style="bold"))
         user = getattr(self.app, "user", None)
         if user is not None:
-            t.append(f"  you: {user.login}")
+            t.append_text(safe_text(f"  you: {user.login} ({_short_role(user)})"))
         if extra:
             t.append(f"  {extra}")
         self.query_one("#topbar", Static).update(t)
@@ -346,18 +374,22 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
                                    queries.custbak_outages(self.all_rows))
             self._counts_dirty = False
         counts, outages = self._summary_cache
-        t = Text()
         shown, total = self.grid.row_count, len(self.all_rows)
+        parts: list[Text] = []
         for status, label in (("failed", "FAILED"), ("incomplete", "INCOMPLETE"),
                               ("fetch_failed", "FETCH FAILED"), ("no_data", "NO DATA"),
                               ("snoozed", "snoozed"), ("ok_with_exceptions", "OK*"),
                               ("ok", "OK")):
             n = counts.get(status, 0)
             if n or status in ("failed", "ok"):
-                t.append(f"{label} {n}", style=status_style(self.app, status) if n else "")
-                t.append("  ")
-        t.append(f"· {total} servers" if shown == total else f"· {shown} of {total} shown")
-        self.query_one("#summary", Static).update(t)
+                parts.append(Text(f"{label} {n}",
+                                  style=status_style(self.app, status) if n else ""))
+        parts.append(Text(f"· {total} servers" if shown == total
+                          else f"· {shown} of {total} shown"))
+        box = self.query_one("#summary", Static)
+        # two spaces between counts when they fit, else one (80 columns)
+        sep = "  " if sum(p.cell_len + 2 for p in parts) <= box.size.width - 2 else " "
+        self.query_one("#summary", Static).update(Text(sep).join(parts))
         box = self.query_one("#outages", Static)
         if outages:
             big = outages[0]
@@ -432,6 +464,19 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
             t.append_text(safe_text(f"  ACK by {r.ack_by}: {r.ack_note}"))
         if not r.registered:
             t.append("  NOT REGISTERED (first seen in a log)")
+        # what the hidden columns would have said
+        shown = {c.key for c in self.grid.shown_columns}
+        extra = []
+        if "tsr" not in shown and r.tsr:
+            extra.append(f"TSR {r.tsr}")
+        if "custbak" not in shown and r.custbak:
+            extra.append(f"custbak {r.custbak}")
+        if "size" not in shown and r.total_size is not None:
+            extra.append(f"size {human_bytes(r.total_size)}")
+        if "sent" not in shown and r.sent_bytes is not None:
+            extra.append(f"sent {human_bytes(r.sent_bytes)}")
+        if extra:
+            t.append_text(safe_text("  " + " · ".join(extra), style="dim"))
         box.update(t)
 
     @property
@@ -531,7 +576,7 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
 
     def action_ack(self) -> None:
         r = self.current
-        if r is None:
+        if r is None or not self.allowed("ack"):
             return
         if r.result_id is None:
             self.notify("No result this night to acknowledge (NO DATA).", severity="warning")
@@ -546,9 +591,26 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         self.app.push_screen(AckForm(f"{r.customer}/{r.server}, night {r.night}: {r.label}",
                                      r.ack_note), done)
 
+    def action_note(self) -> None:
+        r = self.current
+        if r is None or not self.allowed("note"):
+            return
+        from screens.forms import NoteForm
+
+        def done(text: str | None) -> None:
+            if text:
+                self.db_call("noted", _note, self._user(), r.server_id, text, r.result_id,
+                             context=f"Note added to {r.customer}/{r.server} (enter: history)")
+
+        self.app.push_screen(NoteForm(f"{r.customer}/{r.server}, night {r.night}: {r.label}"),
+                             done)
+
+    def on_db_noted(self, _value: Any, what: str) -> None:
+        self.notify(what, markup=False)
+
     def action_snooze(self) -> None:
         r = self.current
-        if r is None:
+        if r is None or not self.allowed("snooze"):
             return
         from screens.forms import SnoozeForm, SnoozeResult
 
@@ -567,7 +629,7 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
 
     def action_reparse(self) -> None:
         r = self.current
-        if r is None or self.night is None:
+        if r is None or self.night is None or not self.allowed("reparse"):
             return
         if r.server_id in self.busy:
             self.notify("Already re-parsing this server.")
@@ -595,6 +657,15 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
                     severity="error", timeout=10, markup=False)
 
 
+def _short_role(user: Any) -> str:
+    role = getattr(user, "role", "")
+    if role == "tsr3":
+        return "TSR3"
+    if role == "tsr":
+        return f"TSR{getattr(user, 'level', '')}"
+    return "CSR" if role == "csr" else "read-only"
+
+
 def _describe(outcome: Any, row: NightlyRow | None) -> str:
     parts = []
     action = getattr(outcome, "action", None)
@@ -615,6 +686,12 @@ def _ack(user, result_id: int, note: str, night: dt.date, customer: str) -> list
 
     acknowledge(user, result_id, note)
     return queries.nightly_rows(night, customer=customer)
+
+
+def _note(user, server_id: int, text: str, result_id: int | None) -> None:
+    from acorntui.actions import add_note
+
+    add_note(user, server_id, text, result_id=result_id)
 
 
 def _snooze(user, server_id: int, until: dt.date | None, reason: str, night: dt.date,

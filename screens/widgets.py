@@ -38,13 +38,32 @@ from db.models import FAILED, FETCH_FAILED, INCOMPLETE, OK, OK_WITH_EXCEPTIONS
 
 # -- untrusted text ----------------------------------------------------------------------------
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0/C1 controls and DEL (ESC, BEL, CSI 0x9b...), plus the invisible characters that change
+# how the rest of a line reads: bidi embeddings/overrides/isolates (U+202A-202E, U+2066-2069,
+# a "Trojan Source" name), zero-width and joiner characters, line/paragraph separators, BOMs,
+# interlinear annotations, Unicode tag characters, and lone surrogates (undecodable bytes kept
+# by surrogateescape, which a UTF-8 terminal writer could not encode).
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5"
+    "\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164"
+    "\ufeff\uffa0\ufff0-\ufffb\ud800-\udfff\U000e0000-\U000e0fff]"
+)
+
+
+def _escape_char(m: re.Match[str]) -> str:
+    n = ord(m.group())
+    if n < 0x100:
+        return f"\\x{n:02x}"
+    if n < 0x10000:
+        return f"\\u{n:04x}"
+    return f"\\U{n:08x}"
 
 
 def visible_controls(value: str) -> str:
-    """Control characters as visible escapes (ESC -> \\x1b), tabs/newlines as spaces."""
+    """Control and invisible formatting characters as visible escapes (ESC -> \\x1b,
+    RIGHT-TO-LEFT OVERRIDE -> \\u202e), tabs/newlines as spaces."""
     value = value.replace("\t", " ").replace("\n", " ").replace("\r", " ")
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    return _CONTROL.sub(_escape_char, value)
 
 
 def safe_text(value: object, style: str | Style = "") -> Text:
@@ -130,6 +149,9 @@ class GridColumn:
     width: int
     align: str = "left"  # left | right
     flex: bool = False  # takes the width left over (at least ``width``)
+    # 0: always shown; otherwise, when the grid is too narrow, the columns with the lowest
+    # priority go first (an 80-column SSH terminal keeps what triage needs, no side-scrolling)
+    priority: int = 0
 
 
 class FastGrid(ScrollView, can_focus=True):
@@ -182,6 +204,7 @@ class FastGrid(ScrollView, can_focus=True):
         self._index: dict[Hashable, int] = {}
         self._cells: dict[Hashable, list[Text]] = {}
         self._widths: list[int] = [c.width for c in self.columns]
+        self._shown_cols: list[int] = list(range(len(self.columns)))
         self._width_for = -1
         self.painted = 0  # how many times a full screen of lines was rendered (bench/tests)
 
@@ -250,16 +273,29 @@ class FastGrid(ScrollView, can_focus=True):
         if width == self._width_for:
             return
         self._width_for = width
-        fixed = sum(c.width + 1 for c in self.columns if not c.flex)
-        flex = [c for c in self.columns if c.flex]
-        spare = max(0, width - fixed - len(flex))
+        shown = list(range(len(self.columns)))
+
+        def need(cols: list[int]) -> int:
+            return sum(self.columns[i].width + 1 for i in cols)
+
+        # drop optional columns, lowest priority first, until the rest fits
+        optional = sorted((i for i in shown if self.columns[i].priority),
+                          key=lambda i: (self.columns[i].priority, -i))
+        while optional and width > 0 and need(shown) > width:
+            shown.remove(optional.pop(0))
+        self._shown_cols = shown
+        flex = [i for i in shown if self.columns[i].flex]
+        spare = max(0, width - need(shown))
         self._widths = []
-        for c in self.columns:
-            if c.flex:
-                self._widths.append(max(c.width, spare // max(1, len(flex))))
-            else:
-                self._widths.append(c.width)
+        for i in shown:
+            c = self.columns[i]
+            self._widths.append(c.width + (spare // len(flex) if c.flex else 0))
         self.virtual_size = Size(self._total_width(), len(self.rows) + 1)
+
+    @property
+    def shown_columns(self) -> list[GridColumn]:
+        """The columns on screen at the current width."""
+        return [self.columns[i] for i in self._shown_cols]
 
     def _total_width(self) -> int:
         return sum(w + 1 for w in self._widths)
@@ -352,7 +388,11 @@ class FastGrid(ScrollView, can_focus=True):
 
     def _line_text(self, cells: Sequence[Text | str], base: Style) -> Text:
         line = Text(style=base, no_wrap=True, end="")
-        for cell, width, col in zip(cells, self._widths, self.columns, strict=False):
+        cols = self._shown_cols
+        for width, i in zip(self._widths, cols, strict=False):
+            if i >= len(cells):
+                break
+            cell, col = cells[i], self.columns[i]
             t = cell.copy() if isinstance(cell, Text) else Text(str(cell))
             t.no_wrap = True
             if t.cell_len > width:
@@ -461,6 +501,11 @@ class AcornScreen(Screen):
     """
 
     HELP: ClassVar[str] = ""
+    _failed_tags: set[str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._failed_tags = set()
 
     def db_call(self, tag: str, fn: Callable[..., Any], *args: Any, context: Any = None,
                 description: str = "", exclusive: bool = True, group: str = "",
@@ -488,6 +533,23 @@ class AcornScreen(Screen):
                 except Exception:  # noqa: BLE001
                     pass
 
+    def allowed(self, action: str) -> bool:
+        """Refuse at once, before a form is filled in for nothing, when the user's role may
+        not do ``action`` (roles.PERMISSIONS); the notification names the role needed. The
+        domain functions check again. Unknown user (not loaded yet): let the domain decide."""
+        user = getattr(self.app, "user", None)
+        if user is None:
+            return True
+        from acorntui.roles import PermissionDenied
+
+        try:
+            user.require(action)
+        except PermissionDenied as exc:
+            self.notify(str(exc), title="Not allowed", severity="error", timeout=10,
+                        markup=False)
+            return False
+        return True
+
     def handler_tag(self, tag: str) -> str:
         """Which ``on_db_<name>`` handles a tag (screens route families of tags)."""
         return tag
@@ -498,6 +560,7 @@ class AcornScreen(Screen):
         banner = self._banner()
         if message.error is not None:
             if isinstance(message.error, DB_ERRORS):
+                self._failed_tags.add(message.tag)
                 text = f"Database unavailable: {message.error}  (ctrl+r retries)"
                 if banner is not None:
                     banner.show(text)
@@ -510,7 +573,9 @@ class AcornScreen(Screen):
                 self.notify(f"{message.error}", title=_error_title(message.error),
                             severity="error", timeout=8, markup=False)
             return
-        if banner is not None:
+        # the banner goes when what failed works again (not when some other query works)
+        self._failed_tags.discard(message.tag)
+        if banner is not None and not self._failed_tags:
             banner.clear()
         handler = getattr(self, f"on_db_{message.tag}", None)
         if handler is not None:

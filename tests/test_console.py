@@ -271,7 +271,7 @@ async def test_acknowledge_shows_in_row_and_history(demo_db):
                        and app.screen.history)
         timeline = table_texts(app.screen.query_one("#timeline"))
         assert any(row[1] == LOGIN and row[2] == "result.ack"
-                   and row[4] == "called the customer" for row in timeline)
+                   and row[3] == "called the customer" for row in timeline)
 
 
 @asynctest
@@ -538,15 +538,31 @@ async def test_help_and_management_keys(demo_db):
 
 @asynctest
 async def test_fits_an_80x24_terminal(demo_db):
+    """The triage columns all fit 80 columns, no side-scrolling; wide terminals show all."""
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await grid_ready(pilot)
         lines = grid_lines(screen)
         assert len(lines) >= 10
+        header = lines[0].split()
+        for col in ("Customer", "Server", "Status", "Code", "New/Rec", "LastOK", "Bad"):
+            assert col in header, header
+        assert "Sent" not in header and "Custbak" not in header
         assert lines[1].split()[2] in ("FAILED", "INCOMPLETE")
+        assert screen.grid.virtual_size.width <= screen.grid.scrollable_content_region.width
         await pilot.press("right", "right")
         await pilot.pause()
-        assert screen.grid.scroll_x > 0
+        assert screen.grid.scroll_x == 0
+        # what the hidden columns say is in the detail line
+        r = screen.grid.current
+        assert f"TSR {r.tsr}" in static_text(screen, "#detail")
+        assert "servers" in static_text(screen, "#summary")
+    app = make_app()
+    async with app.run_test(size=(200, 50)) as pilot:
+        screen = await grid_ready(pilot)
+        header = grid_lines(screen)[0].split()
+        for col in ("Flg", "Meaning", "Size", "Sent", "TSR", "Custbak", "Note"):
+            assert col in header, header
 
 
 @asynctest
@@ -556,3 +572,317 @@ async def test_light_theme(demo_db):
         screen = await grid_ready(pilot)
         assert app.theme == "textual-light"
         assert grid_lines(screen)[1].strip()
+
+
+# -- issue #5/#7 follow-ups: palette, notes, scope picker, roles, history widths -----------------
+
+async def palette_pick(pilot, text: str) -> None:
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    await pilot.press(*text)
+    await pilot.pause(0.5)
+    await pilot.press("enter")
+
+
+@asynctest
+async def test_palette_reaches_inactive_and_unregistered_servers_and_new_ones(demo_db):
+    from db.models import Customer, Server
+    from screens.history import ServerHistoryScreen
+
+    gone = Customer.create(name="zz-closed", display_name="closed", active=False)
+    old = Server.create(customer=gone, name="OLDFS", active=False)
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await grid_ready(pilot)
+        await wait_for(pilot, lambda: app._targets_loaded)
+        assert all(r.server_id != old.id for r in screen.all_rows)  # not on the grid
+        await palette_pick(pilot, "zz-closed/OLDFS")
+        await wait_for(pilot, lambda: isinstance(app.screen, ServerHistoryScreen))
+        assert app.screen.server_id == old.id
+        await pilot.press("escape")
+        await pilot.pause()
+        # a server added by someone else reaches the palette on refresh (ctrl+r)
+        late = Server.create(customer=gone, name="LATE01", registered=False)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: any(s[2] == late.id for s in app._servers))
+        hits = [h for h in app.jump_targets() if h[1] == "zz-closed/LATE01"]
+        assert hits and "not registered" in hits[0][3]
+        # jumping to a customer filters the grid to exactly that customer
+        cust = screen.all_rows[0].customer
+        await palette_pick(pilot, cust)
+        await pilot.pause()
+        assert screen.grid.row_count and {r.customer for r in screen.grid.rows} == {cust}
+
+
+@asynctest
+async def test_note_from_grid_and_history_lands_in_the_timeline(demo_db):
+    from db.models import Update
+    from screens.forms import NoteForm
+    from screens.history import ServerHistoryScreen
+
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = await grid_ready(pilot)
+        target = screen.grid.current
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NoteForm))
+        notes = Update.select().where(Update.action == "note")
+        before = notes.count()
+        await pilot.press(*"waiting for [b]customer[/b]", "enter")
+        await wait_for(pilot, lambda: notes.count() > before)
+        note = notes.order_by(Update.id.desc()).first()
+        assert note.server_id == target.server_id and note.result_id == target.result_id
+        assert note.login == LOGIN
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ServerHistoryScreen)
+                       and app.screen.history)
+        hist = app.screen
+        rows = table_texts(hist.query_one("#timeline"))
+        assert any(r[2] == "note" and r[3] == "waiting for [b]customer[/b]" for r in rows)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NoteForm))
+        await pilot.press(*"second note", "enter")
+        await wait_for(pilot, lambda: any(
+            r[3] == "second note" for r in table_texts(hist.query_one("#timeline"))))
+
+
+@asynctest
+async def test_exception_form_scope_comes_from_the_row(demo_db):
+    from db.models import Exception_
+    from screens.forms import ExceptionForm
+    from screens.history import ServerHistoryScreen
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await grid_ready(pilot)
+        target = next(r for r in screen.grid.rows if r.status == "failed" and r.code == 23
+                      and r.error_count > r.excepted_count)
+        screen.grid.move_to_key(target.server_id)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ServerHistoryScreen)
+                       and app.screen.failures)
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExceptionForm))
+        form = app.screen
+        assert static_text(form, "#applies-hint") == \
+            f"applies to: {target.customer}/{target.server}"
+        await pilot.press("tab", "right", "enter")  # scope: customer
+        await pilot.pause()
+        assert static_text(form, "#applies-hint") == f"applies to: {target.customer}"
+        form.query_one("#pattern").value = "*/QuickBooks/*.QBW"
+        form.query_one("#reason").value = "QuickBooks locks it; copied by its own backup"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: Exception_.get_or_none(
+            Exception_.path_pattern == "*/QuickBooks/*.QBW") is not None)
+        e = Exception_.get(Exception_.path_pattern == "*/QuickBooks/*.QBW")
+        assert e.scope == "customer" and e.customer_id == target.customer_id
+
+
+@asynctest
+async def test_exception_editor_picks_a_server_from_the_list(demo_db):
+    from db.models import Exception_, Server
+    from screens.exceptions import ExceptionsScreen
+    from screens.forms import ExceptionForm
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await grid_ready(pilot)
+        cust = screen.all_rows[0].customer
+        servers = sorted(r.server for r in screen.all_rows if r.customer == cust)
+        assert len(servers) >= 2
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExceptionsScreen)
+                       and app.screen.rows)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExceptionForm))
+        form = app.screen
+        # scope starts global; two steps left is server
+        await pilot.press(*"*/Temp/*", "tab", "left", "left", "enter", "tab", *cust)
+        await pilot.pause()
+        assert form.shown_choices[:2] == [f"{cust}/{s}" for s in servers[:2]]
+        await pilot.press("down")  # the second server
+        await pilot.pause()
+        assert static_text(form, "#applies-hint") == f"applies to: {cust}/{servers[1]}"
+        await pilot.press("enter", *"temp files", "ctrl+s")
+        await wait_for(pilot, lambda: Exception_.get_or_none(
+            Exception_.path_pattern == "*/Temp/*") is not None)
+        e = Exception_.get(Exception_.path_pattern == "*/Temp/*")
+        s = Server.get_by_id(e.server_id)
+        assert e.scope == "server" and (s.customer.name, s.name) == (cust, servers[1])
+        # nothing picked (no match): refused in the form, not saved
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExceptionForm))
+        form = app.screen
+        await pilot.press(*"*/x/*", "tab", "left", "enter", "tab", *"no-such-name", "tab",
+                          *"why", "ctrl+s")
+        await pilot.pause()
+        assert app.screen is form
+        assert "choose the customer" in static_text(form, "#form-error")
+
+
+@asynctest
+async def test_csr_is_refused_with_the_role_named_and_nothing_changes(demo_db, monkeypatch):
+    from db.models import Csr, Exception_, Result, Server, Update
+    from screens.exceptions import ExceptionsScreen
+    from screens.forms import NoteForm
+    from screens.history import ServerHistoryScreen
+
+    Csr.create(login="carol", name="Carol")
+    monkeypatch.setenv("LOGNAME", "carol")
+    monkeypatch.setenv("USER", "carol")
+    before = Update.select().count()
+    disabled = Exception_.select().where(Exception_.active == False).count()  # noqa: E712
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = await grid_ready(pilot)
+        assert app.user.login == "carol" and app.user.role == "csr"
+        assert "you: carol (CSR)" in static_text(screen, "#topbar")
+        target = next(r for r in screen.grid.rows if r.status == "failed" and r.code == 23
+                      and r.error_count > r.excepted_count)
+        screen.grid.move_to_key(target.server_id)
+        await pilot.pause()
+
+        def refusals() -> list[str]:
+            return [str(n.message) for n in app._notifications if n.title == "Not allowed"]
+
+        for key, what in (("a", "acknowledge results"), ("z", "snooze servers"),
+                          ("r", "re-parse results")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen is screen, key
+            assert any(f"carol (CSR) may not {what}: that needs a TSR" in m
+                       for m in refusals()), (key, refusals())
+        assert target.server_id not in screen.busy
+        # a CSR may add notes
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NoteForm))
+        await pilot.press("escape")
+        await pilot.pause()
+        # history: x refused
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ServerHistoryScreen)
+                       and app.screen.failures)
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ServerHistoryScreen)
+        assert any("may not add or change exceptions: that needs a TSR" in m
+                   for m in refusals())
+        await pilot.press("escape")
+        await pilot.pause()
+        # exception editor: add, edit, disable, delete refused
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExceptionsScreen)
+                       and app.screen.rows)
+        n = len(refusals())
+        for key in ("n", "enter", "d", "delete"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert isinstance(app.screen, ExceptionsScreen), key
+        assert len(refusals()) == n + 4
+        await pilot.press("escape")
+        await pilot.pause()
+        # management opens to browse; add/edit refused naming TSR3
+        await pilot.press("m")
+        await pilot.pause(0.5)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        manage = app.screen
+        for key in ("a", "e"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen is manage, key
+        assert any("may not manage customers, servers and reps: that needs a TSR3" in m
+                   for m in refusals())
+    assert Update.select().count() == before
+    assert Result.get_by_id(target.result_id).ack_note == target.ack_note
+    assert Server.get_by_id(target.server_id).snoozed_until == target.snoozed_until
+    assert Exception_.select().where(Exception_.active == False).count() == disabled  # noqa: E712
+
+
+@asynctest
+async def test_history_file_column_uses_the_width_and_shows_the_full_path(demo_db):
+    from db.models import Failure
+    from screens.history import ServerHistoryScreen
+
+    app = make_app()
+    async with app.run_test(size=(200, 45)) as pilot:
+        screen = await grid_ready(pilot)
+        target = next(r for r in screen.grid.rows if r.error_count)
+        long_path = "/cygdrive/E/shares/" + "/".join(f"folder{i:02d}" for i in range(12)) \
+            + "/[red]report[/] final.xlsx"
+        Failure.create(result=target.result_id, path=long_path, line=999,
+                       message=f'rsync: send_files failed to open "{long_path}": '
+                               "Permission denied (13)")
+        screen.grid.move_to_key(target.server_id)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ServerHistoryScreen)
+                       and app.screen.failures)
+        hist = app.screen
+        table = hist.query_one("#failures")
+        width = next(c.width for c in table.columns.values() if str(c.label) == "File")
+        assert width > 46
+        await pilot.press("tab")
+        index = next(i for i, f in enumerate(hist.failures) if f.path == long_path)
+        table.move_cursor(row=index)
+        await pilot.pause()
+        detail = static_text(hist, "#failure-detail")
+        assert long_path in detail.replace("\n", "")
+        assert "Permission denied (13)" in detail and "not excepted" in detail
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:  # stacked, still shows the file errors
+        screen = await grid_ready(pilot)
+        screen.grid.move_to_key(target.server_id)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ServerHistoryScreen)
+                       and app.screen.failures)
+        assert app.screen.has_class("-narrow")
+        table = app.screen.query_one("#failures")
+        assert table.size.height >= 3 and table.size.width >= 70
+
+
+@asynctest
+async def test_console_on_mariadb_sees_results_recorded_by_another_connection(mariadb_db,
+                                                                            monkeypatch):
+    """The grid on MariaDB; a result written by another connection shows after ctrl+r."""
+    import pymysql
+
+    from db.models import Customer, Result, Server, Tsr
+
+    monkeypatch.setenv("LOGNAME", LOGIN)
+    Tsr.create(login=LOGIN, name="Tester", level=3)
+    cust = Customer.create(name="maria-cust", display_name="M")
+    s1 = Server.create(customer=cust, name="FS01")
+    s2 = Server.create(customer=cust, name="EXCH01")
+    Result.create(server=s1, night=LAST_NIGHT, code=0, status="ok")
+    Result.create(server=s2, night=LAST_NIGHT, code=12, status="failed")
+    p = mariadb_db.connect_params
+    app = make_app(poll_seconds=3600)
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await grid_ready(pilot)
+        assert screen.night == LAST_NIGHT
+        shown = {r.server: r.status for r in screen.grid.rows}
+        assert shown == {"FS01": "ok", "EXCH01": "failed"}
+        # another console/ingest on its own connection records a new server's result
+        other = pymysql.connect(host=p["host"], port=p["port"], user=p["user"],
+                                database=mariadb_db.database, autocommit=True)
+        try:
+            with other.cursor() as cur:
+                cur.execute("INSERT INTO servers (customer_id, name, description, os, role, "
+                            "custbak, active, registered, snooze_reason, shares, excludes, "
+                            "key_path, mirror_path, report_host, created) VALUES (%s, 'SQL01', "
+                            "'', '', '', '', 1, 1, '', '', '', '', '', '', NOW())", (cust.id,))
+                sid = cur.lastrowid
+                cur.execute("UPDATE results SET status='ok', code=0 WHERE server_id=%s",
+                            (s2.id,))
+                cur.execute("INSERT INTO results (server_id, night, code, status, reason, "
+                            "log_path, log_sha256, rsync_version, parsed_at, error_count, "
+                            "excepted_count, ack_note, ack_by) VALUES (%s, %s, 23, 'failed', "
+                            "'', '', '', '', NOW(), 1, 0, '', '')",
+                            (sid, LAST_NIGHT))
+        finally:
+            other.close()
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: len(screen.grid.rows) == 3)
+        shown = {r.server: r.status for r in screen.grid.rows}
+        assert shown == {"FS01": "ok", "EXCH01": "ok", "SQL01": "failed"}
+        assert any("SQL01" in line for line in grid_lines(screen))
