@@ -25,7 +25,15 @@ from acorntui import manage, roles
 from acorntui.manage import ManageInputError
 from acorntui.roles import PermissionDenied, User
 from screens.forms import FormScreen
-from screens.widgets import AcornInput, AcornScreen, Banner, FastGrid, GridColumn, safe_text
+from screens.widgets import (
+    AcornInput,
+    AcornScreen,
+    Banner,
+    FastGrid,
+    GridColumn,
+    safe_text,
+    visible_controls,
+)
 
 KINDS = ("customers", "servers", "csrs", "tsrs")
 TITLES = {"customers": "Customers", "servers": "Servers", "csrs": "CSRs", "tsrs": "TSRs"}
@@ -186,6 +194,19 @@ class RecordForm(FormScreen):
         self.editing = values is not None and "id" in values
         self.values = dict(values or {})
         self.first_error = error
+        # field -> (shown, original): values holding control/bidi characters are shown with
+        # them made visible; saved unchanged, the original value is kept as it was
+        self._shown: dict[str, tuple[str, str]] = {}
+
+    def _display(self, field: str, value: str) -> str:
+        shown = visible_controls(value)
+        if shown != value:
+            self._shown[field] = (shown, value)
+        return shown
+
+    def _stored(self, field: str, text: str) -> str:
+        shown, original = self._shown.get(field, (None, None))
+        return original if shown is not None and text == shown else text
 
     def compose(self) -> ComposeResult:
         noun = TITLES[self.kind][:-1]
@@ -196,12 +217,17 @@ class RecordForm(FormScreen):
                 for field, label, fn, required, placeholder in FORM_FIELDS[self.kind]:
                     v = self.values.get(field, "1" if field == "level" else "")
                     validators = [FieldCheck(fn, field, required)] if fn else []
-                    yield _input(label, str(v if v is not None else ""), id=f"f-{field}",
+                    yield _input(label, self._display(field, str(v if v is not None else "")),
+                                 id=f"f-{field}",
                                  placeholder=placeholder, validators=validators)
                 for field, label in LIST_FIELDS.get(self.kind, []):
                     v = self.values.get(field) or []
-                    area = TextArea("\n".join(v) if isinstance(v, list) else str(v),
-                                    id=f"f-{field}", classes="form-lines")
+                    text = "\n".join(v) if isinstance(v, list) else str(v)
+                    shown = "\n".join(self._display(f"{field}#{i}", line)
+                                      for i, line in enumerate(text.split("\n")))
+                    if shown != text:
+                        self._shown[field] = (shown, text)
+                    area = TextArea(shown, id=f"f-{field}", classes="form-lines")
                     area.border_title = label
                     yield area
                 with Horizontal(classes="form-switch"):
@@ -221,9 +247,11 @@ class RecordForm(FormScreen):
             return
         out: dict[str, Any] = {}
         for inp in inputs:
-            out[inp.id.removeprefix("f-")] = inp.value.strip()
+            field = inp.id.removeprefix("f-")
+            out[field] = self._stored(field, inp.value).strip()
         for area in self.query(TextArea):
-            out[area.id.removeprefix("f-")] = area.text
+            field = area.id.removeprefix("f-")
+            out[field] = self._stored(field, area.text)
         out["active"] = self.query_one("#f-active", Switch).value
         self.dismiss(out)
 
