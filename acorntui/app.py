@@ -84,6 +84,14 @@ class AcornApp(App):
         if theme:
             self.theme = theme
 
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every toast goes through here (Screen.notify calls it): messages often carry
+        names from logs or errors quoting them, so they are never read as markup and their
+        control/bidi characters are made visible."""
+        super().notify(visible_controls(str(message)), title=visible_controls(str(title)),
+                       severity=severity, timeout=timeout, markup=False)
+
     def on_mount(self) -> None:
         from screens.nightly import NightlyScreen
 

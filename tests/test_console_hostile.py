@@ -344,3 +344,18 @@ def test_record_form_keeps_the_original_value_when_saved_unchanged():
     assert "\x1b" not in shown and "\u202e" not in shown and "\\u202e" in shown
     assert form._stored("display_name", shown) == raw  # unchanged: original kept
     assert form._stored("display_name", "Evil Corp") == "Evil Corp"  # edited: the new text
+
+
+@asynctest
+async def test_notifications_never_interpret_markup_or_controls(tmp_path):
+    """Toasts quote file names and errors: markup is not read, controls are made visible."""
+    from acorntui.app import AcornApp
+
+    app = AcornApp(db_url=f"sqlite:///{tmp_path / 'none.db'}", cursor_blink=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.notify("covered by [bold]x[/] \x1b]52;c;ZXZpbA==\x07 \u202eevil", markup=True)
+        await pilot.pause()
+        toast = list(app._notifications)[-1]
+        assert toast.markup is False
+        assert "\x1b" not in toast.message and "\u202e" not in toast.message
+        assert "[bold]x[/]" in toast.message and "\\u202e" in toast.message
