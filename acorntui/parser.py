@@ -5,9 +5,20 @@ Pure: imports only the standard library.  The rules (see DESIGN.md, "Parsing a s
 * the LAST completion line (``rsync error: ... (code N) at ...`` or ``rsync warning: ...``)
   gives the code;
 * with no completion line, the code is 0 when the last non-blank line is rsync's
-  ``total size is ...  speedup is ...`` line, otherwise -2 (reason ``incomplete``);
+  ``total size is ...  speedup is ...`` line (or the ``--log-file`` trailer ``sent X bytes
+  received Y bytes  total size Z``), otherwise -2 (reason ``incomplete``);
+* a log holding several runs (``>>``, or a script running rsync once per share) keeps
+  every run's file errors; an ok-ish last run never hides an earlier run's failing code,
+  and a run begun after the last completion line that never ended makes it -2 (see
+  :func:`_final_code`);
 * a stats file older than ``max_age_hours`` is -2 (reason ``stale``);
 * every per-file error line is collected as a :class:`FileError`.
+
+Shapes it reads: rsync 2.6.x-3.4.x stdout/stderr logs (with or without the 3.2+ ``[sender]``
+role prefix, any strerror language), ``--log-file`` logs (``YYYY/MM/DD hh:mm:ss [pid] `` on
+every line), daemon ``@ERROR:`` lines, ``--progress``/``--info=progress2`` CR lines, -vvv
+debug output (``_exit_cleanup(code=0 ...)`` after the summary), openrsync's
+``file.c:N: error: path: open: ...`` lines, CR-only line ends, UTF-16 and trailing NULs.
 
 How it reads (logs can be hundreds of MB; see bench/parse.py):
 
@@ -83,6 +94,7 @@ KINDS = (
     "write_failed",
     "verification_failed",
     "symlink_no_referent",
+    "set_attrs_failed",
     "other",
 )
 
@@ -280,7 +292,33 @@ _SENT_RE = re.compile(
     r"\s+(?P<rate>\S+)\s+bytes/sec"
 )
 _TOTAL_RE = re.compile(r"(?:^|\s)total size is\s+(?P<total>\S+)\s+speedup is\s+(?P<speedup>\S+)")
-_SUMMARY_LAST_RE = re.compile(rb"total size is \S+ +speedup is \S+")
+# log.c log_exit(): the --log-file trailer of a run ("sent %s bytes  received %s bytes  total
+# size %s"); written for code 0 (and by the sender before its error line, 3.1+)
+_LOGFILE_SENT_RE = re.compile(
+    r"(?:^|\s)sent\s+(?P<sent>\S+)\s+bytes\s+received\s+(?P<recv>\S+)\s+bytes\s+"
+    r"total size\s+(?P<total>\S+)\s*$"
+)
+_SUMMARY_LAST_RE = re.compile(
+    rb"total size is \S+ +speedup is \S+|"
+    rb"(?:^|\s)sent \S+ bytes +received \S+ bytes +total size \S+\s*$"
+)
+# log.c logit(): "%s [%d] " (timestring, pid) before every line of a --log-file
+_LOGFILE_PREFIX_RE = re.compile(rb"^\d{4}/\d\d/\d\d[ -]\d\d:\d\d:\d\d \[\d+\] ")
+_LOGFILE_PREFIX_TEXT_RE = re.compile(_LOGFILE_PREFIX_RE.pattern.decode())
+# cleanup.c at -vvv: "[sender] _exit_cleanup(code=0, file=main.c, line=1207): about to call
+# exit(0)" comes after the summary of a clean run: not "more log"
+_EXIT_DEBUG_RE = re.compile(
+    rb"(?:^|\s|\] )_exit_cleanup\(code=0, file=[^,]*, line=\d+\): "
+    rb"(?:entered|about to call exit\(0\))$"
+)
+# the first lines of a run (flist.c / main.c): a later run of rsync appended to the log
+# (searched anywhere in the line: wrapper scripts put their own timestamps in front)
+_RUN_START_RE = re.compile(
+    rb"(?:(?:sending|receiving) incremental file list|building file list|"
+    rb"receiving file list|sending file list)"
+)
+# "(in <module>)" after a quoted name, on a daemon (log.c full_fname)
+_IN_MODULE_RE = re.compile(r'" \(in [^()"]*\)')
 _NOT_TRANSFERRED_RE = re.compile(rb"\((?:DRY RUN|BATCH ONLY)\)")
 _STATS_LINE_RES = (
     (re.compile(r"^Number of files:\s*(?P<n>\S+)"), "files_total"),
@@ -314,7 +352,14 @@ _FILE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r'(?:file|directory) has vanished: "(?P<p>.*)"', "vanished"),
         (r"(?:file|directory) has vanished: (?P<p>.+)$", "vanished"),
         (r'mkdir "(?P<p>.*)" failed', "mkdir_failed"),
-        (r'failed to set times on "(?P<p>.*)"', "set_times_failed"),
+        (r'failed to set times on "(?P<p>.*)"(?=: |\s*$)', "set_times_failed"),
+        # rsync.c set_file_attrs(): "%s %s failed" (chown/chgrp), "failed to set
+        # permissions on %s"; xattrs/acls of the same family
+        (r'(?<![A-Za-z_])(?:chown|chgrp) "(?P<p>.*)" failed', "set_attrs_failed"),
+        (r'failed to set permissions on "(?P<p>.*)"(?=: |\s*$)', "set_attrs_failed"),
+        # acls.c: "set_acl: sys_acl_set_file(%s, %s)" / "get_acl: sys_acl_get_file(%s, %s)"
+        (r"sys_acl_set_file\((?P<p>.+), ACL_TYPE_[A-Z]+\)", "set_attrs_failed"),
+        (r"sys_acl_get_file\((?P<p>.+), ACL_TYPE_[A-Z]+\)", "other"),
         (r"delete_file: [a-z_]+\((?P<p>.*)\) failed", "delete_failed"),
         (r'delete_one: [a-z_]+ "(?P<p>.*)" failed', "delete_failed"),
         (r"delete_one: [a-z_]+ (?P<p>.+?) failed", "delete_failed"),
@@ -324,7 +369,7 @@ _FILE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r'mkstemp "(?P<p>.*)" failed', "mkstemp_failed"),
         (r"cannot delete non-empty directory: (?P<p>.+)$", "delete_nonempty_dir"),
         (r'(?:change_dir|chdir)(?:#\d+)? "(?P<p>.*)" failed', "chdir_failed"),
-        (r'(?:write|close|fsync|ftruncate) failed on "(?P<p>.*)"', "write_failed"),
+        (r'(?:write|close|fsync|ftruncate) failed on "(?P<p>.*)"(?=: |\s*$)', "write_failed"),
         (r"ERROR: (?P<p>.+) failed verification -- update", "verification_failed"),
         (r'symlink has no referent: "(?P<p>.*)"', "symlink_no_referent"),
         (r"symlink has no referent: (?P<p>.+)$", "symlink_no_referent"),
@@ -336,6 +381,7 @@ _FILE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"skipping overly long name: (?P<p>.+)$", "other"),
         (r"cannot convert filename: (?P<p>.+?) \(", "other"),
         (r"skipping file with bogus \(zero\) st_mode: (?P<p>.+)$", "other"),
+        (r'l?setxattr\("(?P<p>.*?)","', "set_attrs_failed"),
         (r'[a-z_]*xattr\("(?P<p>.*?)","', "other"),
         (r'(?:symlink|link|keep_backup failed:) "(?P<p>.*)" [-=]> ', "other"),
     )
@@ -354,17 +400,39 @@ _NOT_A_FILE_RE = re.compile(
     r"failed to (?:read|write) (?:from|to) proxy|change_notify|"
     r"(?:recv|send)_(?:files|file_list|file_entry)?:? *(?:protocol|multiplex))"
 )
+# openrsync (macOS 15+ /usr/bin/rsync; OpenBSD): log.c rsync_err() prints
+# "<file.c>:<line>: error: <path>: <syscall>: <strerror>" (newer builds "rsync: error: ..."),
+# unquoted; the path runs to the last ": <syscall>".
+_OPENRSYNC_KINDS = {
+    "open": "open_failed", "openat": "open_failed", "mmap": "read_error", "read": "read_error",
+    "opendir": "opendir_failed", "fdopendir": "opendir_failed", "lstat": "link_stat_failed",
+    "stat": "link_stat_failed", "fstatat": "link_stat_failed", "readlink": "readlink_failed",
+    "mkdir": "mkdir_failed", "mkdirat": "mkdir_failed", "mkstemp": "mkstemp_failed",
+    "mkstempat": "mkstemp_failed", "rename": "rename_failed", "renameat": "rename_failed",
+    "unlink": "delete_failed", "unlinkat": "delete_failed", "write": "write_failed",
+    "futimens": "set_times_failed", "utimensat": "set_times_failed",
+    "fchown": "set_attrs_failed", "fchownat": "set_attrs_failed", "fchmod": "set_attrs_failed",
+    "fchmodat": "set_attrs_failed",
+}
+_OPENRSYNC_RE = re.compile(
+    r"^(?:[a-z_]+\.c:\d+|(?:open)?rsync(?:\(\d+\))?): error: (?P<p>.+): "
+    r"(?P<op>" + "|".join(sorted(_OPENRSYNC_KINDS, key=len, reverse=True)) + r")(?=: |$)"
+)
 # quoted path of an rsync: message we have no specific rule for ("other")
 _GENERIC_QUOTED_RE = re.compile(r'"(?P<p>.*)"(?=: | failed|\)|,| ->| \(in |\s*$)')
 
 # Bytes that make a colon-bearing line worth decoding.
 _CANDIDATE_RE = re.compile(
     rb"rsync|vanished|referent|cannot |verification|make way|Number of|Total |skipping|"
-    rb"ERROR|ssh|IO error|Connection|remote host|Write failed|Permission denied|exiting"
+    rb"ERROR|ssh|IO error|Connection|remote host|Write failed|Permission denied|exiting|"
+    # --log-file lines carry a "YYYY/MM/DD hh:mm:ss [pid] " prefix, so the summary
+    # lines have a colon there and are seen by the main scan
+    rb"total size|bytes/sec|: error: "
 )
 # Error-ish lines that are not file errors: kept in unrecognised_errors.
 _ERRORISH_RE = re.compile(
-    r"rsync(?::| error| warning)|@ERROR|^ERROR|^ssh[:_]|IO error encountered|-- exiting|"
+    r"rsync(?::| error| warning|\(\d+\): (?:error|warning))|@ERROR|^ERROR|^ssh[:_]|"
+    r"IO error encountered|-- exiting|"
     r"^Connection (?:closed|reset|timed out|refused)|^Read from remote host|^Write failed|"
     r"^Killed by signal|^packet_write_wait|^client_loop|^Host key verification failed|"
     r"Permission denied \(publickey"
@@ -454,14 +522,20 @@ class _Scanner:
         self.nl = 0  # newlines before the current position
         self.failures: list[FileError] = []
         self.codes: list[int] = []
+        self.code_lines: list[int] = []  # line of each completion line in self.codes
+        self.run_starts: list[int] = []  # lines that start a run ("... file list")
+        self.last_error_line = 0  # last line holding an error (file error or not)
         self.version: str | None = None
         self.unrecognised: list[tuple[int, str]] = []
         self.stats = TransferStats()
         self._fallback: dict[str, int | None] = {}
+        self._logfile: dict[str, int | None] = {}
         self.fallback_decoding = False
         self.last_line = b""
+        self._last_ref: tuple[bytes, int, int, int] | None = None
         self.tail: deque[tuple[bytes, int, int, int]] = deque()
         self._tail_size = 0
+        self._tail_cut = False  # the kept tail no longer starts at the start of the log
         self._seen_lines: set[int] = set()
 
     # -- regions -------------------------------------------------------------------------
@@ -476,6 +550,9 @@ class _Scanner:
         cand = _CANDIDATE_RE.search
         counted = start
         nl = self.nl
+        # run starts only matter after a completion line (see _final_code), and a
+        # multi-byte find over every byte would cost as much as the whole scan
+        starts_from = start if self.codes else -1
         pos = find(b":", start, end)
         while pos >= 0:
             i = rfind(b"\n", start, pos)
@@ -488,9 +565,31 @@ class _Scanner:
                 nl += count(b"\n", counted, ls)
                 counted = ls
                 self._line(line, nl + 1)
+                if starts_from < 0 and self.codes:
+                    starts_from = le
             pos = find(b":", le, end)
         self.nl = nl + count(b"\n", counted, end)
+        if starts_from >= 0:
+            self._run_starts(buf, starts_from, end, first_nl + count(b"\n", start, starts_from))
         self._remember(buf, start, end, first_nl)
+
+    def _run_starts(self, buf: bytes, start: int, end: int, first_nl: int) -> None:
+        """Lines in ``buf[start:end]`` (``first_nl`` newlines before it) that begin a run."""
+        pos = buf.find(b"file list", start, end)
+        if pos < 0:
+            return
+        counted, nl = start, first_nl
+        while pos >= 0:
+            i = buf.rfind(b"\n", start, pos)
+            ls = start if i < 0 else i + 1
+            le = buf.find(b"\n", pos, end)
+            if le < 0:
+                le = end
+            if _RUN_START_RE.search(buf, ls, le):
+                nl += buf.count(b"\n", counted, ls)
+                counted = ls
+                self.run_starts.append(nl + 1)
+            pos = buf.find(b"file list", le, end)
 
     def _remember(self, buf: bytes, start: int, end: int, first_nl: int) -> None:
         # rolling tail for the colon-less summary lines
@@ -501,6 +600,7 @@ class _Scanner:
         ):
             b, s, e, _ = self.tail.popleft()
             self._tail_size -= e - s
+            self._tail_cut = True
         # last non-blank line (trailing NULs of a crashed writer are blank)
         e = end
         while True:
@@ -515,6 +615,31 @@ class _Scanner:
         i = buf.rfind(b"\n", start, e)
         ls = start if i < 0 else i + 1
         self.last_line = buf[ls : min(e, ls + _LAST_LINE_CAP + 1)]
+        self._last_ref = (buf, start, ls, first_nl)
+
+    def effective_last(self) -> tuple[bytes, int]:
+        """The last line that says something, without a --log-file prefix, and its number.
+
+        Blank lines, NULs and -vvv's ``_exit_cleanup(code=0 ...)`` debug lines after the
+        summary are skipped.
+        """
+        if self._last_ref is None:
+            return b"", 0
+        buf, start, ls, first_nl = self._last_ref
+        lineno = first_nl + buf.count(b"\n", start, ls) + 1
+        line = _LOGFILE_PREFIX_RE.sub(b"", self.last_line.strip(_BLANK))
+        if not _EXIT_DEBUG_RE.search(line):
+            return line, lineno
+        # walk back through the kept tail, line by line (a few lines at most)
+        seg = b"".join(b[s:e] for b, s, e, _ in self.tail)
+        cut = seg.rfind(self.last_line)
+        lines = seg[: cut if cut >= 0 else len(seg)].split(b"\n")
+        # lines[-1] is the (empty) start of the last line; lines[0] may be a cut line
+        for k in range(len(lines) - 2, 0 if self._tail_cut else -1, -1):
+            line = _LOGFILE_PREFIX_RE.sub(b"", lines[k].strip(_BLANK))
+            if line and not _EXIT_DEBUG_RE.search(line):
+                return line[: _LAST_LINE_CAP + 1], lineno - (len(lines) - 1 - k)
+        return b"", 0
 
     def finish_tail(self) -> None:
         hits: list[tuple[int, bytes]] = []
@@ -550,6 +675,8 @@ class _Scanner:
             self._unrecognise(lineno, f"line {lineno}: parser could not interpret it ({exc!r})")
 
     def _unrecognise(self, lineno: int, text: str) -> None:
+        if "rsync" in text or "@ERROR" in text:  # rsync's own (not ssh's "Killed by signal")
+            self.last_error_line = max(self.last_error_line, lineno)
         if len(self.unrecognised) < MAX_UNRECOGNISED:
             self.unrecognised.append((lineno, text))
 
@@ -562,6 +689,10 @@ class _Scanner:
         text = text.strip(" \t\n\x00\x0b\x0c")
         if not text:
             return
+        if text[4:5] == "/" and text[:1].isdigit():  # --log-file "YYYY/MM/DD hh:mm:ss [pid] "
+            text = _LOGFILE_PREFIX_TEXT_RE.sub("", text, count=1)
+            if not text:
+                return
 
         if "rsync" in text:
             for m in _VERSION_TAG_RE.finditer(text):
@@ -571,6 +702,7 @@ class _Scanner:
                 code = int(m.group("code"))
                 if 0 < code <= 255:
                     self.codes.append(code)
+                    self.code_lines.append(lineno)
                     if m.group("ver"):
                         self.version = m.group("ver")
                 else:  # rsync never prints "(code 0)": not a completion line we trust
@@ -583,6 +715,7 @@ class _Scanner:
         fe = self._file_error(text, lineno)
         if fe is not None:
             self.failures.append(fe)
+            self.last_error_line = max(self.last_error_line, lineno)
             return
 
         if _ERRORISH_RE.search(text):
@@ -600,6 +733,12 @@ class _Scanner:
         if m:
             st.total_size = parse_number(m.group("total"))  # type: ignore[assignment]
             st.speedup = parse_number(m.group("speedup"), decimal=True)
+            return True
+        m = _LOGFILE_SENT_RE.search(text)
+        if m:  # --log-file trailer: below the stdout summary, above --stats
+            self._logfile["sent"] = parse_number(m.group("sent"))  # type: ignore[assignment]
+            self._logfile["recv"] = parse_number(m.group("recv"))  # type: ignore[assignment]
+            self._logfile["total"] = parse_number(m.group("total"))  # type: ignore[assignment]
             return True
         if text[:1] in ("N", "T"):
             for rx, name in _STATS_LINE_RES:
@@ -624,6 +763,8 @@ class _Scanner:
             if m:
                 role = m.group("role").lower()
                 body = body[m.end() :]
+            if '" (in ' in body:  # a daemon's "name" (in module): the name ends at its quote
+                body = _IN_MODULE_RE.sub('"', body)
             msg_start: int | None = i
         else:
             body = text
@@ -644,6 +785,10 @@ class _Scanner:
                     start = m.start()
                 return FileError(path, text[start:], lineno, kind, role)
 
+        m = _OPENRSYNC_RE.match(text)
+        if m:
+            return FileError(m.group("p"), text, lineno, _OPENRSYNC_KINDS[m.group("op")], role)
+
         if msg_start is not None and '"' in body and not _NOT_A_FILE_RE.match(body):
             m = _GENERIC_QUOTED_RE.search(body)
             if m and m.group("p"):
@@ -652,7 +797,13 @@ class _Scanner:
 
     # -- the end -----------------------------------------------------------------------
     def apply_fallbacks(self) -> None:
-        st, fb = self.stats, self._fallback
+        st, fb, lf = self.stats, self._fallback, self._logfile
+        if st.sent_bytes is None:
+            st.sent_bytes = lf.get("sent")
+        if st.received_bytes is None:
+            st.received_bytes = lf.get("recv")
+        if st.total_size is None:
+            st.total_size = lf.get("total")
         if st.sent_bytes is None:
             st.sent_bytes = fb.get("sent_fallback")
         if st.received_bytes is None:
@@ -714,10 +865,15 @@ def parse_stream(stream: BinaryIO, *, path: str = "<stream>") -> ParseResult:
         encoding, bom = _sniff(first)
         transcode = _Transcoder(encoding) if encoding.startswith("utf-16") else None
         block: bytes = first[bom:]
+        # old Mac text conversion: CR-only line ends (progress lines use lone CRs too, but
+        # a real log always has LFs in its first MiB)
+        cr_only = transcode is None and b"\n" not in block and b"\r" in block
         carry = b""
         while True:
             if transcode is not None:
                 block = transcode(block)
+            elif cr_only:
+                block = block.replace(b"\r", b"\n")
             if block:
                 nl = block.find(b"\n")
                 start = 0
@@ -759,19 +915,7 @@ def parse_stream(stream: BinaryIO, *, path: str = "<stream>") -> ParseResult:
         hasher.close()
 
     sc.apply_fallbacks()
-    last = sc.last_line
-    reason: str | None = None
-    if sc.codes:
-        code = sc.codes[-1]
-    elif len(last) <= _LAST_LINE_CAP and _SUMMARY_LAST_RE.search(last):
-        if _NOT_TRANSFERRED_RE.search(last):
-            # "(DRY RUN)" / "(BATCH ONLY)": rsync exited 0 but backed nothing up.
-            code, reason = CODE_INCOMPLETE, "incomplete"
-            sc._unrecognise(sc.nl + 1, "dry run or batch-only run: nothing was transferred")
-        else:
-            code = 0
-    else:
-        code, reason = CODE_INCOMPLETE, "incomplete"
+    code, reason = _final_code(sc)
 
     customer, server = _identity(path)
     encoding_used = encoding + ("+backslashreplace" if sc.fallback_decoding else "")
@@ -793,6 +937,60 @@ def parse_stream(stream: BinaryIO, *, path: str = "<stream>") -> ParseResult:
         sha256=sha,
         lines=sc.nl + (1 if partial_last else 0),
     )
+
+
+_OK_CODES = (0, 24)
+
+
+# rsync prints these as information and still exits 0 (delete.c: FINFO)
+_INFO_ONLY_KINDS = frozenset({"delete_nonempty_dir"})
+
+
+def _final_code(sc: _Scanner) -> tuple[int, str | None]:
+    """The completion code of the log (DESIGN.md rules 4-5, for logs of one or more runs).
+
+    * The last completion line gives the code (the remote side's line comes before the
+      local one's, which is the exit status of the rsync that wrote the log).
+    * Several runs in one log (a ``>>`` redirect, a script running rsync once per share):
+      every run's file errors are kept, and an ok-ish last line (24) never hides an earlier
+      failing completion line (one run never ends in 24 after a failing line of its own: a
+      remote 23 or 12 makes the local exit 23 or 12 too): a wrong "ok" loses data, a wrong
+      "failed" only costs a look.  A clean last run without a completion line does not
+      hide it either (the last completion line still counts).
+    * A run that started, or an error that came, after the last completion line without
+      a summary after it: that run did not finish, so an ok-ish code becomes -2.
+    * No completion line: 0 when the last line that says something is rsync's summary
+      (``total size is ...`` or the --log-file trailer ``sent ... total size N``), except
+      for a dry run or a log that reported errors (not a perfect completion); otherwise -2.
+    """
+    last, last_no = sc.effective_last()
+    summary_last = len(last) <= _LAST_LINE_CAP and bool(_SUMMARY_LAST_RE.search(last))
+    if sc.codes:
+        code, at = sc.codes[-1], sc.code_lines[-1]
+        if code in _OK_CODES:
+            for c in reversed(sc.codes[:-1]):
+                if c not in _OK_CODES:
+                    return c, None  # an earlier run failed
+            activity = max([sc.last_error_line, *[s for s in sc.run_starts if s > at]])
+            if activity > at and not (summary_last and last_no > activity):
+                sc._unrecognise(activity, "a run after the last completion line did not finish")
+                return CODE_INCOMPLETE, "incomplete"
+        return code, None
+    if summary_last:
+        if _NOT_TRANSFERRED_RE.search(last):
+            # "(DRY RUN)" / "(BATCH ONLY)": rsync exited 0 but backed nothing up.
+            sc._unrecognise(sc.nl + 1, "dry run or batch-only run: nothing was transferred")
+            return CODE_INCOMPLETE, "incomplete"
+        real = [f for f in sc.failures if f.kind not in _INFO_ONLY_KINDS]
+        if real:
+            # The write-up: "check for perfect completions". rsync that met an error always
+            # ends with a completion line; errors and a summary but no code line is not a
+            # perfect completion (a lost stderr, a wrapper, openrsync), so never ok.
+            sc._unrecognise(real[-1].line,
+                            "file errors but no completion line: not a perfect completion")
+            return CODE_INCOMPLETE, "incomplete"
+        return 0, None
+    return CODE_INCOMPLETE, "incomplete"
 
 
 def parse_bytes(data: bytes, *, path: str = "<bytes>") -> ParseResult:

@@ -184,7 +184,8 @@ def test_last_completion_line_counts():
 
 def test_rsync_that_exited_0_keeps_code_0_but_lists_errors():
     r = parse("exited0_with_errors.out")
-    assert r.code == 0
+    # errors and a final summary but no completion line: not a perfect completion, never ok
+    assert (r.code, r.reason) == (-2, "incomplete")
     assert fail_map(r) == {"/cygdrive/E/shares/QB/Company.QBW": "open_failed"}
 
 
@@ -272,7 +273,7 @@ def test_line_numbers_across_block_boundaries():
         b"\nsent 1 bytes  received 2 bytes  3.00 bytes/sec\ntotal size is 4  speedup is 0.50\n"
     )
     r = parse_bytes(data)
-    assert r.code == 0
+    assert r.code == -2  # a file error without a completion line is not a perfect completion
     assert [(f.path, f.line) for f in r.failures] == [("/x/y.pst", 70_001)]
     assert r.lines == 120_003
     assert r.stats.total_size == 4
