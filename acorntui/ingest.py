@@ -96,6 +96,7 @@ class BatchReport:
     outcomes: list[Outcome] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     night: dt.date | None = None
+    reevaluated: int = 0  # latest results re-evaluated because an exception expired
 
     @property
     def errors(self) -> list[Outcome]:
@@ -341,6 +342,7 @@ class Ingestor:
                     progress(o)
         if mark_missing or (mark_missing is None and any_dir):
             report.missing = self.record_missing(report.night)
+        report.reevaluated = reevaluate_expired(self.now.date())
         return report
 
     def record_missing(self, night: dt.date) -> list[str]:
@@ -421,6 +423,7 @@ def reevaluate(
     customer_ids: Iterable[int] | None = None,
     all_nights: bool = False,
     since: dt.date | None = None,
+    today: dt.date | None = None,
 ) -> int:
     """Recompute excepted flags and status from stored failures, without reading logs.
 
@@ -450,7 +453,7 @@ def reevaluate(
         q = q.where(Result.night == latest)
     changed = 0
     results = list(q.tuples())
-    today = dt.date.today()
+    today = today or dt.date.today()
     for rid, sid, night, code, reason, status, old_excepted, cid in results:
         with database_proxy.obj.atomic():
             fails = list(Failure.select().where(Failure.result == rid))
@@ -471,3 +474,17 @@ def reevaluate(
 
 
 _summary = result_summary  # old name, kept for callers
+
+
+def reevaluate_expired(today: dt.date | None = None) -> int:
+    """An exception that expired stops covering files: re-evaluate the latest result of every
+    server whose failures it still marks as excepted. Run by every ingest (and so nightly)."""
+    today = today or dt.date.today()
+    expired = Exception_.select(Exception_.id).where(
+        Exception_.expires_at.is_null(False) & (Exception_.expires_at < today))
+    sids = {sid for (sid,) in Result.select(Result.server).join(Failure)
+            .where(Failure.exception.in_(expired) & (Failure.excepted == True))  # noqa: E712
+            .distinct().tuples()}
+    if not sids:
+        return 0
+    return reevaluate(server_ids=sorted(sids), today=today)

@@ -299,3 +299,18 @@ def test_parse_cli_bad_input_exit_2(sqlite_url, tmp_path, capsys, bad):
     assert main(["--db", sqlite_url, "parse", str(p)]) == 2
     err = capsys.readouterr().err
     assert str(p) in err and err.count("\n") == 1
+
+
+def test_exception_expiring_turns_latest_result_red_on_next_ingest(sqlite_db, spool):
+    Ingestor(now=NOW).ingest_paths([spool])
+    mail01 = Server.get(Server.name == "mail01")
+    er.add_exception(TSR, er.ExceptionInput(scope="server", server_id=mail01.id,
+                                            path_pattern="/cygdrive/E/shares/*",
+                                            expires_at=dt.date.today() + dt.timedelta(days=1)))
+    assert Result.get(Result.server == mail01).status == "ok_with_exceptions"
+    # two days later the exception has expired: the next ingest re-evaluates
+    later = dt.datetime.combine(dt.date.today() + dt.timedelta(days=2), dt.time(7))
+    rep = Ingestor(now=later).ingest_paths([spool / "acme" / "fs01.out"], mark_missing=False)
+    assert rep.reevaluated == 1
+    r = Result.get(Result.server == mail01)
+    assert r.status == "failed" and r.excepted_count == 0
