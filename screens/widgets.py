@@ -561,7 +561,7 @@ class AcornScreen(Screen):
         if message.error is not None:
             if isinstance(message.error, DB_ERRORS):
                 self._failed_tags.add(message.tag)
-                text = f"Database unavailable: {message.error}  (ctrl+r retries)"
+                text = f"Database unavailable: {db_error_text(message.error)}  (ctrl+r retries)"
                 if banner is not None:
                     banner.show(text)
                 else:
@@ -584,6 +584,19 @@ class AcornScreen(Screen):
     def _banner(self) -> Banner | None:
         found = self.query(Banner)
         return found.first() if found else None
+
+
+def db_error_text(exc: BaseException) -> str:
+    """A driver error as one readable line: ``(2003) Can't connect ...`` rather than the
+    args tuple, and pymysql's empty ``InterfaceError(0, '')`` (socket gone) said in words."""
+    args = getattr(exc, "args", ())
+    if len(args) >= 2 and isinstance(args[0], int):
+        text = f"({args[0]}) {args[1]}" if str(args[1]).strip() else ""
+    else:
+        text = str(exc)
+    if not text.strip():
+        text = "the connection to the database server was lost"
+    return " ".join(text.split())
 
 
 def _error_title(exc: BaseException) -> str:

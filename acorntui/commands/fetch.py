@@ -108,7 +108,10 @@ def cmd_nightly(args, ctx) -> int:
                           ingest_progress=ticker.ingest_counter(), send_mail=not args.no_mail)
     except (DatabaseError, InterfaceError) as exc:
         ticker.done()
-        eprint(f"acorntui: database error: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+        from acorntui.cli import _db_error_text
+        from db.connection import mask_url
+
+        eprint(f"acorntui: database error on {mask_url(ctx.db_url)}: {_db_error_text(exc)}")
         return 1
     ticker.done()
     lines = run.summary()
