@@ -566,6 +566,13 @@ class AcornScreen(Screen):
                     banner.show(text)
                 else:
                     self.notify(text, severity="error", markup=False)
+                what = WRITE_TAGS.get(message.tag)
+                if what:
+                    # a change that did not land must say so: ctrl+r reloads, it does not
+                    # repeat the change
+                    self.notify(f"{what} was NOT saved: {db_error_text(message.error)}. "
+                                "Do it again when the database answers.", title="Not saved",
+                                severity="error", timeout=15, markup=False)
             handler = getattr(self, f"on_db_error_{message.tag}", None)
             if handler is not None:
                 handler(message.error, message.context)
@@ -584,6 +591,18 @@ class AcornScreen(Screen):
     def _banner(self) -> Banner | None:
         found = self.query(Banner)
         return found.first() if found else None
+
+
+# db_call tags of changes (screens/*.py) -> what the user did, for "was NOT saved"
+WRITE_TAGS = {
+    "acked": "The acknowledgement",
+    "acted": "The change",
+    "noted": "The note",
+    "excepted": "The exception",
+    "saved": "The change",
+    "deleted": "The deletion",
+    "toggled": "The change",
+}
 
 
 def db_error_text(exc: BaseException) -> str:

@@ -356,6 +356,9 @@ async def test_console_write_while_sqlite_is_locked_by_another_writer(tmp_path, 
             waited = time.monotonic() - t0
             assert waited >= 1.4, f"gave up after {waited:.2f} s: it did not wait"
             assert "Database unavailable" in banner_text(screen)
+            # the lost change is named as such, not only a generic banner
+            toasts = [n.message for n in app._notifications]
+            assert any("was NOT saved" in t for t in toasts), toasts
             assert app.is_running and app.screen is screen
             assert holder.poll() is None, "the lock was released too early for this test"
             # nothing was written; the row does not claim an acknowledgement
