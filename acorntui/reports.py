@@ -27,6 +27,7 @@ from acorntui.queries import (
     OpenFailure,
     status_label,
 )
+from acorntui.textsafe import _CONTROL
 from db.models import FAILED, FETCH_FAILED, GOOD_STATUSES, INCOMPLETE, OK, OK_WITH_EXCEPTIONS
 
 REPORT_KINDS = ("nightly", "history", "failures")
@@ -280,8 +281,8 @@ def history_report(night: dt.date, *, days: int = HISTORY_MATRIX_NIGHTS,
 
 # ---- untrusted text ------------------------------------------------------------------------
 
-# C0/C1 controls and DEL; bidi overrides and zero-width marks that can disguise a name
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# the same set the console neutralises: C0/C1 controls, DEL, bidi, zero-width, tags...
+_UNSAFE = _CONTROL
 
 
 def safe(value: Any) -> str:
@@ -290,9 +291,13 @@ def safe(value: Any) -> str:
         return ""
     text = value if isinstance(value, str) else str(value)
 
+    text = text.replace("\t", "\\#011").replace("\n", "\\#012")
+
     def esc(m: re.Match[str]) -> str:
         o = ord(m.group())
-        return f"\\#{o:03o}" if o < 0x100 else f"\\u{o:04x}"
+        if o < 0x100:
+            return f"\\#{o:03o}"
+        return f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}"
 
     return _UNSAFE.sub(esc, text)
 

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -34,36 +33,10 @@ from textual.strip import Strip
 from textual.widgets import Input, Static
 
 from acorntui.queries import NO_DATA, STATUS_LABELS, status_label
-from db.models import FAILED, FETCH_FAILED, INCOMPLETE, OK, OK_WITH_EXCEPTIONS
 
 # -- untrusted text ----------------------------------------------------------------------------
-
-# C0/C1 controls and DEL (ESC, BEL, CSI 0x9b...), plus the invisible characters that change
-# how the rest of a line reads: bidi embeddings/overrides/isolates (U+202A-202E, U+2066-2069,
-# a "Trojan Source" name), zero-width and joiner characters, line/paragraph separators, BOMs,
-# interlinear annotations, Unicode tag characters, and lone surrogates (undecodable bytes kept
-# by surrogateescape, which a UTF-8 terminal writer could not encode).
-_CONTROL = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5"
-    "\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164"
-    "\ufeff\uffa0\ufff0-\ufffb\ud800-\udfff\U000e0000-\U000e0fff]"
-)
-
-
-def _escape_char(m: re.Match[str]) -> str:
-    n = ord(m.group())
-    if n < 0x100:
-        return f"\\x{n:02x}"
-    if n < 0x10000:
-        return f"\\u{n:04x}"
-    return f"\\U{n:08x}"
-
-
-def visible_controls(value: str) -> str:
-    """Control and invisible formatting characters as visible escapes (ESC -> \\x1b,
-    RIGHT-TO-LEFT OVERRIDE -> \\u202e), tabs/newlines as spaces."""
-    value = value.replace("\t", " ").replace("\n", " ").replace("\r", " ")
-    return _CONTROL.sub(_escape_char, value)
+from acorntui.textsafe import visible_controls  # noqa: F401  (re-exported for screens)
+from db.models import FAILED, FETCH_FAILED, INCOMPLETE, OK, OK_WITH_EXCEPTIONS
 
 
 def safe_text(value: object, style: str | Style = "") -> Text:

@@ -125,16 +125,10 @@ def cmd_parse(args, ctx) -> int:
 
 
 def _safe(text: str) -> str:
-    """Control characters made visible so a log line cannot drive the terminal."""
-    out = []
-    for ch in text:
-        o = ord(ch)
-        if o < 32 or o == 127 or 0x80 <= o < 0xA0 or ch in "\u202a\u202b\u202c\u202d\u202e"\
-                "\u2066\u2067\u2068\u2069\u200e\u200f":
-            out.append(f"\\x{o:02x}" if o < 256 else f"\\u{o:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
+    """Control and bidi characters made visible so a log line cannot drive the terminal."""
+    from acorntui.textsafe import visible_controls
+
+    return visible_controls(text)
 
 
 def cmd_ingest(args, ctx) -> int:
