@@ -516,3 +516,42 @@ def jump_targets() -> list[JumpTarget]:
             Customer.name).tuples():
         out.append(JumpTarget(cname, "", None, bool(cactive)))
     return out
+
+
+@dataclass
+class NightRemark:
+    """The latest word on a server's result for a night: a note or the acknowledgement."""
+
+    kind: str  # "note" | "ack"
+    login: str
+    text: str
+    at: dt.datetime | None
+
+
+def night_remarks(night: dt.date, *, customer: str | None = None) -> dict[int, NightRemark]:
+    """Server id -> the latest note on its result for ``night``, or its acknowledgement when
+    that is newer. One query for the whole night (notes are few); servers with neither are
+    left out (the grid then shows the result's ack, if any)."""
+    from db.models import Update
+
+    q = (Update.select(Update.server, Update.login, Update.details, Update.at, Update.id,
+                       Result.ack_note, Result.ack_by, Result.ack_at)
+         .join(Result, on=(Update.result == Result.id))
+         .where((Result.night == night) & (Update.action == "note")))
+    if customer:
+        q = (q.switch(Result).join(Server, on=(Result.server == Server.id)).join(Customer)
+             .where(Customer.name == customer))
+    latest: dict[int, tuple] = {}
+    for sid, login, details, at, uid, ack, ack_by, ack_at in q.tuples():
+        if sid is None:
+            continue
+        seen = latest.get(sid)
+        if seen is None or (at, uid) > (seen[2], seen[3]):
+            latest[sid] = (login or "", details or "", at, uid, ack or "", ack_by or "", ack_at)
+    out: dict[int, NightRemark] = {}
+    for sid, (login, text, at, _uid, ack, ack_by, ack_at) in latest.items():
+        if ack and ack_at is not None and at is not None and ack_at > at:
+            out[sid] = NightRemark("ack", ack_by, ack, ack_at)
+        else:
+            out[sid] = NightRemark("note", login, text, at)
+    return out

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
@@ -17,6 +20,20 @@ _KEY_NAMES = {"left_square_bracket": "[", "right_square_bracket": "]", "slash": 
 
 def key_label(keys: str) -> str:
     return ",".join(_KEY_NAMES.get(k, k) for k in keys.split(","))
+
+
+def footer_fit(bindings: dict[str, ActiveBinding], width: int,
+               min_width: Mapping[str, int]) -> dict[str, ActiveBinding]:
+    """The screen's bindings with those the footer has no room for at ``width`` marked
+    ``show=False`` (display only: the keys still work, and `?` lists them all).
+    ``min_width`` maps an action to the narrowest terminal whose footer shows it."""
+    out = {}
+    for key, active in bindings.items():
+        need = min_width.get(active.binding.action, 0)
+        if active.binding.show and width < need:
+            active = active._replace(binding=dataclasses.replace(active.binding, show=False))
+        out[key] = active
+    return out
 
 
 class HelpScreen(ModalScreen[None]):

@@ -12,7 +12,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Sparkline, Static
 
 from acorntui import queries
 from acorntui.queries import HistoryRow, TimelineEntry
+from screens.help import footer_fit
 from screens.widgets import (
     STATUS_LOOK,
     AcornScreen,
@@ -150,12 +151,16 @@ class ServerHistoryScreen(AcornScreen):
         Binding("x", "except_file", "Except file"),
         Binding("a", "ack", "Ack"),
         Binding("n", "note", "Note"),
+        Binding("t", "timeline", "Timeline"),
         Binding("left_square_bracket", "step(1)", "Older", group=_NIGHT),
         Binding("right_square_bracket", "step(-1)", "Newer", group=_NIGHT),
         Binding("c", "code", "Code"),
         Binding("L", "audit", "Audit log"),
         Binding("ctrl+r,f5", "refresh", "Refresh"),
     ]
+    # what the compact footer holds back until the terminal is this wide (`?` lists all)
+    FOOTER_MIN_WIDTH: ClassVar = {"step(1)": 100, "step(-1)": 100, "code": 120,
+                                  "audit": 120}
     NARROW = 110  # below this width the results table sits above the file errors
     HELP = """\
 One server's nights. The strip shows the last nights by status (newest on the right; the
@@ -164,7 +169,9 @@ file errors are listed with whether an exception covers each, and which. tab mov
 the tables. On a failing file, x opens the exception form prefilled with its path; saving
 re-evaluates at once, here and on the grid. a acknowledges the chosen night with a note;
 n adds a note (any CSR or TSR). The line under the file errors shows the chosen file's full
-path and message. The timeline lists notes, acknowledgements and changes for this server.
+path and message; the line above them the night's full acknowledgement and latest note. The
+timeline lists notes, acknowledgements and changes for this server: t shows it in place of
+the file errors (on a narrow terminal it is only shown that way), t again goes back.
 """
 
     def __init__(self, server_id: int, label: str, night: dt.date | None = None) -> None:
@@ -176,6 +183,9 @@ path and message. The timeline lists notes, acknowledgements and changes for thi
         self.history: list[HistoryRow] = []
         self.failures: list[FailureView] = []
         self.current: HistoryRow | None = None
+        self.timeline: list[TimelineEntry] = []
+        self._results_width = -1
+        self.ack_column = True
 
     def compose(self) -> ComposeResult:
         yield Static(safe_text(self.label, style="bold"), id="topbar", classes="topbar")
@@ -189,34 +199,43 @@ path and message. The timeline lists notes, acknowledgements and changes for thi
         with Horizontal(id="history-body"):
             yield DataTable(id="results", cursor_type="row")
             with Vertical(id="history-side"):
-                yield Static(id="failures-title", classes="section")
-                yield DataTable(id="failures", cursor_type="row")
-                yield Static(id="failure-detail", classes="detail")
-                yield Static("Timeline: notes and acknowledgements", classes="section")
-                yield DataTable(id="timeline", cursor_type="row", show_cursor=False)
-        yield Footer()
+                with Vertical(id="failures-pane"):
+                    yield Static(id="failures-title", classes="section")
+                    yield Static(id="night-detail", classes="detail")
+                    yield DataTable(id="failures", cursor_type="row")
+                    yield Static(id="failure-detail", classes="detail")
+                with Vertical(id="timeline-pane"):
+                    yield Static(id="timeline-title", classes="section")
+                    yield DataTable(id="timeline", cursor_type="row", show_cursor=False)
+                    yield Static(id="timeline-detail", classes="detail")
+        yield Footer(compact=True)
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        return footer_fit(super().active_bindings, self.app.size.width, self.FOOTER_MIN_WIDTH)
 
     def on_mount(self) -> None:
         r = self.query_one("#results", DataTable)
-        for key, label in (("night", "Night"), ("code", "Code"), ("status", "Status"),
-                           ("errors", "Err/Exc"), ("size", "Size"), ("sent", "Sent"),
-                           ("speedup", "Speedup"), ("ack", "Ack")):
-            r.add_column(label, key=key)
+        self.query_one("#night-detail").display = False
         t = self.query_one("#timeline", DataTable)
         for key, label in (("at", "When"), ("who", "Who"), ("what", "What"),
                            ("details", "Details"), ("night", "Night")):
             t.add_column(label, key=key)
         r.focus()
         self._layout(self.app.size.width)
+        self._fill_results()
         self._fill_failures()
         self.load()
 
     def on_resize(self, event: events.Resize) -> None:
         self._layout(event.size.width)
+        self.refresh_bindings()  # the footer shows what fits the new width
+        self.call_after_refresh(self._fill_results)
         self.call_after_refresh(self._fill_failures)
 
     def _layout(self, width: int) -> None:
         self.set_class(width < self.NARROW, "-narrow")
+        self._timeline_title()
 
     def load(self) -> None:
         self.db_call("history", load_history, self.server_id, description="load history")
@@ -234,21 +253,60 @@ path and message. The timeline lists notes, acknowledgements and changes for thi
             f"Size {human_bytes(sizes[-1]) if sizes else '—'} ")
         self.query_one("#sent-label", Static).update(
             f" Sent {human_bytes(sent[-1]) if sent else '—'} ")
-        table = self.query_one("#results", DataTable)
         keep = self.current.night if self.current else self.want_night
-        table.clear()
-        for h in self.history:
-            table.add_row(*self._result_cells(h), key=str(h.result_id))
         index = next((i for i, h in enumerate(self.history) if h.night == keep), 0)
+        self.timeline = data["timeline"]
+        self._fill_results(index, force=True)
         if self.history:
-            table.move_cursor(row=index)
-            self._choose(self.history[index])
+            self._choose(self.history[index], force=True)
         else:
             self.query_one("#failures-title", Static).update("No results for this server yet.")
         timeline = self.query_one("#timeline", DataTable)
         timeline.clear()
-        for e in data["timeline"]:
+        for e in self.timeline:
             timeline.add_row(*self._timeline_cells(e))
+        self._timeline_title()
+        self._timeline_detail()
+
+    def _fill_results(self, row: int | None = None, *, force: bool = False) -> None:
+        """(Re)build the results table to the width there is: the Ack column takes what is
+        left, cut with an ellipsis (the line above the file errors shows it whole), so an
+        80-column terminal does not side-scroll."""
+        table = self.query_one("#results", DataTable)
+        avail = table.size.width or self.app.size.width
+        if not force and avail == self._results_width:
+            return
+        self._results_width = avail
+        keep = table.cursor_row if row is None else row
+        status_w = max([6] + [status_text(self.app, h.status, h.reason).cell_len
+                              for h in self.history])
+        widths = {"night": 10, "code": 4, "status": status_w, "errors": 7, "size": 6,
+                  "sent": 6, "speedup": 7}
+        # each column has one cell of padding either side; 2 for the scrollbar
+        ack_w = avail - 2 - sum(w + 2 for w in widths.values()) - 2
+        self.ack_column = ack_w >= 6  # else no room at all: the detail line alone says it
+        table.clear(columns=True)
+        for key, label in (("night", "Night"), ("code", "Code"), ("status", "Status"),
+                           ("errors", "Err/Exc"), ("size", "Size"), ("sent", "Sent"),
+                           ("speedup", "Speedup"), ("ack", "Ack")):
+            if key != "ack" or self.ack_column:
+                table.add_column(label, key=key, width=widths.get(key, ack_w))
+        for h in self.history:
+            cells = self._result_cells(h)
+            table.add_row(*(cells if self.ack_column else cells[:-1]), key=str(h.result_id))
+        if self.history:
+            table.move_cursor(row=max(0, min(keep, len(self.history) - 1)))
+
+    def _timeline_title(self) -> None:
+        t = Text("Timeline: ", style="bold")
+        t.append(f"{len(self.timeline)} notes, acknowledgements and changes"
+                 if self.timeline else "no notes or changes yet")
+        if self.has_class("-timeline"):
+            t.append("  (t: back to the file errors)", style="dim")
+        elif self.timeline:
+            t.append("  (t: show)" if self.has_class("-narrow") else "  (t: full height)",
+                     style="dim")
+        self.query_one("#timeline-title", Static).update(t)
 
     def _header(self) -> None:
         i = self.info
@@ -282,14 +340,18 @@ path and message. The timeline lists notes, acknowledgements and changes for thi
 
     @on(DataTable.RowHighlighted, "#results")
     def _night_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if 0 <= event.cursor_row < len(self.history):
-            self._choose(self.history[event.cursor_row])
+        # the cursor as it is now: a rebuild (resize) passes through row 0 on its way back
+        row = event.data_table.cursor_row
+        if 0 <= row < len(self.history):
+            self._choose(self.history[row])
 
-    def _choose(self, h: HistoryRow) -> None:
-        if self.current is not None and self.current.result_id == h.result_id and self.failures:
+    def _choose(self, h: HistoryRow, *, force: bool = False) -> None:
+        if (not force and self.current is not None and self.current.result_id == h.result_id
+                and self.failures):
             return
         self.current = h
         self.query_one("#strip", NightStrip).selected = h.night
+        self._night_detail(h)
         title = self.query_one("#failures-title", Static)
         title.update(Text(f"Night {h.night}: loading file errors…"))
         self.failures = []
@@ -341,6 +403,24 @@ path and message. The timeline lists notes, acknowledgements and changes for thi
             table.move_cursor(row=max(0, min(keep, len(failures) - 1)))
         self._failure_detail()
 
+    def _night_detail(self, h: HistoryRow) -> None:
+        """The night's acknowledgement and latest note, whole (the Ack column is cut)."""
+        box = self.query_one("#night-detail", Static)
+        note = next((e for e in self.timeline if e.action == "note" and e.night == h.night),
+                    None)
+        t = Text()
+        if h.ack_note:
+            t.append("ACK", style="bold")
+            t.append_text(safe_text(f" by {h.ack_by}: {h.ack_note}"))
+        if note is not None:
+            t.append("  " if h.ack_note else "")
+            t.append("NOTE", style="bold")
+            t.append_text(safe_text(f" by {note.login}: {note.details}"))
+        t.no_wrap = False
+        t.overflow = "fold"
+        box.update(t)
+        box.display = bool(t.plain)
+
     @on(DataTable.RowHighlighted, "#failures")
     def _failure_highlighted(self) -> None:
         self._failure_detail()
@@ -371,6 +451,35 @@ path and message. The timeline lists notes, acknowledgements and changes for thi
             self.want_night = self.current.night
         self.current = None
         self.load()
+
+    def action_timeline(self) -> None:
+        """The timeline in place of the file errors, and back."""
+        self.toggle_class("-timeline")
+        self._timeline_title()
+        shown = self.has_class("-timeline")
+        timeline = self.query_one("#timeline", DataTable)
+        timeline.show_cursor = shown
+        (timeline if shown else self.query_one("#results", DataTable)).focus()
+        self._timeline_detail()
+
+    @on(DataTable.RowHighlighted, "#timeline")
+    def _timeline_highlighted(self) -> None:
+        self._timeline_detail()
+
+    def _timeline_detail(self) -> None:
+        """The chosen entry whole (its Details are cut on a narrow terminal)."""
+        row = self.query_one("#timeline", DataTable).cursor_row
+        if not self.timeline or not self.has_class("-timeline"):
+            self.query_one("#timeline-detail", Static).update("")
+            return
+        e = self.timeline[max(0, min(row, len(self.timeline) - 1))]
+        t = safe_text(f"{e.at:%Y-%m-%d %H:%M} {e.login} {e.action}", style="bold")
+        if e.night:
+            t.append(f" (night {e.night})")
+        t.append_text(safe_text(f": {e.details}"))
+        t.no_wrap = False
+        t.overflow = "fold"
+        self.query_one("#timeline-detail", Static).update(t)
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -11,11 +11,12 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.widgets import Footer, Static
 
 from acorntui import queries
 from acorntui.queries import STATUS_ORDER, NightlyRow
+from screens.help import footer_fit
 from screens.widgets import (
     AcornInput,
     AcornScreen,
@@ -135,23 +136,34 @@ def load_night(night: dt.date | None, direction: int = 0) -> dict[str, Any]:
     elif direction:
         night = queries.adjacent_night(night, direction) or night
     rows = queries.nightly_rows(night) if night is not None else []
+    remarks = queries.night_remarks(night) if night is not None else {}
     has_prev = night is not None and queries.adjacent_night(night, -1) is not None
     from acorntui.roles import current_user
 
-    return dict(night=night, latest=latest, rows=rows, has_prev=has_prev, user=current_user(),
+    return dict(night=night, latest=latest, rows=rows, remarks=remarks, has_prev=has_prev,
+                user=current_user(),
                 signature=queries.night_signature(night),
                 seconds=time.perf_counter() - t0)
 
 
-def load_customer_rows(night: dt.date, customer: str) -> list[NightlyRow]:
-    return queries.nightly_rows(night, customer=customer)
+@dataclass
+class CustomerRows:
+    """One customer's rows for a night, and their notes (a reload after a change)."""
+
+    rows: list[NightlyRow]
+    remarks: dict[int, queries.NightRemark]
+
+
+def load_customer_rows(night: dt.date, customer: str) -> CustomerRows:
+    return CustomerRows(queries.nightly_rows(night, customer=customer),
+                        queries.night_remarks(night, customer=customer))
 
 
 class NightlyScreen(AcornScreen):
     """Failing servers first; a summary line; custbak outages called out."""
 
-    # the Footer shows the first bindings first: what a TSR uses most, and `?` early so it
-    # is on screen even at 80 columns; [ and ] share one footer entry
+    # the Footer (compact) shows what a TSR uses most at every width, `?` first and `q` last;
+    # FOOTER_MIN_WIDTH holds back the rest until the terminal is wide enough (`?` lists all)
     _NIGHT = Binding.Group("Night", compact=True)
     BINDINGS: ClassVar = [
         Binding("question_mark", "help", "Help"),
@@ -171,6 +183,9 @@ class NightlyScreen(AcornScreen):
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("q", "app.quit", "Quit"),
     ]
+    FOOTER_MIN_WIDTH: ClassVar = {"snooze": 120, "reparse": 120, "sort": 120,
+                                  "night(-1)": 120, "night(1)": 120, "exceptions": 140,
+                                  "codes": 140}
     HELP = """\
 The nightly grid: one row per active server for the night, failing servers first.
 Status words: OK, OK* (ok: every file error is covered by an exception), FAILED,
@@ -193,6 +208,7 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         self.latest: dt.date | None = None
         self.follow_latest = True
         self.all_rows: list[NightlyRow] = []
+        self.remarks: dict[int, queries.NightRemark] = {}  # server id -> latest note/ack
         self._hay: dict[int, str] = {}
         self.sort_index = 0
         self.filter_text = ""
@@ -215,7 +231,14 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         yield Static(id="detail", classes="detail")
         yield AcornInput(placeholder="filter: words, or status:failed code:23 tsr:login "
                          "customer:name (enter keeps, esc clears)", id="filter")
-        yield Footer()
+        yield Footer(compact=True)
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        return footer_fit(super().active_bindings, self.app.size.width, self.FOOTER_MIN_WIDTH)
+
+    def on_resize(self) -> None:
+        self.refresh_bindings()  # the footer shows what fits the new width
 
     @property
     def grid(self) -> FastGrid:
@@ -259,6 +282,7 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         self.follow_latest = self.night == self.latest
         self.signature = data["signature"]
         self.all_rows = data["rows"]
+        self.remarks = data["remarks"]
         self._hay = {r.server_id: haystack(r) for r in self.all_rows}
         self.last_load_seconds = data["seconds"]
         self.apply_view()
@@ -293,8 +317,8 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         self.db_call(f"customer-{customer}", load_customer_rows, self.night, customer,
                      context=customer, exclusive=True)
 
-    def on_db_customer_rows(self, rows: list[NightlyRow], _ctx: Any) -> None:
-        self.replace_rows(rows)
+    def on_db_customer_rows(self, fresh: CustomerRows, _ctx: Any) -> None:
+        self.replace_rows(fresh)
 
     def handler_tag(self, tag: str) -> str:  # per-customer/per-server workers, one handler
         if tag.startswith("customer-"):
@@ -303,9 +327,16 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
             return "reparse"
         return tag
 
-    def replace_rows(self, rows: list[NightlyRow]) -> None:
-        """Rows changed in place (ack, snooze, re-parse, exception): update grid and summary."""
-        by_id = {r.server_id: r for r in rows}
+    def replace_rows(self, fresh: CustomerRows) -> None:
+        """Rows changed in place (ack, note, snooze, re-parse, exception): update grid and
+        summary."""
+        by_id = {r.server_id: r for r in fresh.rows}
+        for sid in by_id:
+            remark = fresh.remarks.get(sid)
+            if remark is None:
+                self.remarks.pop(sid, None)
+            else:
+                self.remarks[sid] = remark
         for i, old in enumerate(self.all_rows):
             new = by_id.get(old.server_id)
             if new is not None:
@@ -434,8 +465,15 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
             Text(str(r.bad_streak) if r.bad_streak else ""),
             safe_text(r.tsr),
             safe_text(r.custbak),
-            safe_text(r.ack_note),
+            safe_text(self.remark_line(r)),
         ]
+
+    def remark_line(self, r: NightlyRow) -> str:
+        """The Note column: the night's latest note or acknowledgement, and who wrote it."""
+        remark = self.remarks.get(r.server_id)
+        if remark is not None:
+            return f"{remark.login}: {remark.text}"
+        return f"{r.ack_by}: {r.ack_note}" if r.ack_note else ""
 
     @on(FastGrid.CursorMoved)
     def _cursor_moved(self, event: FastGrid.CursorMoved) -> None:
@@ -462,6 +500,9 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
             t.append_text(safe_text(f"  SNOOZED until {r.snoozed_until}: {r.snooze_reason}"))
         if r.ack_note:
             t.append_text(safe_text(f"  ACK by {r.ack_by}: {r.ack_note}"))
+        remark = self.remarks.get(r.server_id)
+        if remark is not None and remark.kind == "note":
+            t.append_text(safe_text(f"  NOTE by {remark.login}: {remark.text}"))
         if not r.registered:
             t.append("  NOT REGISTERED (first seen in a log)")
         # what the hidden columns would have said
@@ -600,12 +641,14 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         def done(text: str | None) -> None:
             if text:
                 self.db_call("noted", _note, self._user(), r.server_id, text, r.result_id,
+                             r.night, r.customer,
                              context=f"Note added to {r.customer}/{r.server} (enter: history)")
 
         self.app.push_screen(NoteForm(f"{r.customer}/{r.server}, night {r.night}: {r.label}"),
                              done)
 
-    def on_db_noted(self, _value: Any, what: str) -> None:
+    def on_db_noted(self, fresh: CustomerRows, what: str) -> None:
+        self.replace_rows(fresh)
         self.notify(what, markup=False)
 
     def action_snooze(self) -> None:
@@ -623,8 +666,8 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         self.app.push_screen(SnoozeForm(f"{r.customer}/{r.server}", r.snoozed_until,
                                         r.snooze_reason), done)
 
-    def on_db_acted(self, rows: list[NightlyRow], what: str) -> None:
-        self.replace_rows(rows)
+    def on_db_acted(self, fresh: CustomerRows, what: str) -> None:
+        self.replace_rows(fresh)
         self.notify(what, markup=False)
 
     def action_reparse(self) -> None:
@@ -641,11 +684,11 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
                      self._user(), r.customer, r.server, self.night, context=r,
                      description=f"re-parse {r.customer}/{r.server}")
 
-    def on_db_reparse(self, value: tuple[Any, list[NightlyRow]], r: NightlyRow) -> None:
-        outcome, rows = value
+    def on_db_reparse(self, value: tuple[Any, CustomerRows], r: NightlyRow) -> None:
+        outcome, fresh = value
         self.busy.discard(r.server_id)
-        self.replace_rows(rows)
-        new = next((x for x in rows if x.server_id == r.server_id), None)
+        self.replace_rows(fresh)
+        new = next((x for x in fresh.rows if x.server_id == r.server_id), None)
         self.grid.update_row(r.server_id, new or r)
         self.notify(f"{r.customer}/{r.server} re-parsed: {_describe(outcome, new)}",
                     markup=False, timeout=6)
@@ -681,32 +724,34 @@ def _describe(outcome: Any, row: NightlyRow | None) -> str:
 
 # -- worker bodies (run in threads) -------------------------------------------------------------
 
-def _ack(user, result_id: int, note: str, night: dt.date, customer: str) -> list[NightlyRow]:
+def _ack(user, result_id: int, note: str, night: dt.date, customer: str) -> CustomerRows:
     from acorntui.actions import acknowledge
 
     acknowledge(user, result_id, note)
-    return queries.nightly_rows(night, customer=customer)
+    return load_customer_rows(night, customer)
 
 
-def _note(user, server_id: int, text: str, result_id: int | None) -> None:
+def _note(user, server_id: int, text: str, result_id: int | None, night: dt.date,
+          customer: str) -> CustomerRows:
     from acorntui.actions import add_note
 
     add_note(user, server_id, text, result_id=result_id)
+    return load_customer_rows(night, customer)
 
 
 def _snooze(user, server_id: int, until: dt.date | None, reason: str, night: dt.date,
-            customer: str) -> list[NightlyRow]:
+            customer: str) -> CustomerRows:
     from acorntui.actions import snooze
 
     snooze(user, server_id, until, reason)
-    return queries.nightly_rows(night, customer=customer)
+    return load_customer_rows(night, customer)
 
 
 def _reparse(cfg, user, customer: str, server: str, night: dt.date
-             ) -> tuple[Any, list[NightlyRow]]:
+             ) -> tuple[Any, CustomerRows]:
     try:
         from acorntui.reparse import reparse_server
     except ImportError as exc:
         raise RuntimeError(f"re-parse is not available in this build: {exc}") from None
     outcome = reparse_server(cfg, customer, server, night=night, user=user)
-    return outcome, queries.nightly_rows(night, customer=customer)
+    return outcome, load_customer_rows(night, customer)

@@ -886,3 +886,123 @@ async def test_console_on_mariadb_sees_results_recorded_by_another_connection(ma
         shown = {r.server: r.status for r in screen.grid.rows}
         assert shown == {"FS01": "ok", "EXCH01": "ok", "SQL01": "failed"}
         assert any("SQL01" in line for line in grid_lines(screen))
+
+
+# -- rough edges a TSR reported ---------------------------------------------------------------
+
+@asynctest
+async def test_grid_note_column_shows_the_latest_note_or_ack_with_its_author(demo_db):
+    from screens.forms import AckForm, NoteForm
+
+    app = make_app()
+    async with app.run_test(size=(160, 36)) as pilot:
+        screen = await grid_ready(pilot)
+        target = next(r for r in screen.grid.rows if r.status == "failed" and not r.ack_note)
+        screen.grid.move_to_key(target.server_id)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NoteForm))
+        await pilot.press(*"[b]rang[/b] the office", "enter")
+        await wait_for(pilot, lambda: target.server_id in screen.remarks)
+        line = grid_lines(screen)[screen.grid.cursor_row + 1]
+        assert f"{LOGIN}: [b]rang[/b] the" in line
+        assert f"NOTE by {LOGIN}: [b]rang[/b] the office" in static_text(screen, "#detail")
+        # an acknowledgement made later is the latest word
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, AckForm))
+        await pilot.press(*"restore tested", "enter")
+        await wait_for(pilot, lambda: screen.remarks[target.server_id].kind == "ack")
+        line = grid_lines(screen)[screen.grid.cursor_row + 1]
+        assert f"{LOGIN}: restore tested" in line
+    # a fresh load of the night carries the notes too (one query, in the load worker)
+    app = make_app()
+    async with app.run_test(size=(160, 36)) as pilot:
+        screen = await grid_ready(pilot)
+        assert screen.remarks[target.server_id].text == "restore tested"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 35)])
+@asynctest
+async def test_footer_keeps_help_manage_refresh_and_quit_on_screen(demo_db, size):
+    from textual.widgets._footer import FooterKey
+
+    from screens.history import ServerHistoryScreen
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await grid_ready(pilot)
+        await pilot.pause()
+
+        def shown() -> dict[str, tuple[int, int]]:
+            keys = app.screen.query(FooterKey)
+            return {k.action: (k.region.x, k.region.right) for k in keys
+                    if "-command-palette" not in k.classes and k.region.width}
+
+        keys = shown()
+        palette = next(k.region.x for k in app.screen.query(FooterKey)
+                       if "-command-palette" in k.classes)
+        for action in ("help", "history", "management", "refresh", "app.quit"):
+            assert action in keys, (action, keys)
+        assert max(right for _x, right in keys.values()) <= palette
+        if size[0] >= 120:
+            assert "snooze" in keys and "sort" in keys
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ServerHistoryScreen)
+                       and app.screen.history)
+        await pilot.pause()
+        keys = shown()
+        for action in ("back", "help", "timeline", "refresh"):
+            assert action in keys, (action, keys)
+        assert max(right for _x, right in keys.values()) <= size[0] - 12
+
+
+@asynctest
+async def test_history_at_80x24_shows_the_timeline_with_t(demo_db):
+    from screens.history import ServerHistoryScreen
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await grid_ready(pilot)
+        target = next(r for r in screen.grid.rows if r.ack_note and r.error_count)
+        screen.grid.move_to_key(target.server_id)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ServerHistoryScreen)
+                       and app.screen.failures and app.screen.timeline)
+        hist = app.screen
+        timeline = hist.query_one("#timeline")
+        assert not timeline.display or timeline.size.height == 0
+        assert hist.query_one("#failures").size.height >= 3
+        assert "t: show" in static_text(hist, "#timeline-title")
+        await pilot.press("t")
+        await pilot.pause()
+        assert timeline.has_focus and timeline.size.height >= 8
+        assert not hist.query_one("#failures").display or \
+            hist.query_one("#failures").size.height == 0
+        entry = hist.timeline[0]
+        assert entry.details in static_text(hist, "#timeline-detail").replace("\n", " ")
+        await pilot.press("t")
+        await pilot.pause()
+        assert hist.query_one("#results").has_focus
+        assert hist.query_one("#failures").size.height >= 3
+        assert hist.query_one("#failure-detail").display
+
+
+@asynctest
+async def test_history_ack_column_is_cut_and_the_detail_line_shows_it_whole(demo_db):
+    from screens.history import ServerHistoryScreen
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await grid_ready(pilot)
+        target = next(r for r in screen.grid.rows if len(r.ack_note) > 30)
+        screen.grid.move_to_key(target.server_id)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ServerHistoryScreen)
+                       and app.screen.current is not None)
+        hist = app.screen
+        table = hist.query_one("#results")
+        assert table.virtual_size.width <= table.size.width  # no side-scrolling
+        ack = next(c for c in table.columns.values() if str(c.label) == "Ack")
+        assert 6 <= ack.width < len(target.ack_note)
+        assert table.get_row_at(0)[-1].plain.startswith(f"{target.ack_by}: ")
+        detail = static_text(hist, "#night-detail").replace("\n", "")
+        assert f"ACK by {target.ack_by}: {target.ack_note}" in detail
