@@ -18,7 +18,11 @@ Safety: names from the remote listing are validated before anything is written (
 no ``/``, no control characters, no leading dot); a symlink is followed only when its target
 resolves inside ``remote_dir``; every file lands under a temporary name and is renamed into
 place once complete, with the remote mtime set, so an interrupted pull never replaces the
-last good copy with half a file. Host keys are checked against the system, the user's and
+last good copy with half a file. Durability (:class:`Spool`): a report server's files are
+written under temporary names, their data is made durable in one go (``syncfs`` on Linux, else
+``fsync`` of each from a small thread pool), only then renamed into place, then the folders
+that changed are fsynced, so a power loss or kernel crash never leaves a renamed spool file
+empty or partial. Host keys are checked against the system, the user's and
 acorntui's own known_hosts; unknown or changed keys are refused (``--trust-new-host``
 records an unknown one, never a changed one).
 """
@@ -27,18 +31,23 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ctypes
+import errno
 import getpass
 import hashlib
+import itertools
 import os
 import posixpath
 import shlex
 import shutil
 import stat
 import subprocess
+import sys
 import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +77,9 @@ MAX_PACKET = 32768
 SFTP_FILES_IN_FLIGHT = 64
 SFTP_READ_SIZE = 32768
 SFTP_BYTES_IN_FLIGHT = 16 * 1024 * 1024
+SYNC_THREADS = 8  # fsync of each temp file where syncfs is not available
+COMMIT_BATCH_BYTES = 64 * 1024 * 1024  # staged this much: sync and rename it while the pull goes on
+COMMIT_BATCH_FILES = 2000
 LIST_MARKER = b"ACORN-LIST-1"
 SYSTEM_KNOWN_HOSTS = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
 
@@ -375,13 +387,58 @@ def connect(rs: ReportServer, *, trust_new_host: bool = False,
 
 # -- the spool -------------------------------------------------------------------------------
 
+def _load_syncfs() -> Callable[[int], int] | None:
+    """libc ``syncfs(fd)`` (Linux): one call makes every file of a filesystem durable."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_SYNCFS = _load_syncfs()
+
+
+def _fsync_path(path: Path, directory: bool = False) -> None:
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class Spool:
-    """Writes complete files only: temp name in the same folder, then rename."""
+    """Writes complete, durable files only.
+
+    A transfer writes each file under a temporary name in its folder (:meth:`open_temp`) and
+    hands it over complete with :meth:`stage` (or removes it with :meth:`discard` when it
+    broke: the last good copy stays). Staged files are committed in batches (every
+    COMMIT_BATCH_BYTES / COMMIT_BATCH_FILES, in a background thread while the transfer goes on,
+    and the rest at :meth:`commit_staged`, once per report server): (1) the data of every file
+    of the batch is made durable (:meth:`sync_data`), (2) only then is each renamed into place;
+    (3) :meth:`commit_staged` fsyncs the folders whose entries changed. A crash at any point
+    leaves every spool name with either its last good copy or the complete new one, never an
+    empty or partial file; a temp file left behind is removed by :meth:`clean_partials` at
+    the next pull.
+    """
 
     def __init__(self, root: Path):
         self.root = Path(root)
+        made_root = not self.root.is_dir()
         self.root.mkdir(parents=True, exist_ok=True)
         self._made: set[str] = set()
+        self._staged: list[tuple[Path, str]] = []
+        self._staged_bytes = 0
+        self._new_dirs: set[Path] = {self.root} if made_root else set()
+        self._changed: set[Path] = set()  # folders with a rename not yet fsynced
+        self._failed: dict[str, str] = {}
+        self._worker: threading.Thread | None = None
+        self._seq = itertools.count()
 
     def path(self, rel: str) -> Path:
         if check_rel(rel):
@@ -399,14 +456,109 @@ class Spool:
         final = self.path(rel)
         cust = rel.split("/", 1)[0]
         if cust not in self._made:
-            final.parent.mkdir(exist_ok=True)
+            try:
+                final.parent.mkdir()
+                self._new_dirs.add(final.parent)
+            except FileExistsError:
+                pass
             self._made.add(cust)
-        tmp = final.with_name(f".{final.name}.{os.getpid()}.{threading.get_ident()}.part")
+        tmp = final.with_name(f".{final.name}.{os.getpid()}.{next(self._seq)}.part")
         return tmp, open(tmp, "wb")
 
-    def commit(self, tmp: Path, rel: str, mtime: int) -> None:
+    def stage(self, tmp: Path, rel: str, mtime: int, size: int = 0) -> None:
+        """A complete temp file (closed): set its mtime; it goes in with its batch."""
         os.utime(tmp, (mtime, mtime))
-        os.replace(tmp, self.path(rel))
+        self._staged.append((tmp, rel))
+        self._staged_bytes += size
+        if self._staged_bytes >= COMMIT_BATCH_BYTES or len(self._staged) >= COMMIT_BATCH_FILES:
+            self._wait()  # one batch in the background at a time: they go in in order
+            batch, self._staged, self._staged_bytes = self._staged, [], 0
+            self._worker = threading.Thread(target=self._commit_batch, args=(batch,),
+                                            name="acorn-spool-commit", daemon=True)
+            self._worker.start()
+
+    def _wait(self) -> None:
+        if self._worker is not None:
+            self._worker.join()
+            self._worker = None
+
+    @staticmethod
+    def discard(tmp: Path) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+    def sync_data(self, paths: list[Path]) -> dict[Path, str]:
+        """Make the data of ``paths`` durable; {path: reason} for those that could not be.
+
+        ``syncfs`` of the spool's filesystem where there is one (one call; its cost does not
+        grow with the number of files), else, or when it reports an error, ``fsync`` of each
+        file from SYNC_THREADS threads (the error then names the file it belongs to).
+        """
+        if _SYNCFS is not None:
+            fd = os.open(self.root, os.O_RDONLY)
+            try:
+                if _SYNCFS(fd) == 0:
+                    return {}
+            finally:
+                os.close(fd)
+        bad: dict[Path, str] = {}
+
+        def one(p: Path) -> None:
+            try:
+                _fsync_path(p)
+            except OSError as exc:
+                bad[p] = exc.strerror or str(exc)
+
+        with ThreadPoolExecutor(min(SYNC_THREADS, len(paths)) or 1,
+                                thread_name_prefix="acorn-fsync") as ex:
+            list(ex.map(one, paths))
+        return bad
+
+    def sync_dirs(self, dirs: Iterable[Path]) -> None:
+        """fsync folders whose entries changed (a no-op where folders cannot be opened)."""
+        if os.name == "nt":
+            return
+        for d in sorted(set(dirs), key=lambda p: len(p.parts), reverse=True):
+            try:
+                _fsync_path(d, directory=True)
+            except OSError as exc:
+                if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+                    raise
+
+    def _commit_batch(self, batch: list[tuple[Path, str]]) -> None:
+        """(1) sync the batch's data, (2) rename what is durable; failures to ``_failed``."""
+        try:
+            bad = self.sync_data([tmp for tmp, _ in batch])
+        except OSError as exc:
+            bad = {tmp: exc.strerror or str(exc) for tmp, _ in batch}
+        for tmp, rel in batch:
+            if tmp in bad:
+                self.discard(tmp)
+                self._failed[rel] = f"not saved: cannot make it durable: {bad[tmp]}"
+                continue
+            final = self.path(rel)
+            try:
+                os.replace(tmp, final)
+            except OSError as exc:
+                self.discard(tmp)
+                self._failed[rel] = f"not saved: {exc.strerror or exc}"
+                continue
+            self._failed.pop(rel, None)
+            self._changed.add(final.parent)
+
+    def commit_staged(self) -> dict[str, str]:
+        """Durably put every staged file in place (see the class) and fsync the folders that
+        changed; {rel: reason} for files that could not be (temp removed, last good copy
+        kept). Raises OSError only when a folder cannot be synced."""
+        self._wait()
+        batch, self._staged, self._staged_bytes = self._staged, [], 0
+        if batch:
+            self._commit_batch(batch)
+        failed, self._failed = self._failed, {}
+        changed, self._changed = self._changed, set()
+        new_dirs, self._new_dirs = self._new_dirs, set()
+        self.sync_dirs(changed | {d.parent for d in new_dirs})
+        return failed
 
     def clean_partials(self) -> None:
         """Temp files left by a pull that was killed (never by one that failed: it cleans)."""
@@ -762,10 +914,9 @@ def _read_tar(stream, mode: str, wanted: dict[str, RemoteFile], spool: Spool,
                     pull.bytes += len(chunk)
                     if progress and member.size > 1 << 20:
                         progress(pull, "bytes")
-            spool.commit(tmp, rel, int(member.mtime))
+            spool.stage(tmp, rel, int(member.mtime), member.size)
         except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+            spool.discard(tmp)
             raise
         pull.fetched.append(rel)
         if progress:
@@ -857,10 +1008,9 @@ def pull_sftp(sftp: paramiko.SFTPClient, files: list[RemoteFile], spool: Spool,
         try:
             with out:
                 out.write(data)
-            spool.commit(tmp, job.f.rel, job.f.mtime)
+            spool.stage(tmp, job.f.rel, job.f.mtime, len(data))
         except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+            spool.discard(tmp)
             raise
         pull.fetched.append(job.f.rel)
         if progress:
@@ -979,8 +1129,23 @@ def pull_report_server(rs: ReportServer, spool: Spool, *, trust_new_host: bool =
             lister.close()
         if client is not None:
             client.close()
+        _commit(spool, pull)
         pull.seconds = time.monotonic() - started
     return pull
+
+
+def _commit(spool: Spool, pull: ServerPull) -> None:
+    """Put the files this pull received in place, durably; a file that cannot be keeps its
+    last good copy and is named in ``pull.failed``."""
+    try:
+        failed = spool.commit_staged()
+    except OSError as exc:  # a folder fsync: the files are in place, durability unsure
+        pull.error = pull.error or f"the spool folder could not be synced to disk: " \
+                                   f"{exc.strerror or exc}"
+        return
+    if failed:
+        pull.failed.update(failed)
+        pull.fetched = [rel for rel in pull.fetched if rel not in failed]
 
 
 def _pick_compression(wanted: str, remote_tools: set[str]) -> str:

@@ -252,3 +252,127 @@ def test_cli_fetch_prints_a_summary_and_exit_status(tmp_path, sshd, _home):  # n
                          capture_output=True, text=True, env=env, timeout=60)
     assert run.returncode == 1
     assert "loopback: cannot connect to root@127.0.0.1" in run.stderr
+
+
+def record_durability(monkeypatch) -> list[tuple]:
+    """Every data sync, rename and folder fsync of the spool, in call order."""
+    events: list[tuple] = []
+    sync_data, sync_dirs, fsync_path = (fetch.Spool.sync_data, fetch.Spool.sync_dirs,
+                                        fetch._fsync_path)
+    replace = os.replace
+
+    def rec_sync_data(self, paths):
+        bad = sync_data(self, paths)
+        events.append(("data", {Path(p) for p in paths} - set(bad)))
+        return bad
+
+    def rec_sync_dirs(self, dirs):
+        dirs = set(dirs)
+        sync_dirs(self, dirs)
+        events.append(("dirs", dirs))
+
+    def rec_fsync_path(path, directory=False):
+        fsync_path(path, directory)
+        events.append(("fsync", Path(path), directory))
+
+    def rec_replace(src, dst):
+        replace(src, dst)
+        events.append(("rename", Path(src), Path(dst)))
+
+    monkeypatch.setattr(fetch.Spool, "sync_data", rec_sync_data)
+    monkeypatch.setattr(fetch.Spool, "sync_dirs", rec_sync_dirs)
+    monkeypatch.setattr(fetch, "_fsync_path", rec_fsync_path)
+    monkeypatch.setattr(fetch.os, "replace", rec_replace)
+    monkeypatch.setattr(fetch, "COMMIT_BATCH_FILES", 4)  # background batches mid-pull too
+    return events
+
+
+def check_order(events: list[tuple], spool: Path) -> set[Path]:
+    """Each rename comes after a data sync of that temp file (and, without syncfs, after its
+    own fsync); a folder fsync follows the last rename into that folder. The renamed paths."""
+    synced: set[Path] = set()
+    fsynced: set[Path] = set()
+    renamed: dict[Path, int] = {}
+    for i, ev in enumerate(events):
+        if ev[0] == "data":
+            synced |= ev[1]
+        elif ev[0] == "fsync" and not ev[2]:
+            fsynced.add(ev[1])
+        elif ev[0] == "rename":
+            assert ev[1] in synced, f"{ev[1]} renamed before its data was synced"
+            if fetch._SYNCFS is None:
+                assert ev[1] in fsynced, f"{ev[1]} renamed before it was fsynced"
+            renamed[ev[2]] = i
+    dir_syncs = [(i, ev[1]) for i, ev in enumerate(events) if ev[0] == "dirs"]
+    for final, at in renamed.items():
+        assert any(i > at and final.parent in dirs for i, dirs in dir_syncs), \
+            f"{final.parent} not fsynced after {final.name} was renamed into it"
+    assert all(p.is_relative_to(spool) for p in renamed)
+    return set(renamed)
+
+
+@pytest.mark.parametrize("method", ["auto", "sftp"])
+@pytest.mark.parametrize("syncfs", [True, False], ids=["syncfs", "fsync-pool"])
+def test_pull_is_durable_data_synced_before_rename_folders_after(
+        tmp_path, sshd, monkeypatch, method, syncfs):  # noqa: F811
+    if syncfs and fetch._SYNCFS is None:
+        pytest.skip("no syncfs on this platform")
+    if not syncfs:
+        monkeypatch.setattr(fetch, "_SYNCFS", None)
+    events = record_durability(monkeypatch)
+    now = time.time()
+    files = fill_tree(sshd, now)
+    cfg = make_cfg(tmp_path, sshd, extra=f'method = "{method}"\ncompress = "none"')
+
+    report = fetch.pull(cfg)
+    assert report.ok, report.problems()
+    assert spool_files(cfg.spool_dir) == files
+    renamed = check_order(events, cfg.spool_dir)
+    assert renamed == {cfg.spool_dir / rel for rel in files}
+    assert not list(cfg.spool_dir.rglob("*.part"))
+
+    # a transfer that breaks: the files received before are put in place the same way,
+    # the broken one keeps its last good copy, no temp file is left
+    old_big = files["gamma/big.out"]
+    new_big = os.urandom(40_000_000)
+    sshd.add_file("gamma/big.out", new_big, mtime=now - 60)
+    for rel in ("acme/fs1.out", "acme/ex1.out"):
+        sshd.add_file(rel, f"new {rel}\n" + CLEAN_LOG, mtime=now - 60)
+    events.clear()
+    cut = []
+
+    def cut_the_line(pull, event):
+        if event == "bytes" and not cut:
+            cut.append(sshd.kill_sessions())
+
+    broken = fetch.pull(cfg, progress=cut_the_line)
+    s = broken.servers[0]
+    assert cut and cut[0] > 0
+    assert not s.ok and "gamma/big.out" not in s.fetched
+    assert (cfg.spool_dir / "gamma/big.out").read_bytes() == old_big
+    renamed = check_order(events, cfg.spool_dir)
+    assert cfg.spool_dir / "gamma/big.out" not in renamed
+    assert renamed == {cfg.spool_dir / rel for rel in s.fetched}
+    assert not list(cfg.spool_dir.rglob("*.part"))
+
+
+def test_a_file_whose_data_cannot_be_synced_keeps_its_last_good_copy(
+        tmp_path, sshd, monkeypatch):  # noqa: F811
+    now = time.time()
+    files = fill_tree(sshd, now)
+    cfg = make_cfg(tmp_path, sshd)
+    assert fetch.pull(cfg).ok
+    for rel in ("acme/fs1.out", "acme/ex1.out"):
+        sshd.add_file(rel, "new\n" + CLEAN_LOG, mtime=now - 60)
+
+    def failing_sync(self, paths):
+        return {p: "Input/output error" for p in paths if p.name.startswith(".fs1.out.")}
+
+    monkeypatch.setattr(fetch.Spool, "sync_data", failing_sync)
+    report = fetch.pull(cfg)
+    s = report.servers[0]
+    assert s.failed == {"acme/fs1.out": "not saved: cannot make it durable: Input/output error"}
+    assert s.fetched == ["acme/ex1.out"]
+    assert (cfg.spool_dir / "acme/fs1.out").read_bytes() == files["acme/fs1.out"]
+    assert (cfg.spool_dir / "acme/ex1.out").read_text() == "new\n" + CLEAN_LOG
+    assert not list(cfg.spool_dir.rglob("*.part"))
