@@ -20,7 +20,7 @@ from pathlib import Path
 
 from acorntui import audit
 from acorntui.parser import ParseError, ParseResult, parse_file
-from acorntui.status import ExceptionRule, compute_status, match_exception
+from acorntui.status import ExceptionRule, blocking_notes, compute_status, match_exception
 from db.models import (
     FETCH_FAILED,
     INCOMPLETE,
@@ -278,7 +278,12 @@ class Ingestor:
             flags = [match_exception(self.rules, cid, sid, f.path, f.message, on=night)
                      for f in pr.failures]
             excepted = sum(1 for r in flags if r is not None)
-            status, reason = compute_status(pr.code, pr.reason or "", len(pr.failures), excepted)
+            # error lines of a 23 that name no recognised file: stored as failures without a
+            # path, which no exception can cover (status.blocking_notes)
+            notes = blocking_notes(pr.code, pr.unrecognised_errors)
+            n_errors = len(pr.failures) + len(notes)
+            status, reason = compute_status(pr.code, pr.reason or "", n_errors, excepted,
+                                            len(notes))
             st = pr.stats
             values = dict(
                 code=pr.code, status=status, reason=reason, log_path=str(pr.path)[:1000],
@@ -305,12 +310,16 @@ class Ingestor:
                                  details=f"{customer}/{server} night {night}: result replaced "
                                  "by a newer log", before=before,
                                  after=result_summary(Result.get_by_id(rid)))
-            if pr.failures:
+            if pr.failures or notes:
                 rows = [
                     dict(result=rid, path=f.path, message=f.message[:4000], line=f.line,
                          kind=f.kind, excepted=rule is not None,
                          exception=rule.id if rule else None)
                     for f, rule in zip(pr.failures, flags, strict=True)
+                ] + [
+                    dict(result=rid, path="", message=text[:4000], line=_note_line(text),
+                         kind="unrecognised", excepted=False, exception=None)
+                    for text in notes
                 ]
                 for i in range(0, len(rows), 500):
                     Failure.insert_many(rows[i:i + 500]).execute()
@@ -397,6 +406,12 @@ def iter_spool(root: Path) -> Iterable[Path]:
                 yield f
 
 
+def _note_line(text: str) -> int:
+    """The line number a parser note starts with (``line 12: ...``), else 0."""
+    head = text[5:].split(":", 1)[0] if text.startswith("line ") else ""
+    return int(head) if head.isdigit() else 0
+
+
 def _clamp(n: int | None) -> int | None:
     """Keep absurd numbers from a hostile log inside BIGINT."""
     if n is None:
@@ -465,7 +480,8 @@ def reevaluate(
                     Failure.update(excepted=rule is not None, exception=new_exc).where(
                         Failure.id == f.id).execute()
                 excepted += rule is not None
-            new_status, new_reason = compute_status(code, reason, len(fails), excepted)
+            unrec = sum(1 for f in fails if f.kind == "unrecognised")
+            new_status, new_reason = compute_status(code, reason, len(fails), excepted, unrec)
             if new_status != status or excepted != old_excepted or new_reason != reason:
                 Result.update(status=new_status, reason=new_reason, excepted_count=excepted,
                               error_count=len(fails)).where(Result.id == rid).execute()

@@ -94,6 +94,8 @@ def match_exception(
     on: dt.date | None = None,
 ) -> ExceptionRule | None:
     """The most specific in-force rule that covers this file error, or None."""
+    if not path:  # an error line that names no file: nothing can vouch for it
+        return None
     best: ExceptionRule | None = None
     for r in rules:
         if on is not None and not r.in_force(on):
@@ -111,18 +113,44 @@ def match_exception(
     return best
 
 
-def compute_status(code: int, reason: str, error_count: int, excepted_count: int
-                   ) -> tuple[str, str]:
-    """(status, reason) from the completion code and the file errors' exception state."""
+# Lines rsync prints after file errors that are consequences, not errors of their own.
+_BENIGN_NOTE = re.compile(
+    r"IO error encountered -- skipping file deletion|^\*\*\* Skipping any contents"
+)
+
+
+def blocking_notes(code: int, unrecognised: list[str]) -> list[str]:
+    """Error lines of a code-23 log that name no file we recognised. No exception can
+    cover them (an exception names a file), so they keep the result from being ok: a 23
+    may have been caused by exactly that line."""
+    if code != 23:
+        return []
+    return [t for t in unrecognised if not _BENIGN_NOTE.search(t)]
+
+
+def compute_status(code: int, reason: str, error_count: int, excepted_count: int,
+                   unrecognised: int = 0) -> tuple[str, str]:
+    """(status, reason) from the completion code and the file errors' exception state.
+
+    ``error_count`` includes the ``unrecognised`` error lines (stored as failures without a
+    path), which no exception can cover.
+    """
     if code == -2:
         return INCOMPLETE, reason or REASON_INCOMPLETE
     if code in (0, 24):
         return OK, ""
     if code == 23:
-        if error_count == 0:
+        files = error_count - unrecognised
+        if files <= 0:
             return FAILED, "unrecognised errors"
-        if excepted_count >= error_count:
+        if excepted_count >= files and not unrecognised:
             return OK_WITH_EXCEPTIONS, ""
-        n = error_count - excepted_count
-        return FAILED, f"{n} file error{'s' if n != 1 else ''} not excepted"
+        n = files - excepted_count
+        parts = []
+        if n > 0:
+            parts.append(f"{n} file error{'s' if n != 1 else ''} not excepted")
+        if unrecognised:
+            plural = "s" if unrecognised != 1 else ""
+            parts.append(f"{unrecognised} unrecognised error line{plural}")
+        return FAILED, ", ".join(parts)
     return FAILED, reason or ""

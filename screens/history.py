@@ -516,6 +516,11 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
         if f is None or self.info is None or self.current is None:
             self.notify("No failing file on this night to except.", severity="warning")
             return
+        if not f.path:
+            self.notify("This error line names no file, so no exception can cover it: "
+                        "the log needs a look (re-parse after fixing the cause).",
+                        severity="warning", timeout=8)
+            return
         if f.excepted:
             self.notify(f"Already covered by {f.exception}.", markup=False)
         from screens.forms import ExceptionForm, ExceptionFormResult

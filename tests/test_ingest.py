@@ -314,3 +314,40 @@ def test_exception_expiring_turns_latest_result_red_on_next_ingest(sqlite_db, sp
     assert rep.reevaluated == 1
     r = Result.get(Result.server == mail01)
     assert r.status == "failed" and r.excepted_count == 0
+
+
+UNKNOWN_PLUS_PST = (
+    "building file list ... done\r\n"
+    f'rsync: send_files failed to open "{PST}": Permission denied (13)\r\n'
+    "rsync: some brand-new failure that names no file\r\n"
+    "IO error encountered -- skipping file deletion\r\n"
+    "\r\nsent 1,234 bytes  received 56 bytes  2,580.00 bytes/sec\r\n"
+    "total size is 9,999  speedup is 7.75\r\n"
+    "rsync error: some files could not be transferred (code 23) at main.c(1039) "
+    "[sender=3.0.9]\r\n"
+)
+
+
+def test_unrecognised_error_line_keeps_a_23_from_being_ok(sqlite_db, tmp_path, sqlite_url,
+                                                          capsys):
+    """Every recognised file is excepted, but an error line we could not tie to a file may be
+    what caused the 23: the result stays failed, and the line is listed."""
+    p = write_log(tmp_path, "acme", "mail01", UNKNOWN_PLUS_PST)
+    Ingestor(now=NOW).ingest_file(p)
+    mail01 = Server.get(Server.name == "mail01")
+    er.add_exception(TSR, er.ExceptionInput(scope="server", server_id=mail01.id,
+                                            path_pattern="*.pst"))
+    r = Result.get(Result.server == mail01)
+    assert (r.status, r.error_count, r.excepted_count) == ("failed", 2, 1)
+    notes = [f for f in r.failures if f.kind == "unrecognised"]
+    assert [n.message for n in notes] == ["rsync: some brand-new failure that names no file"]
+    assert notes[0].path == "" and not notes[0].excepted
+    main(["--db", sqlite_url, "parse", "--json", "--max-age-hours", "0", str(p)])
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["status"] == "failed"
+    assert [f["path"] for f in obj["failures"]] == [PST] and obj["failures"][0]["excepted"]
+    # "IO error encountered" alone is a consequence of the file errors, not a blocker
+    q = write_log(tmp_path, "acme", "fs01", UNKNOWN_PLUS_PST.replace(
+        "rsync: some brand-new failure that names no file\r\n", ""))
+    er.add_exception(TSR, er.ExceptionInput(scope="global", path_pattern="*/Mail/outlook.pst"))
+    assert Ingestor(now=NOW).ingest_file(q).status == "ok_with_exceptions"

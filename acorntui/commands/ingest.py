@@ -52,7 +52,7 @@ def parse_date(text: str | None, opt: str = "--night") -> dt.date | None:
 
 def cmd_parse(args, ctx) -> int:
     from acorntui.parser import ParseError, parse_file
-    from acorntui.status import compute_status, match_exception
+    from acorntui.status import blocking_notes, compute_status, match_exception
 
     now = parse_now(args.now)
     if now is not None and now.tzinfo is None:
@@ -83,7 +83,9 @@ def cmd_parse(args, ctx) -> int:
     on = (now or dt.datetime.now().astimezone()).date()
     flags = [match_exception(rules, cid, sid, f.path, f.message, on=on) for f in pr.failures]
     excepted = sum(1 for r in flags if r)
-    status, reason = compute_status(pr.code, pr.reason or "", len(pr.failures), excepted)
+    notes = blocking_notes(pr.code, pr.unrecognised_errors)
+    status, reason = compute_status(pr.code, pr.reason or "", len(pr.failures) + len(notes),
+                                    excepted, len(notes))
     if args.json:
         st = pr.stats
         obj = {
@@ -103,6 +105,7 @@ def cmd_parse(args, ctx) -> int:
                 "speedup": st.speedup,
             },
             "rsync_version": pr.rsync_version,
+            "unrecognised_errors": pr.unrecognised_errors,
         }
         print(json.dumps(obj, ensure_ascii=False, indent=2))
         return 0
