@@ -135,14 +135,16 @@ def load_night(night: dt.date | None, direction: int = 0) -> dict[str, Any]:
         night = latest
     elif direction:
         night = queries.adjacent_night(night, direction) or night
+    # the signature is taken BEFORE the rows: a change committed while the rows are read then
+    # differs from it and the next poll reloads (taken after, it would hide that change)
+    signature = queries.night_signature(night)
     rows = queries.nightly_rows(night) if night is not None else []
     remarks = queries.night_remarks(night) if night is not None else {}
     has_prev = night is not None and queries.adjacent_night(night, -1) is not None
     from acorntui.roles import current_user
 
     return dict(night=night, latest=latest, rows=rows, remarks=remarks, has_prev=has_prev,
-                user=current_user(),
-                signature=queries.night_signature(night),
+                user=current_user(), signature=signature,
                 seconds=time.perf_counter() - t0)
 
 
