@@ -78,6 +78,31 @@ def customer_server_from_path(path: Path) -> tuple[str, str]:
 
 
 @dataclass
+class Evaluation:
+    flags: list[ExceptionRule | None]  # the exception covering each failure, or None
+    notes: list[str]  # error lines of a 23 that name no recognised file
+    excepted: int
+    status: str
+    reason: str
+
+
+def evaluate(pr: ParseResult, rules: list[ExceptionRule], customer_id: int | None,
+             server_id: int | None, on: dt.date) -> Evaluation:
+    """Status of a parsed log under the exceptions: the one rule for ingest and `parse`.
+
+    Error lines of a 23 that name no recognised file count as errors no exception can cover
+    (status.blocking_notes); ingest stores them as failures without a path.
+    """
+    flags = [match_exception(rules, customer_id, server_id, f.path, f.message, on=on)
+             for f in pr.failures]
+    excepted = sum(1 for r in flags if r is not None)
+    notes = blocking_notes(pr.code, pr.unrecognised_errors)
+    status, reason = compute_status(pr.code, pr.reason or "", len(pr.failures) + len(notes),
+                                    excepted, len(notes))
+    return Evaluation(flags, notes, excepted, status, reason)
+
+
+@dataclass
 class Outcome:
     path: str
     customer: str
@@ -171,13 +196,6 @@ class Ingestor:
                                       "not registered"))
             self._server_ids[(cid, name)] = sid
         return sid
-
-    # kept for callers that want model instances
-    def customer(self, name: str) -> Customer:
-        return Customer.get_by_id(self.customer_id(name))
-
-    def server(self, customer: Customer, name: str) -> Server:
-        return Server.get_by_id(self.server_id(customer.name, name))
 
     def _existing(self, sid: int, night: dt.date) -> tuple | None:
         """(id, sha256, log_mtime, status, code, reason) of the server's result for the
@@ -275,26 +293,19 @@ class Ingestor:
                 out.action, out.result_id = "older", existing[0]
                 out.status, out.code, out.reason = existing[3], existing[4], existing[5]
                 return out
-            flags = [match_exception(self.rules, cid, sid, f.path, f.message, on=night)
-                     for f in pr.failures]
-            excepted = sum(1 for r in flags if r is not None)
-            # error lines of a 23 that name no recognised file: stored as failures without a
-            # path, which no exception can cover (status.blocking_notes)
-            notes = blocking_notes(pr.code, pr.unrecognised_errors)
+            ev = evaluate(pr, self.rules, cid, sid, night)
+            flags, notes, excepted = ev.flags, ev.notes, ev.excepted
+            status, reason = ev.status, ev.reason
             n_errors = len(pr.failures) + len(notes)
-            status, reason = compute_status(pr.code, pr.reason or "", n_errors, excepted,
-                                            len(notes))
             st = pr.stats
             values = dict(
                 code=pr.code, status=status, reason=reason, log_path=str(pr.path)[:1000],
                 log_mtime=mtime, log_size=pr.size, log_sha256=pr.sha256, parsed_at=utcnow(),
-                sent_bytes=st.sent_bytes, received_bytes=st.received_bytes,
+                sent_bytes=_clamp(st.sent_bytes), received_bytes=_clamp(st.received_bytes),
                 bytes_per_sec=st.bytes_per_sec, total_size=_clamp(st.total_size),
-                speedup=st.speedup, error_count=len(pr.failures), excepted_count=excepted,
+                speedup=st.speedup, error_count=n_errors, excepted_count=excepted,
                 rsync_version=(pr.rsync_version or "")[:40],
             )
-            values["sent_bytes"] = _clamp(values["sent_bytes"])
-            values["received_bytes"] = _clamp(values["received_bytes"])
             if existing is None:
                 rid = self._insert(Result, dict(server=sid, night=night, **values))
                 out.action = "created"
@@ -329,13 +340,15 @@ class Ingestor:
         return out
 
     def ingest_paths(self, paths: Iterable[str | os.PathLike], *, mark_missing: bool | None = None,
-                     progress: Callable[[Outcome], None] | None = None) -> BatchReport:
+                     progress: Callable[[Outcome], None] | None = None,
+                     night: dt.date | None = None) -> BatchReport:
         """Files, or spool folders laid out as <customer>/<server>.out.
 
         When a folder is given (or mark_missing=True), every active server with no result for
-        the current night afterwards gets -2 (missing).
+        the current night (or ``night``, which then also holds every file) afterwards gets -2
+        (missing).
         """
-        report = BatchReport(night=current_night(self.now, self.cutoff_hours))
+        report = BatchReport(night=night or current_night(self.now, self.cutoff_hours))
         any_dir = False
         for item in paths:
             p = Path(item)
@@ -345,7 +358,7 @@ class Ingestor:
             else:
                 files = [p]
             for f in files:
-                o = self.ingest_file(f)
+                o = self.ingest_file(f, night=night)
                 report.outcomes.append(o)
                 if progress:
                     progress(o)
@@ -487,9 +500,6 @@ def reevaluate(
                               error_count=len(fails)).where(Result.id == rid).execute()
                 changed += 1
     return changed
-
-
-_summary = result_summary  # old name, kept for callers
 
 
 def reevaluate_expired(today: dt.date | None = None) -> int:

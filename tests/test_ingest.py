@@ -335,6 +335,7 @@ def test_unrecognised_error_line_keeps_a_23_from_being_ok(sqlite_db, tmp_path, s
     p = write_log(tmp_path, "acme", "mail01", UNKNOWN_PLUS_PST)
     Ingestor(now=NOW).ingest_file(p)
     mail01 = Server.get(Server.name == "mail01")
+    assert Result.get(Result.server == mail01).error_count == 2  # as recorded, too
     er.add_exception(TSR, er.ExceptionInput(scope="server", server_id=mail01.id,
                                             path_pattern="*.pst"))
     r = Result.get(Result.server == mail01)

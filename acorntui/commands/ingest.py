@@ -52,7 +52,6 @@ def parse_date(text: str | None, opt: str = "--night") -> dt.date | None:
 
 def cmd_parse(args, ctx) -> int:
     from acorntui.parser import ParseError, parse_file
-    from acorntui.status import blocking_notes, compute_status, match_exception
 
     now = parse_now(args.now)
     if now is not None and now.tzinfo is None:
@@ -63,7 +62,7 @@ def cmd_parse(args, ctx) -> int:
     except ParseError as exc:
         eprint(f"acorntui: {exc}")
         return 2
-    rules, cid, sid, warn = [], None, None, ""
+    rules, cid, sid = [], None, None
     try:
         ctx.connect()
         from acorntui.ingest import load_rules
@@ -78,14 +77,12 @@ def cmd_parse(args, ctx) -> int:
             c = Customer.get_or_none(Customer.name == (pr.customer or ""))
             cid = c.id if c else None
     except Exception as exc:  # noqa: BLE001 - parse still works without the database
-        warn = f"warning: exceptions not applied ({exc})"
-        eprint(f"acorntui: {warn}")
+        eprint(f"acorntui: warning: exceptions not applied ({exc})")
+    from acorntui.ingest import evaluate
+
     on = (now or dt.datetime.now().astimezone()).date()
-    flags = [match_exception(rules, cid, sid, f.path, f.message, on=on) for f in pr.failures]
-    excepted = sum(1 for r in flags if r)
-    notes = blocking_notes(pr.code, pr.unrecognised_errors)
-    status, reason = compute_status(pr.code, pr.reason or "", len(pr.failures) + len(notes),
-                                    excepted, len(notes))
+    ev = evaluate(pr, rules, cid, sid, on)
+    flags, status, reason = ev.flags, ev.status, ev.reason
     if args.json:
         st = pr.stats
         obj = {
@@ -158,19 +155,8 @@ def cmd_ingest(args, ctx) -> int:
     for p in missing_paths:
         eprint(f"acorntui: {p}: no such file or folder")
     paths = [p for p in paths if Path(p).exists()]
-    if night is not None:
-        from acorntui.ingest import BatchReport, iter_spool
-
-        report = BatchReport(night=night)
-        for p in paths:
-            pp = Path(p)
-            files = list(iter_spool(pp)) if pp.is_dir() else [pp]
-            for f in files:
-                report.outcomes.append(ing.ingest_file(f, night=night))
-        if not args.no_missing and any(Path(p).is_dir() for p in paths):
-            report.missing = ing.record_missing(night)
-    else:
-        report = ing.ingest_paths(paths, mark_missing=False if args.no_missing else None)
+    report = ing.ingest_paths(paths, mark_missing=False if args.no_missing else None,
+                              night=night)
     if args.json:
         print(json.dumps([{**o.__dict__, "night": str(o.night) if o.night else None}
                           for o in report.outcomes], indent=2, ensure_ascii=False))
