@@ -48,16 +48,9 @@ class Ctx:
 
 def _db_error_text(exc: BaseException) -> str:
     """``(2013) Lost connection ...`` from a driver error, on one line, URLs masked."""
-    from db.connection import mask_url
+    from db.connection import error_text
 
-    args = getattr(exc, "args", ())
-    if len(args) >= 2 and isinstance(args[0], int):
-        text = f"({args[0]}) {args[1]}" if str(args[1]).strip() else ""
-    else:
-        text = str(exc)
-    if not text.strip():  # pymysql's InterfaceError(0, ''): the socket is gone
-        text = f"{exc.__class__.__name__}: the connection to the database server was lost"
-    return " ".join(mask_url(w) for w in text.split())
+    return error_text(exc, name_class=True)
 
 
 def eprint(*parts: object) -> None:

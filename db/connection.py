@@ -132,7 +132,7 @@ def ensure_mysql_database(u: DBURL) -> None:
             charset="utf8mb4", connect_timeout=5,
         )
     except pymysql.MySQLError as exc:
-        raise DatabaseUnavailable(f"cannot connect to {u.masked}: {_err_text(exc)}") from None
+        raise DatabaseUnavailable(f"cannot connect to {u.masked}: {error_text(exc)}") from None
     try:
         with conn.cursor() as cur:
             name = u.name.replace("`", "``")
@@ -142,17 +142,27 @@ def ensure_mysql_database(u: DBURL) -> None:
             )
     except pymysql.MySQLError as exc:
         raise DatabaseUnavailable(
-            f"cannot create database on {u.masked}: {_err_text(exc)}"
+            f"cannot create database on {u.masked}: {error_text(exc)}"
         ) from None
     finally:
         conn.close()
 
 
-def _err_text(exc: BaseException) -> str:
+def error_text(exc: BaseException, *, name_class: bool = False) -> str:
+    """A driver error as one readable line, URLs masked: ``(2003) Can't connect ...``
+    rather than the args tuple, and pymysql's empty ``InterfaceError(0, '')`` (the socket is
+    gone) said in words (prefixed by the error's class with ``name_class``)."""
     args = getattr(exc, "args", ())
     if len(args) >= 2 and isinstance(args[0], int):
-        return f"({args[0]}) {args[1]}"
-    return str(exc) or exc.__class__.__name__
+        text = f"({args[0]}) {args[1]}" if str(args[1]).strip() else ""
+    else:
+        text = str(exc)
+    if not text.strip():
+        text = "the connection to the database server was lost"
+        if name_class:
+            text = f"{exc.__class__.__name__}: {text}"
+    return " ".join(mask_url(w) for w in text.split())
+
 
 
 def connect(url: str, *, create_mysql_db: bool = False) -> Database:
@@ -175,9 +185,9 @@ def connect(url: str, *, create_mysql_db: bool = False) -> Database:
         db.connect(reuse_if_open=True)
     except OperationalError as exc:
         inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
-        raise DatabaseUnavailable(f"cannot connect to {u.masked}: {_err_text(inner)}") from None
+        raise DatabaseUnavailable(f"cannot connect to {u.masked}: {error_text(inner)}") from None
     except Exception as exc:  # pymysql.err.* and sqlite3 errors
-        raise DatabaseUnavailable(f"cannot connect to {u.masked}: {_err_text(exc)}") from None
+        raise DatabaseUnavailable(f"cannot connect to {u.masked}: {error_text(exc)}") from None
     return db
 
 
