@@ -41,7 +41,3 @@ def search_codes(text: str, codes: list[CodeInfo] | None = None) -> list[CodeInf
     words = text.lower().split()
     pool = codes if codes is not None else all_codes()
     return [c for c in pool if all(w in c.search_text() for w in words)]
-
-
-def jargon_map() -> dict[int, str]:
-    return {c: j for c, j in ErrorCode.select(ErrorCode.code, ErrorCode.jargon).tuples()}
