@@ -68,6 +68,7 @@ from paramiko.sftp import (
 )
 
 from acorntui.config import Config, ReportServer, config_dir
+from acorntui.textsafe import visible_controls
 
 CONNECT_TIMEOUT = 15.0  # TCP connect and SSH banner
 AUTH_TIMEOUT = 20.0
@@ -136,10 +137,13 @@ def check_rel(rel: str) -> str | None:
     return None
 
 
+_SHOWN_WHITESPACE = {9: "\\t", 10: "\\n", 13: "\\r"}
+
+
 def printable(name: str) -> str:
-    """A name as it may be shown in a terminal: control characters made visible."""
-    return repr(name)[1:-1] if any(ord(c) < 32 or ord(c) == 127 or 0xDC80 <= ord(c) <= 0xDCFF
-                                   for c in name) else name
+    """A name as it may be shown in a terminal: control, bidi and other invisible characters
+    made visible (:func:`acorntui.textsafe.visible_controls`), a newline as ``\\n``."""
+    return visible_controls(name.translate(_SHOWN_WHITESPACE))
 
 
 # -- reports ---------------------------------------------------------------------------------
@@ -151,14 +155,6 @@ class RemoteFile:
     mtime: int
     path: str = ""  # absolute remote path to read (the real path for a followed symlink)
 
-    @property
-    def customer(self) -> str:
-        return self.rel.split("/", 1)[0]
-
-    @property
-    def server(self) -> str:
-        return self.rel.split("/", 1)[1][:-4]
-
 
 @dataclass
 class ServerPull:
@@ -169,7 +165,6 @@ class ServerPull:
     method: str = ""  # exec+zstd | exec+gzip | exec | sftp
     error: str = ""  # the whole report server failed (connect, host key, auth, listing)
     listed: int = 0
-    todo: int = 0
     fetched: list[str] = field(default_factory=list)
     unchanged: int = 0
     bytes: int = 0
@@ -183,9 +178,14 @@ class ServerPull:
     def ok(self) -> bool:
         return not self.error and not self.failed
 
+    @property
+    def todo(self) -> int:
+        """Files listed that the spool did not already have."""
+        return self.listed - self.unchanged
+
     def summary(self) -> str:
         if self.error:
-            return f"{self.name}: FAILED: {self.error}"
+            return f"{self.name}: FAILED: {visible_controls(self.error)}"
         parts = [f"{self.name}: {self.listed} logs listed", f"{len(self.fetched)} fetched "
                  f"({_mb(self.bytes)})", f"{self.unchanged} unchanged"]
         if self.failed:
@@ -224,14 +224,16 @@ class PullReport:
         return sum(s.bytes for s in self.servers)
 
     def problems(self) -> list[str]:
+        """One line per problem, safe for a terminal: remote names and the server's own error
+        texts (SFTP status, tar's stderr) have their control characters made visible."""
         lines = []
         for s in self.servers:
             if s.error:
-                lines.append(f"{s.name}: {s.error}")
+                lines.append(f"{s.name}: {visible_controls(s.error)}")
             for rel, why in sorted(s.failed.items()):
-                lines.append(f"{s.name}: {printable(rel)}: {why}")
+                lines.append(f"{s.name}: {printable(rel)}: {visible_controls(why)}")
             for name in s.skipped:
-                lines.append(f"{s.name}: skipped unsafe name {name}")
+                lines.append(f"{s.name}: skipped unsafe name {visible_controls(name)}")
             for rel in s.changed:
                 lines.append(f"{s.name}: {printable(rel)}: changed while it was read (still "
                              f"being written?); the copy may be cut short, the next pull "
@@ -595,9 +597,9 @@ class ExecUnavailable(Exception):
     pass
 
 
-def list_exec(client: paramiko.SSHClient, remote_dir: str, pull: ServerPull
-              ) -> tuple[list[tuple[str, str, int, int]], set[str], str]:
-    """(entries (rel, type, size, mtime), compressors the server has, stderr) via find."""
+def list_exec(client: paramiko.SSHClient, remote_dir: str
+              ) -> tuple[list[tuple[str, str, int, int]], set[str]]:
+    """(entries (rel, type, size, mtime), compressors the server has) via find."""
     cmd = (
         f"cd -- {shlex.quote(remote_dir)} || exit 97; printf '{LIST_MARKER.decode()}\\0'; "
         "for c in zstd gzip; do command -v $c >/dev/null 2>&1 && printf '%s ' $c; done; "
@@ -634,7 +636,7 @@ def list_exec(client: paramiko.SSHClient, remote_dir: str, pull: ServerPull
         depth, kind, size, mtime, rel = fields
         entries.append((os.fsdecode(rel), f"{depth.decode()}{kind.decode()}", int(size),
                         int(float(mtime))))
-    return entries, tools, err
+    return entries, tools
 
 
 def _inside(root_real: str, path: str) -> bool:
@@ -697,18 +699,14 @@ class _Lister:
     def from_exec(self, entries: list[tuple[str, str, int, int]]) -> list[RemoteFile]:
         files: list[RemoteFile] = []
         for rel, kind, size, mtime in entries:
-            if kind == "1d":
+            if kind in ("1d", "1l"):  # a customer folder (1l: a symlink to one)
                 why = unsafe_name(rel)
                 if why:
                     self.pull.skipped.append(f"{printable(rel)}/ ({why})")
-                continue
-            if kind == "1l":  # a customer folder that is a symlink
-                if unsafe_name(rel):
-                    self.pull.skipped.append(f"{printable(rel)}/ ({unsafe_name(rel)})")
-                    continue
-                real = self.resolve(rel)
-                if real is not None:
-                    files.extend(self._list_dir_sftp(rel, real))
+                elif kind == "1l":
+                    real = self.resolve(rel)
+                    if real is not None:
+                        files.extend(self._list_dir_sftp(rel, real))
                 continue
             if not kind.startswith("2") or not rel.endswith(".out"):
                 continue
@@ -844,8 +842,9 @@ def pull_tar(client: paramiko.SSHClient, remote_dir: str, files: list[RemoteFile
         _tar_errors(ch.makefile_stderr("rb").read().decode(errors="replace"), wanted, pull)
     except (tarfile.TarError, EOFError, OSError, paramiko.SSHException) as exc:
         reason = _stream_error(feed_error, exc)
+        got = set(pull.fetched)
         for rel in wanted:
-            if rel not in pull.failed and rel not in set(pull.fetched):
+            if rel not in pull.failed and rel not in got:
                 pull.failed[rel] = f"transfer interrupted: {reason}"
         pull.error = pull.error or f"transfer interrupted after {len(pull.fetched)} of " \
                                    f"{len(files)} files: {reason}"
@@ -876,6 +875,7 @@ def _stream_error(feed_error: list[BaseException], exc: BaseException) -> str:
 
 def _tar_errors(stderr: str, wanted: dict[str, RemoteFile], pull: ServerPull) -> None:
     """``tar: cust/srv.out: Cannot open: Permission denied`` -> that file's reason."""
+    got = set(pull.fetched)
     for line in stderr.splitlines():
         if not line.startswith("tar: "):
             continue
@@ -884,7 +884,7 @@ def _tar_errors(stderr: str, wanted: dict[str, RemoteFile], pull: ServerPull) ->
             if not body.startswith(rel + ": "):
                 continue
             what = body[len(rel) + 2:].strip()
-            if rel not in set(pull.fetched):
+            if rel not in got:
                 pull.failed[rel] = what
             elif "changed as we read it" in what and rel not in pull.changed:
                 pull.changed.append(rel)
@@ -1086,7 +1086,7 @@ def pull_report_server(rs: ReportServer, spool: Spool, *, trust_new_host: bool =
         tools: set[str] = set()
         if method in ("auto", "exec"):
             try:
-                entries, tools, err = list_exec(client, rs.remote_dir, pull)
+                entries, tools = list_exec(client, rs.remote_dir)
                 files = lister.from_exec(entries)
                 pull.method = "exec"
             except ExecUnavailable as exc:
@@ -1101,7 +1101,6 @@ def pull_report_server(rs: ReportServer, spool: Spool, *, trust_new_host: bool =
         pull.listed = len(files)
         todo = [f for f in files if not spool.unchanged(f)]
         pull.unchanged = len(files) - len(todo)
-        pull.todo = len(todo)
         if progress:
             progress(pull, "listed")
         if not todo:

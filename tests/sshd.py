@@ -237,6 +237,20 @@ def write_config(path: Path, *, spool: Path, servers: list[str], extra: str = ""
     return path
 
 
+def make_cfg(tmp_path: Path, server: SshServer, *, extra: str = "", trusted: bool = True,
+             name: str = "c.toml", **kw):
+    """A loaded Config (spool ``tmp_path/spool``) with ``server`` as its one report server,
+    its host key in ``tmp_path/acorn_known_hosts`` unless not ``trusted``."""
+    from acorntui.config import load_config
+
+    kh = tmp_path / "acorn_known_hosts"
+    if trusted:
+        server.write_known_hosts(kh)
+    path = write_config(tmp_path / name, spool=tmp_path / "spool",
+                        servers=[server.report_server_toml(known_hosts=kh, extra=extra, **kw)])
+    return load_config(path)
+
+
 def start_server(base: Path, **kw) -> SshServer:
     binary = find_sshd()
     if binary is None:
@@ -248,6 +262,17 @@ def start_server(base: Path, **kw) -> SshServer:
 
         skip_or_fail("the sshd fixture runs sshd as root")
     return SshServer(base, binary=binary, **kw).start()
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    """No real ~/.ssh (config, known_hosts) or ssh-agent leaks into a test. Autouse in the
+    modules that import it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    return home
 
 
 @pytest.fixture

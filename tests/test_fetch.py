@@ -13,6 +13,8 @@ from sshd import (
     CLEAN_LOG,
     FAILED_LOG,
     SshServer,
+    _home,  # noqa: F401
+    make_cfg,
     sshd,  # noqa: F401
     start_server,
     write_config,
@@ -23,26 +25,6 @@ from acorntui.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 HOUR = 3600
-
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    """No real ~/.ssh (config, known_hosts) leaks into a test."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    return home
-
-
-def make_cfg(tmp_path: Path, server: SshServer, *, extra: str = "", trusted: bool = True,
-             name: str = "c.toml", **kw):
-    kh = tmp_path / "acorn_known_hosts"
-    if trusted:
-        server.write_known_hosts(kh)
-    path = write_config(tmp_path / name, spool=tmp_path / "spool",
-                        servers=[server.report_server_toml(known_hosts=kh, extra=extra, **kw)])
-    return load_config(path)
 
 
 def fill_tree(server: SshServer, now: float) -> dict[str, bytes]:

@@ -25,24 +25,21 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sshd import CLEAN_LOG, FAILED_LOG, SshServer, start_server, write_config
+from sshd import (
+    CLEAN_LOG,
+    FAILED_LOG,
+    SshServer,
+    _home,  # noqa: F401
+    start_server,
+)
+from sshd import make_cfg as loopback_cfg
 
 from acorntui import fetch
-from acorntui.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 HOUR = 3600
 GOOD = {f"cust{i:02d}/srv{i}.out": (f"log {i}\n" + (FAILED_LOG if i % 3 else CLEAN_LOG))
         for i in range(12)}
-
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    return home
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +78,7 @@ def server(login_user):
 
 
 def make_cfg(tmp_path: Path, srv: SshServer, method: str):
-    kh = srv.write_known_hosts(tmp_path / "acorn_known_hosts")
-    extra = f'method = "{method}"\ncompress = "none"'
-    path = write_config(tmp_path / "c.toml", spool=tmp_path / "spool",
-                        servers=[srv.report_server_toml(known_hosts=kh, extra=extra)])
-    return load_config(path)
+    return loopback_cfg(tmp_path, srv, extra=f'method = "{method}"\ncompress = "none"')
 
 
 def tree(root: Path, skip: tuple[Path, ...]) -> dict[str, tuple[int, int, int]]:

@@ -12,6 +12,8 @@ import pytest
 from sshd import (
     CLEAN_LOG,
     FAILED_LOG,
+    _home,  # noqa: F401
+    make_cfg,
     sshd,  # noqa: F401
     write_config,
 )
@@ -23,19 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TSR = User("tsr1", "tsr", "Tess", 2)
 
 
-@pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    return home
-
-
 def _cfg(tmp_path, sshd):  # noqa: F811
-    kh = sshd.write_known_hosts(tmp_path / "kh")
-    return load_config(write_config(tmp_path / "c.toml", spool=tmp_path / "spool",
-                                    servers=[sshd.report_server_toml(known_hosts=kh)]))
+    return make_cfg(tmp_path, sshd)
 
 
 def _result(customer, server):

@@ -6,6 +6,7 @@ import sys
 import time
 
 from acorntui.cli import UsageError, eprint
+from acorntui.textsafe import visible_controls
 
 
 def register(sub) -> None:
@@ -66,7 +67,8 @@ class _Ticker:
 
         def progress(outcome) -> None:
             n[0] += 1
-            self.show(f"parsed {n[0]} logs: {outcome.customer}/{outcome.server}")
+            self.show(f"parsed {n[0]} logs: "
+                      f"{visible_controls(f'{outcome.customer}/{outcome.server}')}")
         return progress
 
 
@@ -114,9 +116,8 @@ def cmd_nightly(args, ctx) -> int:
         eprint(f"acorntui: database error on {mask_url(ctx.db_url)}: {_db_error_text(exc)}")
         return 1
     ticker.done()
-    lines = run.summary()
-    for line in lines:
-        print(line)
+    for line in run.summary():
+        print(visible_controls(line))  # log-derived text (ingest errors) included
     return 0 if run.ok else 1
 
 
@@ -136,9 +137,11 @@ def cmd_reparse(args, ctx) -> int:
         eprint(f"acorntui: {exc}")
         return 1
     except ReparseError as exc:
-        eprint(f"acorntui: reparse {customer}/{server}: {exc}")
+        eprint(visible_controls(f"acorntui: reparse {customer}/{server}: {exc}"))
         return 1
     reason = f" ({out.reason})" if out.reason else ""
-    print(f"{customer}/{server} night {out.night}: {out.status}{reason}, code {out.code}")
-    print(f"log: {out.path} [{out.source}]")
+    # the reason comes from the log, which the backed-up machine wrote
+    print(visible_controls(f"{customer}/{server} night {out.night}: {out.status}{reason}, "
+                           f"code {out.code}"))
+    print(visible_controls(f"log: {out.path} [{out.source}]"))
     return 0
