@@ -507,9 +507,9 @@ def _notes_and_snoozes(plan: list[DemoServer], nights: list[dt.date], today: dt.
     from db.models import Result, Server, Update, database_proxy
 
     last = nights[-1]
+    at = dt.datetime.combine(today, dt.time(8, 40))  # the demo's clock for notes and audit rows
     with database_proxy.obj.atomic():
         for s in plan:
-            at = dt.datetime.combine(today, dt.time(8, 40))
             if s.scenario == "streak":
                 r = Result.get_or_none((Result.server == s.id) & (Result.night == last))
                 if r is not None:
@@ -531,4 +531,4 @@ def _notes_and_snoozes(plan: list[DemoServer], nights: list[dt.date], today: dt.
                 audit.record("server.snooze", "mkowalski", table="servers", row_id=s.id,
                              server=s.id, details="Office move: powered off")
         # audit rows get the demo's clock, not the build time (reproducible snapshots)
-        Update.update(at=dt.datetime.combine(today, dt.time(8, 40))).execute()
+        Update.update(at=at).execute()

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from peewee import JOIN, fn
+from peewee import JOIN, Case, fn
 
 from db.models import (
     FAILED,
@@ -95,6 +95,11 @@ class NightlyRow:
         return not self.is_good and not self.snoozed
 
     @property
+    def shown_status(self) -> str:
+        """The status, or ``snoozed`` when bad but snoozed (what counts and colours use)."""
+        return "snoozed" if (self.snoozed and not self.is_good) else self.status
+
+    @property
     def label(self) -> str:
         return status_label(self.status, self.reason)
 
@@ -105,12 +110,6 @@ class NightlyRow:
 
 def latest_night() -> dt.date | None:
     return Result.select(fn.MAX(Result.night)).scalar()
-
-
-def nights_with_results(limit: int = 400) -> list[dt.date]:
-    q = (Result.select(Result.night).distinct().order_by(Result.night.desc()).limit(limit)
-         .tuples())
-    return [n for (n,) in q]
 
 
 def adjacent_night(night: dt.date, direction: int) -> dt.date | None:
@@ -253,7 +252,7 @@ def _fill_last_good(rows: dict[int, NightlyRow], night: dt.date) -> None:
 def status_counts(rows: Iterable[NightlyRow]) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
     for r in rows:
-        counts["snoozed" if (r.snoozed and not r.is_good) else r.status] += 1
+        counts[r.shown_status] += 1
     return dict(counts)
 
 
@@ -338,10 +337,6 @@ class HistoryStats:
     def success_rate(self) -> float | None:
         """Good nights / nights since the first result (None before any result)."""
         return None if not self.nights else self.good / self.nights
-
-
-def _status_in_sql(param: str) -> str:
-    return "status IN (" + ", ".join([param] * len(GOOD_STATUSES)) + ")"
 
 
 def history_stats(night: dt.date, server_ids: list[int] | None = None
@@ -464,11 +459,10 @@ def night_signature(night: dt.date | None) -> tuple:
     latest = latest_night()
     if night is None:
         return (latest, 0, None, 0)
-    n, parsed = (Result.select(fn.COUNT(Result.id), fn.MAX(Result.parsed_at))
-                 .where(Result.night == night).tuples().get())
-    acks = (Result.select(fn.COUNT(Result.id))
-            .where((Result.night == night) & (Result.ack_note != "")).scalar())
-    return (latest, n, parsed, acks)
+    acked = fn.COALESCE(fn.SUM(Case(None, [(Result.ack_note != "", 1)], 0)), 0)
+    n, parsed, acks = (Result.select(fn.COUNT(Result.id), fn.MAX(Result.parsed_at), acked)
+                       .where(Result.night == night).tuples().get())
+    return (latest, n, parsed, int(acks))
 
 
 @dataclass

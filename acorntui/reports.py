@@ -103,9 +103,7 @@ class Report:
                 st = e.matrix[-1] if e.matrix else NO_DATA
                 c[st] = c.get(st, 0) + 1
             return c
-        for r in self.rows:
-            key = "snoozed" if (r.snoozed and not r.is_good) else r.status
-            c[key] = c.get(key, 0) + 1
+        c.update(queries.status_counts(self.rows))
         return c
 
     @property
@@ -115,9 +113,18 @@ class Report:
         return self.night.isoformat()
 
     @property
-    def title(self) -> str:
+    def _who(self) -> str:
         who = f" ({self.customer})" if self.customer else ""
-        who += f" {self.scope}" if self.scope else ""
+        return who + (f" {self.scope}" if self.scope else "")
+
+    @property
+    def _bad_now(self) -> int:
+        """History: servers whose current bad streak is running."""
+        return sum(1 for e in self.entries if e.stats.current_bad_streak)
+
+    @property
+    def title(self) -> str:
+        who = self._who
         if self.kind == "nightly":
             return f"Nightly backup report, night {self.night}{who}"
         if self.kind == "history":
@@ -130,16 +137,14 @@ class Report:
     def subject(self) -> str:
         """Mail subject: the night(s) and the counts."""
         c = self.counts
-        who = f" ({self.customer})" if self.customer else ""
-        who += f" {self.scope}" if self.scope else ""
+        who = self._who
         n = self.total_servers
         of = f"of {n} server{'' if n == 1 else 's'}"
         if self.kind == "failures" and self.days > 1:
             return (f"Backups {self.window}{who}: {len(self.entries)} {of} "
                     f"not ok {self.days} nights running")
         if self.kind == "history":
-            bad = sum(1 for e in self.entries if e.stats.current_bad_streak)
-            return f"Backup history to {self.night}{who}: {bad} {of} bad now"
+            return f"Backup history to {self.night}{who}: {self._bad_now} {of} bad now"
         parts = [f"{c[FAILED]} failed", f"{c[INCOMPLETE] + c[NO_DATA]} incomplete"]
         if c[FETCH_FAILED]:
             parts.append(f"{c[FETCH_FAILED]} not fetched")
@@ -150,8 +155,7 @@ class Report:
     def summary(self) -> str:
         c = self.counts
         if self.kind == "history":
-            bad = sum(1 for e in self.entries if e.stats.current_bad_streak)
-            return f"{self.total_servers} servers; {bad} bad on {self.night}."
+            return f"{self.total_servers} servers; {self._bad_now} bad on {self.night}."
         parts = [f"{c[OK]} ok", f"{c[OK_WITH_EXCEPTIONS]} ok with exceptions",
                  f"{c[FAILED]} failed", f"{c[INCOMPLETE]} incomplete"]
         if c[NO_DATA]:
@@ -333,8 +337,9 @@ def _note(r: NightlyRow) -> str:
     parts = []
     if r.ack_note:
         parts.append(f"ack {r.ack_by}: {r.ack_note}" if r.ack_by else f"ack: {r.ack_note}")
-    if _snooze_note(r):
-        parts.append(_snooze_note(r))
+    snooze = _snooze_note(r)
+    if snooze:
+        parts.append(snooze)
     return "; ".join(parts)
 
 
@@ -386,7 +391,7 @@ def _tables(rep: Report) -> list[_Table]:
                            "" if r.code is None else str(r.code), r.jargon,
                            str(r.new_errors), str(r.recurring_errors), _date(r.last_good),
                            str(r.bad_streak), _note(r)])
-            t.statuses.append({2: "snoozed" if r.snoozed and not r.is_good else r.status})
+            t.statuses.append({2: r.shown_status})
             t.details.append([])
         return [t]
     if rep.kind == "failures":

@@ -50,6 +50,7 @@ def _night(text: str | None) -> dt.date | None:
 
 def handler(args, ctx) -> int:
     from acorntui import mail
+    from acorntui.reports import safe
 
     settings = ctx.cfg.mail
     if args.resend:
@@ -58,9 +59,9 @@ def handler(args, ctx) -> int:
         try:
             out = mail.resend(settings, args.resend)
         except mail.MailError as exc:
-            eprint(f"acorntui: {exc}; the file stays in place: {args.resend}")
+            eprint(f"acorntui: {safe(exc)}; the file stays in place: {args.resend}")
             return 1
-        print(f"sent {out.subject!r} to {', '.join(out.to)}; removed {args.resend}")
+        print(f"sent {out.subject!r} to {safe(', '.join(out.to))}; removed {args.resend}")
         return 0
     if not args.kind:
         raise UsageError("which report? nightly, history or failures (or --resend FILE)")
@@ -102,7 +103,7 @@ def handler(args, ctx) -> int:
     delivery = mail.send_messages(settings, msgs)
     for o in delivery.outcomes:
         if o.sent:
-            print(f"sent {o.subject!r} to {', '.join(o.to)}")
-    for problem in problems + delivery.problems:
-        eprint(f"acorntui: {problem}")
+            print(f"sent {o.subject!r} to {safe(', '.join(o.to))}")
+    for problem in problems + delivery.problems:  # may quote the SMTP server's answer
+        eprint(f"acorntui: {safe(problem)}")
     return 1 if (problems or delivery.problems) else 0
