@@ -366,8 +366,13 @@ def report_messages(settings: MailSettings, reports: list[Report], *, route: boo
         if route:
             for r in rep_routes(rep).values():
                 mine = rep.only(r.server_ids, scope=r.scope)
-                if mine.entries:
+                if not mine.entries:
+                    continue
+                try:
                     msgs.append(report_message(settings, mine, [r.email]))
+                except ValueError as exc:  # a stored address no mail header can carry
+                    problems.append(f"mail: cannot address {safe(r.email)} "
+                                    f"({', '.join(r.names)}): {safe(exc)}")
     return msgs, problems
 
 

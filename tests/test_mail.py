@@ -244,3 +244,17 @@ def test_names_from_the_database_cannot_inject_headers(estate):
     head = msg.as_string().split("\r\n\r\n", 1)[0]
     assert not any(line.lower().startswith("bcc") for line in head.splitlines())
     assert "for Eve\\#015\\#012Bcc" in str(msg["Subject"])
+
+
+def test_a_stored_address_with_a_line_break_is_a_problem_not_a_crash(estate, smtp, outbox,
+                                                                     tmp_path, monkeypatch):
+    from db.models import Csr
+
+    Csr.update(email="carla@example.com\r\nBcc: evil@example.com").where(
+        Csr.email == "carla@example.com").execute()
+    write_config(tmp_path, monkeypatch, outbox, port=smtp.port, extra="route_to_reps = true")
+    problems = send_daily_reports(load_config(), N)
+    assert problems and all("cannot address" in p for p in problems)
+    assert "\r" not in "".join(problems) and "\n" not in "".join(problems)
+    assert not smtp.to("evil@example.com")
+    assert len(smtp.to("tsr-team@example.com")) == 2  # the rest was still sent
