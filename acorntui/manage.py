@@ -147,22 +147,31 @@ def split_lines(text: str) -> list[str]:
 
 # -- snapshots (what before/after hold, and what list/JSON show) ----------------------------
 
-def customer_dict(c: Customer) -> dict[str, Any]:
-    csr = Csr.get_or_none(Csr.id == c.csr_id) if c.csr_id else None
+def _login_of(model: type, rep_id: int | None, logins: dict[int, str] | None) -> str:
+    """A CSR's/TSR's login by id: from ``logins`` (id -> login) when given, else looked up."""
+    if logins is not None:
+        return logins.get(rep_id, "")
+    r = model.get_or_none(model.id == rep_id) if rep_id else None
+    return r.login if r else ""
+
+
+def customer_dict(c: Customer, csrs: dict[int, str] | None = None) -> dict[str, Any]:
     return {
         "id": c.id, "name": c.name, "display_name": c.display_name, "email": c.email,
-        "csr": csr.login if csr else "", "active": bool(c.active), "notes": c.notes,
+        "csr": _login_of(Csr, c.csr_id, csrs), "active": bool(c.active), "notes": c.notes,
     }
 
 
-def server_dict(s: Server) -> dict[str, Any]:
-    cust = Customer.get_by_id(s.customer_id)
-    tsr = Tsr.get_or_none(Tsr.id == s.tsr_id) if s.tsr_id else None
-    csr = Csr.get_or_none(Csr.id == cust.csr_id) if cust.csr_id else None
+def server_dict(s: Server, cust: Customer | None = None, tsrs: dict[int, str] | None = None,
+                csrs: dict[int, str] | None = None) -> dict[str, Any]:
+    """``cust``, ``tsrs`` and ``csrs`` (id -> login) let a listing skip the per-row lookups."""
+    if cust is None:
+        cust = Customer.get_by_id(s.customer_id)
     return {
         "id": s.id, "customer": cust.name, "name": s.name, "description": s.description,
-        "os": s.os, "role": s.role, "custbak": s.custbak, "tsr": tsr.login if tsr else "",
-        "csr": csr.login if csr else "", "active": bool(s.active),
+        "os": s.os, "role": s.role, "custbak": s.custbak,
+        "tsr": _login_of(Tsr, s.tsr_id, tsrs),
+        "csr": _login_of(Csr, cust.csr_id, csrs), "active": bool(s.active),
         "registered": bool(s.registered), "shares": split_lines(s.shares),
         "excludes": split_lines(s.excludes), "key_path": s.key_path,
         "mirror_path": s.mirror_path, "report_host": s.report_host,
@@ -217,30 +226,26 @@ def get_server(label: str) -> Server:
     return s
 
 
+def _get_rep(model: type, kind: str, login: str) -> Any:
+    r = model.get_or_none(model.login == str(login).strip())
+    if r is None:
+        raise NotFound(kind, f"no {kind.upper()} with login {login!r}")
+    return r
+
+
 def get_csr(login: str) -> Csr:
-    c = Csr.get_or_none(Csr.login == str(login).strip())
-    if c is None:
-        raise NotFound("csr", f"no CSR with login {login!r}")
-    return c
+    return _get_rep(Csr, "csr", login)
 
 
 def get_tsr(login: str) -> Tsr:
-    t = Tsr.get_or_none(Tsr.login == str(login).strip())
-    if t is None:
-        raise NotFound("tsr", f"no TSR with login {login!r}")
-    return t
+    return _get_rep(Tsr, "tsr", login)
 
 
-def _csr_id(value: Any) -> int | None:
+def _rep_id(model: type, kind: str, value: Any) -> int | None:
+    """An assigned CSR/TSR given by login ('' or None unassigns)."""
     if value is None or str(value).strip() == "":
         return None
-    return get_csr(validate_login("csr", value)).id
-
-
-def _tsr_id(value: Any) -> int | None:
-    if value is None or str(value).strip() == "":
-        return None
-    return get_tsr(validate_login("tsr", value)).id
+    return _get_rep(model, kind, validate_login(kind, value)).id
 
 
 def _check_fields(given: dict[str, Any], allowed: tuple[str, ...], what: str) -> None:
@@ -269,7 +274,7 @@ def _customer_values(given: dict[str, Any], current: Customer | None) -> dict[st
         elif k == "email":
             out[k] = validate_email("email", v)
         elif k == "csr":
-            out["csr"] = _csr_id(v)
+            out["csr"] = _rep_id(Csr, "csr", v)
         elif k == "active":
             out[k] = validate_bool("active", v)
         elif k == "notes":
@@ -382,14 +387,8 @@ def list_customers(*, text: str = "", include_inactive: bool = True) -> list[dic
     counts = dict(Server.select(Server.customer, fn.COUNT(Server.id))
                   .group_by(Server.customer).tuples())
     csrs = {c.id: c.login for c in Csr.select()}
-    out = []
-    for c in q:
-        d = {"id": c.id, "name": c.name, "display_name": c.display_name, "email": c.email,
-             "csr": csrs.get(c.csr_id, ""), "active": bool(c.active), "notes": c.notes,
-             "servers": counts.get(c.id, 0)}
-        if _matches(d, text):
-            out.append(d)
-    return out
+    rows = [dict(customer_dict(c, csrs), servers=counts.get(c.id, 0)) for c in q]
+    return [r for r in rows if _matches(r, text)]
 
 
 def _matches(row: dict[str, Any], text: str) -> bool:
@@ -432,7 +431,7 @@ def _server_values(given: dict[str, Any], current: Server | None) -> dict[str, A
         elif k == "custbak":
             out[k] = validate_name(k, v) if str(v or "").strip() else ""
         elif k == "tsr":
-            out["tsr"] = _tsr_id(v)
+            out["tsr"] = _rep_id(Tsr, "tsr", v)
         elif k == "active":
             out[k] = validate_bool(k, v)
         elif k in ("shares", "excludes"):
@@ -532,15 +531,7 @@ def list_servers(*, customer: str | None = None, text: str = "",
     csrs = {c.id: c.login for c in Csr.select()}
     out = []
     for s in q:
-        d = {
-            "id": s.id, "customer": s.customer.name, "name": s.name,
-            "description": s.description, "os": s.os, "role": s.role, "custbak": s.custbak,
-            "tsr": tsrs.get(s.tsr_id, ""), "csr": csrs.get(s.customer.csr_id, ""),
-            "active": bool(s.active), "registered": bool(s.registered),
-            "shares": split_lines(s.shares), "excludes": split_lines(s.excludes),
-            "key_path": s.key_path, "mirror_path": s.mirror_path,
-            "report_host": s.report_host,
-        }
+        d = server_dict(s, s.customer, tsrs, csrs)
         if _matches(d, text) or _matches({"label": f"{d['customer']}/{d['name']}"}, text):
             out.append(d)
     return out
@@ -679,25 +670,29 @@ def remove_tsr(user: User, login: str, *, purge: bool = False) -> Removal:
     return _remove_rep(user, Tsr, login, purge)
 
 
-def list_csrs(*, text: str = "", include_inactive: bool = True) -> list[dict[str, Any]]:
-    q = Csr.select().order_by(Csr.login)
+def _list_reps(model: type, owned_fk: Any, text: str, include_inactive: bool,
+               row: Any) -> list[dict[str, Any]]:
+    """CSRs or TSRs by login; ``row(rep, count)`` builds a row from the rep and how many
+    rows point at it through ``owned_fk`` (Customer.csr, Server.tsr)."""
+    q = model.select().order_by(model.login)
     if not include_inactive:
-        q = q.where(Csr.active == True)  # noqa: E712
-    counts = dict(Customer.select(Customer.csr, fn.COUNT(Customer.id))
-                  .where(Customer.csr.is_null(False)).group_by(Customer.csr).tuples())
-    rows = [dict(csr_dict(c), customers=counts.get(c.id, 0)) for c in q]
+        q = q.where(model.active == True)  # noqa: E712
+    owned = owned_fk.model
+    counts = dict(owned.select(owned_fk, fn.COUNT(owned.id))
+                  .where(owned_fk.is_null(False)).group_by(owned_fk).tuples())
+    rows = [row(r, counts.get(r.id, 0)) for r in q]
     return [r for r in rows if _matches(r, text)]
+
+
+def list_csrs(*, text: str = "", include_inactive: bool = True) -> list[dict[str, Any]]:
+    return _list_reps(Csr, Customer.csr, text, include_inactive,
+                      lambda c, n: dict(csr_dict(c), customers=n))
 
 
 def list_tsrs(*, text: str = "", include_inactive: bool = True) -> list[dict[str, Any]]:
-    q = Tsr.select().order_by(Tsr.login)
-    if not include_inactive:
-        q = q.where(Tsr.active == True)  # noqa: E712
-    counts = dict(Server.select(Server.tsr, fn.COUNT(Server.id))
-                  .where(Server.tsr.is_null(False)).group_by(Server.tsr).tuples())
-    rows = [dict(tsr_dict(t), servers=counts.get(t.id, 0),
-                 role="TSR3" if t.level >= 3 else f"TSR{t.level}") for t in q]
-    return [r for r in rows if _matches(r, text)]
+    return _list_reps(Tsr, Server.tsr, text, include_inactive,
+                      lambda t, n: dict(tsr_dict(t), servers=n,
+                                        role="TSR3" if t.level >= 3 else f"TSR{t.level}"))
 
 
 # -- the audit trail, read side -------------------------------------------------------------
@@ -716,13 +711,10 @@ def audit_rows(*, server_id: int | None = None, login: str | None = None,
     if since is not None:
         q = q.where(Update.at >= since)
     t = (text or "").strip().lower()
-    labels = {}
+    labels = {s.id: f"{s.customer.name}/{s.name}"
+              for s in Server.select(Server, Customer).join(Customer)}
     out: list[dict[str, Any]] = []
     for u in q.iterator() if t else q.limit(limit):
-        if u.server_id is not None and u.server_id not in labels:
-            s = Server.get_or_none(Server.id == u.server_id)
-            labels[u.server_id] = (f"{Customer.get_by_id(s.customer_id).name}/{s.name}"
-                                   if s else "")
         row = {"id": u.id, "at": u.at, "login": u.login, "action": u.action,
                "table": u.table_name, "row_id": u.row_id,
                "server": labels.get(u.server_id, ""), "result_id": u.result_id,

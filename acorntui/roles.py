@@ -140,13 +140,13 @@ def current_user() -> User:
 
 def claim_first_user(login: str | None = None) -> str | None:
     """On a database with no TSRs and no CSRs, make ``login`` a TSR3. Returns it if so."""
+    from acorntui import audit
+
     login = login or current_login()
     with database_proxy.atomic():
         if Tsr.select().exists() or Csr.select().exists():
             return None
         Tsr.create(name=login, login=login, level=3)
-    from acorntui import audit
-
-    audit.record("tsr.add", login, table="tsrs", details="first user on an empty database",
-                 after={"login": login, "level": 3})
+        audit.record("tsr.add", login, table="tsrs", details="first user on an empty database",
+                     after={"login": login, "level": 3})
     return login

@@ -215,7 +215,9 @@ def _guarded(fn: Callable[[Any, Any], int]) -> Callable[[Any, Any], int]:
         except (ManageInputError, ScriptError) as exc:
             raise UsageError(str(exc)) from None
         except ValueError as exc:
-            if type(exc).__name__ == "ExceptionInputError":
+            from acorntui.exception_rules import ExceptionInputError
+
+            if isinstance(exc, ExceptionInputError):
                 raise UsageError(str(exc)) from None
             raise
 
@@ -275,6 +277,19 @@ def _confirm(args, question: str) -> bool:
     return answer in ("y", "yes")
 
 
+def _remove(args, ctx, target: str, question: Callable[[], str],
+            remove: Callable[..., Any]) -> int:
+    """The remove commands: a TSR3 only; a purge is confirmed first (``question`` is asked
+    after the role check, so it may look the target up)."""
+    user = _user(ctx)
+    user.require("manage")
+    if args.purge and not _confirm(args, question()):
+        print("nothing changed")
+        return 1
+    print(remove(user, target, purge=args.purge))
+    return 0
+
+
 # -- customers ------------------------------------------------------------------------------
 
 CUSTOMER_COLS = [("name", "NAME", 30), ("display_name", "DISPLAY NAME", 30),
@@ -322,15 +337,11 @@ def cmd_customer_edit(args, ctx) -> int:
 def cmd_customer_remove(args, ctx) -> int:
     from acorntui import manage
 
-    user = _user(ctx)
-    user.require("manage")
-    if args.purge:
+    def question() -> str:
         c = manage.get_customer(args.customer)
-        if not _confirm(args, f"delete customer {c.name}, its servers and all their history"):
-            print("nothing changed")
-            return 1
-    print(manage.remove_customer(user, args.customer, purge=args.purge))
-    return 0
+        return f"delete customer {c.name}, its servers and all their history"
+
+    return _remove(args, ctx, args.customer, question, manage.remove_customer)
 
 
 # -- servers --------------------------------------------------------------------------------
@@ -386,16 +397,11 @@ def cmd_server_edit(args, ctx) -> int:
 def cmd_server_remove(args, ctx) -> int:
     from acorntui import manage
 
-    user = _user(ctx)
-    user.require("manage")
-    if args.purge:
+    def question() -> str:
         s = manage.server_dict(manage.get_server(args.server))
-        if not _confirm(args, f"delete server {s['customer']}/{s['name']} and all its "
-                              "history"):
-            print("nothing changed")
-            return 1
-    print(manage.remove_server(user, args.server, purge=args.purge))
-    return 0
+        return f"delete server {s['customer']}/{s['name']} and all its history"
+
+    return _remove(args, ctx, args.server, question, manage.remove_server)
 
 
 # -- CSRs and TSRs --------------------------------------------------------------------------
@@ -460,21 +466,18 @@ def cmd_rep_edit(args, ctx) -> int:
 def cmd_rep_remove(args, ctx) -> int:
     from acorntui import manage
 
-    user = _user(ctx)
-    user.require("manage")
-    if args.purge and not _confirm(args, f"delete {args.kind.upper()} {args.login}"):
-        print("nothing changed")
-        return 1
     fn = manage.remove_tsr if args.kind == "tsr" else manage.remove_csr
-    print(fn(user, args.login, purge=args.purge))
-    return 0
+    return _remove(args, ctx, args.login,
+                   lambda: f"delete {args.kind.upper()} {_safe(args.login)}", fn)
 
 
 # -- exceptions -----------------------------------------------------------------------------
 
 def _exception_row(e, labels: dict[int, str], customers: dict[int, str]) -> dict[str, Any]:
-    where = ("global" if e.scope == "global" else
-             labels.get(e.server_id, "?") if e.scope == "server" else
+    from db.models import SCOPE_GLOBAL, SCOPE_SERVER
+
+    where = ("global" if e.scope == SCOPE_GLOBAL else
+             labels.get(e.server_id, "?") if e.scope == SCOPE_SERVER else
              customers.get(e.customer_id, "?"))
     return {"id": e.id, "scope": e.scope, "applies_to": where, "path_pattern": e.path_pattern,
             "message_pattern": e.message_pattern, "reason": e.reason, "method": e.method,
@@ -484,7 +487,7 @@ def _exception_row(e, labels: dict[int, str], customers: dict[int, str]) -> dict
 
 def cmd_exception_list(args, ctx) -> int:
     from acorntui import exception_rules, manage
-    from db.models import Customer, Server
+    from db.models import SCOPE_CUSTOMER, SCOPE_GLOBAL, SCOPE_SERVER, Customer, Server
 
     ctx.connect()
     customers = {c.id: c.name for c in Customer.select()}
@@ -492,9 +495,10 @@ def cmd_exception_list(args, ctx) -> int:
     rows = [_exception_row(e, labels, customers) for e in exception_rules.list_exceptions()]
     if args.server:
         s = manage.get_server(args.server)
-        rows = [r for r in rows if r["scope"] == "global"
-                or (r["scope"] == "server" and r["applies_to"] == labels[s.id])
-                or (r["scope"] == "customer" and r["applies_to"] == customers[s.customer_id])]
+        rows = [r for r in rows if r["scope"] == SCOPE_GLOBAL
+                or (r["scope"] == SCOPE_SERVER and r["applies_to"] == labels[s.id])
+                or (r["scope"] == SCOPE_CUSTOMER
+                    and r["applies_to"] == customers[s.customer_id])]
     if args.format == "json":
         _print_json(rows)
         return 0
@@ -517,14 +521,15 @@ def _parse_date(field: str, text: str | None) -> dt.date | None:
 def _exception_input(args, current=None):
     from acorntui import manage
     from acorntui.exception_rules import ExceptionInput
+    from db.models import SCOPE_CUSTOMER, SCOPE_GLOBAL, SCOPE_SERVER
 
     if args.server:
         s = manage.get_server(args.server)
-        scope, sid, cid = "server", s.id, s.customer_id
+        scope, sid, cid = SCOPE_SERVER, s.id, s.customer_id
     elif args.customer:
-        scope, sid, cid = "customer", None, manage.get_customer(args.customer).id
+        scope, sid, cid = SCOPE_CUSTOMER, None, manage.get_customer(args.customer).id
     elif args.is_global:
-        scope, sid, cid = "global", None, None
+        scope, sid, cid = SCOPE_GLOBAL, None, None
     else:
         scope, sid, cid = current.scope, current.server_id, current.customer_id
 
@@ -647,7 +652,7 @@ def cmd_audit(args, ctx) -> int:
         print("(no changes recorded)")
     for r in rows:
         where = f" {r['server']}" if r["server"] else ""
-        print(f"{r['at']:%Y-%m-%d %H:%M:%S}  {_safe(r['login']):<12} {r['action']:<20}"
+        print(f"{r['at']:%Y-%m-%d %H:%M:%S}  {_safe(r['login']):<12} {_safe(r['action']):<20}"
               f"{_safe(where)}  {_safe(r['details'])}")
         if r["before"]:
             print(f"    before: {_safe(r['before'])}")
