@@ -45,8 +45,6 @@ class JumpProvider(Provider):
             yield DiscoveryHit(name, partial(app.jump_to, "screen", action), help=help_text)
 
 
-
-
 def _highlight(matcher: Any, label: str) -> Content:
     """Like Matcher.highlight, without reading the (untrusted) name as markup."""
     shown = visible_controls(label)

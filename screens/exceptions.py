@@ -78,20 +78,20 @@ def load_exceptions() -> dict[str, Any]:
 
 
 def save_exception(user, exc_id: int | None, form) -> tuple[int, int]:
+    from acorntui import queries
     from acorntui.exception_rules import (
         ExceptionInput,
         ExceptionInputError,
         add_exception,
         edit_exception,
     )
-    from db.models import Customer, Server
+    from db.models import Customer
 
     server_id = customer_id = None
     applies = (form.applies_to or "").strip()
     if form.scope == "server":
         cname, _, sname = applies.partition("/")
-        s = (Server.select().join(Customer)
-             .where((Customer.name == cname) & (Server.name == sname)).first())
+        s = queries.find_server(cname, sname)
         if s is None:
             raise ExceptionInputError(f"applies to: no server {applies!r}")
         server_id = s.id
@@ -240,9 +240,6 @@ Every change re-evaluates the affected results at once and is written to the aud
         box.update(t)
 
     # -- actions ---------------------------------------------------------------------------------
-    def _user(self):
-        return getattr(self.app, "user", None)
-
     def action_back(self) -> None:
         box = self.query_one("#filter", AcornInput)
         if box.display:
@@ -339,9 +336,7 @@ Every change re-evaluates the affected results at once and is written to the aud
         self.load()
 
     def _changed(self) -> None:
-        note = getattr(self.app, "note_change", None)
-        if note:
-            note("all")
+        self._note_change("all")
 
     def action_help(self) -> None:
         from screens.help import HelpScreen

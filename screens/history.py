@@ -530,7 +530,7 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
         def done(res: ExceptionFormResult | None) -> None:
             if res is None:
                 return
-            self.db_call("excepted", add_exception_for, getattr(self.app, "user", None), info,
+            self.db_call("excepted", add_exception_for, self._user(), info,
                          res, night, context=res)
 
         self.app.push_screen(ExceptionForm(
@@ -543,9 +543,7 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
         self.notify(f"Exception #{e.id} added ({res.scope}); {changed} result(s) re-evaluated.",
                     markup=False)
         if self.info is not None:
-            note = getattr(self.app, "note_change", None)
-            if note:
-                note("all" if res.scope != "server" else self.info.customer)
+            self._note_change("all" if res.scope != "server" else self.info.customer)
         self._reload_keeping_night()
 
     def action_ack(self) -> None:
@@ -556,15 +554,14 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
 
         def done(text: str | None) -> None:
             if text:
-                self.db_call("acked", _ack, getattr(self.app, "user", None), h.result_id, text)
+                self.db_call("acked", _ack, self._user(), h.result_id, text)
 
         self.app.push_screen(AckForm(f"{self.label}, night {h.night}", h.ack_note), done)
 
     def on_db_acked(self, _value: Any, _ctx: Any) -> None:
         self.notify("Acknowledged.")
-        note = getattr(self.app, "note_change", None)
-        if note and self.info:
-            note(self.info.customer)
+        if self.info:
+            self._note_change(self.info.customer)
         self._reload_keeping_night()
 
     def action_note(self) -> None:
@@ -577,7 +574,7 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
 
         def done(text: str | None) -> None:
             if text:
-                self.db_call("noted", _note, getattr(self.app, "user", None), info.id, text,
+                self.db_call("noted", _note, self._user(), info.id, text,
                              h.result_id if h else None)
 
         self.app.push_screen(NoteForm(where), done)

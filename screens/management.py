@@ -24,7 +24,7 @@ from textual.widgets import Footer, Label, Static, Switch, TabbedContent, TabPan
 from acorntui import manage, roles
 from acorntui.manage import ManageInputError
 from acorntui.roles import PermissionDenied, User
-from screens.forms import FormScreen
+from screens.forms import FormScreen, _input
 from screens.widgets import (
     AcornInput,
     AcornScreen,
@@ -118,14 +118,13 @@ def save_row(user: User, kind: str, key: str | None, values: dict[str, Any]) -> 
     return f"updated TSR {manage.edit_tsr(user, key, **values).login}"
 
 
+def _save_as(user: User | None, kind: str, key: str | None, values: dict[str, Any]) -> str:
+    """Worker body: ``save_row`` as ``user``, looked up here (off the UI thread) when the
+    screen has not resolved it yet."""
+    return save_row(user or roles.current_user(), kind, key, values)
+
+
 # -- forms --------------------------------------------------------------------------------
-
-def _input(title: str, value: str, *, id: str, placeholder: str,
-           validators: list[Validator]) -> AcornInput:
-    inp = AcornInput(value, placeholder=placeholder, id=id, validators=validators)
-    inp.border_title = title
-    return inp
-
 
 class FieldCheck(Validator):
     """An Input validator from a :mod:`acorntui.manage` validate_* function."""
@@ -425,8 +424,8 @@ class ManagementScreen(AcornScreen):
                 if not result:
                     self.notify("nothing changed")
                     return
-            self.db_call("saved", save_row, self.user or roles.current_user(), kind, key,
-                         result, context=(kind, key, values, result), group="manage-save",
+            self.db_call("saved", _save_as, self.user, kind, key, result,
+                         context=(kind, key, values, result), group="manage-save",
                          exclusive=False, description=f"save {kind}")
 
         self.app.push_screen(RecordForm(kind, values, error=error), done)
@@ -450,7 +449,7 @@ class ManagementScreen(AcornScreen):
         kind = self.kind
         key = _key_of(kind, row)
         change = {"active": not row["active"]}
-        self.db_call("saved", save_row, self.user or roles.current_user(), kind, key, change,
+        self.db_call("saved", _save_as, self.user, kind, key, change,
                      context=(kind, key, row, change), group="manage-save", exclusive=False,
                      description=f"deactivate {key}")
 

@@ -313,7 +313,7 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
     def on_db_error_poll(self, exc: BaseException, _ctx: Any) -> None:
         pass  # the banner says it; the next poll retries
 
-    def _reload_customer(self, customer: str, *, focus_server: int | None = None) -> None:
+    def _reload_customer(self, customer: str) -> None:
         if self.night is None:
             return
         self.db_call(f"customer-{customer}", load_customer_rows, self.night, customer,
@@ -393,7 +393,7 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         if self.filter_text:
             t.append("  filter: ")
             t.append_text(safe_text(self.filter_text, style="bold"))
-        user = getattr(self.app, "user", None)
+        user = self._user()
         if user is not None:
             t.append_text(safe_text(f"  you: {user.login} ({_short_role(user)})"))
         if extra:
@@ -422,7 +422,7 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         box = self.query_one("#summary", Static)
         # two spaces between counts when they fit, else one (80 columns)
         sep = "  " if sum(p.cell_len + 2 for p in parts) <= box.size.width - 2 else " "
-        self.query_one("#summary", Static).update(Text(sep).join(parts))
+        box.update(Text(sep).join(parts))
         box = self.query_one("#outages", Static)
         if outages:
             big = outages[0]
@@ -450,8 +450,6 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         flags = ("A" if r.ack_note else "") + ("Z" if r.snoozed else "") + (
             "" if r.registered else "U")
         errors = "" if not r.error_count else f"{r.new_errors}/{r.recurring_errors}"
-        if r.error_count and r.excepted_count:
-            errors = f"{errors}"
         age = r.last_good_age_days
         return [
             safe_text(r.customer),
@@ -614,9 +612,6 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         self.app.push_screen(HelpScreen("Nightly grid", self.HELP, self))
 
     # ack / snooze / re-parse ---------------------------------------------------------------
-    def _user(self):
-        return getattr(self.app, "user", None)
-
     def action_ack(self) -> None:
         r = self.current
         if r is None or not self.allowed("ack"):
@@ -649,10 +644,6 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         self.app.push_screen(NoteForm(f"{r.customer}/{r.server}, night {r.night}: {r.label}"),
                              done)
 
-    def on_db_noted(self, fresh: CustomerRows, what: str) -> None:
-        self.replace_rows(fresh)
-        self.notify(what, markup=False)
-
     def action_snooze(self) -> None:
         r = self.current
         if r is None or not self.allowed("snooze"):
@@ -671,6 +662,8 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
     def on_db_acted(self, fresh: CustomerRows, what: str) -> None:
         self.replace_rows(fresh)
         self.notify(what, markup=False)
+
+    on_db_noted = on_db_acted  # a note: the same reload and message
 
     def action_reparse(self) -> None:
         r = self.current

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -35,7 +34,7 @@ from textual.widgets import Input, Static
 from acorntui.queries import NO_DATA, STATUS_LABELS, status_label
 
 # -- untrusted text ----------------------------------------------------------------------------
-from acorntui.textsafe import visible_controls  # noqa: F401  (re-exported for screens)
+from acorntui.textsafe import visible_controls
 from db.models import FAILED, FETCH_FAILED, INCOMPLETE, OK, OK_WITH_EXCEPTIONS
 
 
@@ -56,10 +55,6 @@ def human_bytes(n: int | float | None) -> str:
             return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
         n /= 1024
     return f"{n:.1f}P"
-
-
-def short_date(d: dt.date | None) -> str:
-    return d.isoformat() if d else "—"
 
 
 # status -> (theme colour name, glyph for the history strip). The word is always shown too:
@@ -98,7 +93,8 @@ def status_text(app: Any, status: str, reason: str = "", snoozed: bool = False) 
     if status == INCOMPLETE and reason == "incomplete":
         reason = ""  # "INCOMPLETE (incomplete)" says nothing more
     label = status_label(status, reason) if status in STATUS_LABELS else status.upper()
-    t = Text(label, style=status_style(app, status))
+    # the reason is a stored column: shown literally, like every other stored text
+    t = Text(visible_controls(label), style=status_style(app, status))
     if snoozed:
         t.append(" z", style=status_style(app, "snoozed"))
     return t
@@ -506,11 +502,21 @@ class AcornScreen(Screen):
                 except Exception:  # noqa: BLE001
                     pass
 
+    def _user(self) -> Any:
+        """The app's user (roles.User), or None until the first load has looked it up."""
+        return getattr(self.app, "user", None)
+
+    def _note_change(self, customer_or_all: str) -> None:
+        """Tell the grid (app.note_change) what to reload when it is shown again."""
+        note = getattr(self.app, "note_change", None)
+        if note:
+            note(customer_or_all)
+
     def allowed(self, action: str) -> bool:
         """Refuse at once, before a form is filled in for nothing, when the user's role may
         not do ``action`` (roles.PERMISSIONS); the notification names the role needed. The
         domain functions check again. Unknown user (not loaded yet): let the domain decide."""
-        user = getattr(self.app, "user", None)
+        user = self._user()
         if user is None:
             return True
         from acorntui.roles import PermissionDenied
