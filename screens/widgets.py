@@ -585,16 +585,10 @@ WRITE_TAGS = {
 
 
 def db_error_text(exc: BaseException) -> str:
-    """A driver error as one readable line: ``(2003) Can't connect ...`` rather than the
-    args tuple, and pymysql's empty ``InterfaceError(0, '')`` (socket gone) said in words."""
-    args = getattr(exc, "args", ())
-    if len(args) >= 2 and isinstance(args[0], int):
-        text = f"({args[0]}) {args[1]}" if str(args[1]).strip() else ""
-    else:
-        text = str(exc)
-    if not text.strip():
-        text = "the connection to the database server was lost"
-    return " ".join(text.split())
+    """A driver error as one readable line (db.connection.error_text), controls visible."""
+    from db.connection import error_text
+
+    return visible_controls(error_text(exc))
 
 
 def _error_title(exc: BaseException) -> str:
