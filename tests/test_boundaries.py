@@ -1,0 +1,314 @@
+"""The verdict rules pinned at their boundaries, one test per side.
+
+Each rule that decides a night's verdict is checked exactly at its limit and just either side,
+so that an off-by-one (`>` for `>=`), a shifted limit or a reversed order fails a test:
+
+- the stale rule (`max_age_hours`): exactly at the limit, 1 s under, 1 s over;
+- the night cutoff (`night_cutoff_hours`): 1 minute either side;
+- exception expiry: in force on its expiry day, not on the day after (ingest and the
+  re-evaluation that every ingest runs);
+- `record_missing`: inactive customers' servers and inactive servers are never marked missing;
+- the specificity order of exception scopes (server > customer > global; then the longer
+  literal pattern);
+- `[parse] max_age_hours` and `night_cutoff_hours` from a config file, honoured by `parse`,
+  `ingest` and `nightly`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import pytest
+from test_ingest import CLEAN_309, FAIL_309, PST, QBW, write_log
+
+from acorntui.cli import main
+from acorntui.ingest import Ingestor, reevaluate_expired
+from acorntui.parser import parse_file
+from db.models import Customer, Exception_, Failure, Result, Server
+
+NOW = dt.datetime(2026, 11, 26, 7, 0, 0)
+NIGHT = dt.date(2026, 11, 25)
+HOUR = dt.timedelta(hours=1)
+SEC = dt.timedelta(seconds=1)
+MIN = dt.timedelta(minutes=1)
+
+
+def _ingest_one(root: Path, text: str, when: dt.datetime, now: dt.datetime = NOW,
+                **kw) -> Result:
+    p = write_log(root, "acme", "fs1", text, when)
+    out = Ingestor(now=now, **kw).ingest_file(p)
+    assert out.action == "created", out
+    return Result.get_by_id(out.result_id)
+
+
+# -- stale: max_age_hours ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("age, stale", [
+    (24 * HOUR - SEC, False),  # 1 s under the limit
+    (24 * HOUR, False),        # exactly at the limit: not older than 24 h
+    (24 * HOUR + SEC, True),   # 1 s over
+])
+def test_parser_stale_boundary(tmp_path, age, stale):
+    p = write_log(tmp_path, "acme", "fs1", CLEAN_309, NOW - age)
+    pr = parse_file(p, now=NOW.astimezone(), max_age_hours=24)
+    if stale:
+        assert (pr.code, pr.reason) == (-2, "stale")
+    else:
+        assert (pr.code, pr.reason or "") == (0, "")
+
+
+@pytest.mark.parametrize("age, status", [
+    (24 * HOUR - SEC, "ok"),
+    (24 * HOUR, "ok"),
+    (24 * HOUR + SEC, "incomplete"),
+])
+def test_ingest_stale_boundary(sqlite_db, tmp_path, age, status):
+    r = _ingest_one(tmp_path, CLEAN_309, NOW - age)
+    assert r.status == status
+    assert r.reason == ("stale" if status == "incomplete" else "")
+    # a stale log counts for the current night, a fresh one for its own
+    assert r.night == (NIGHT if status == "incomplete" else (NOW - age - 12 * HOUR).date())
+
+
+@pytest.mark.parametrize("limit, age, stale", [
+    (6, 6 * HOUR, False), (6, 6 * HOUR + SEC, True),
+    (48, 48 * HOUR, False), (48, 48 * HOUR + SEC, True),
+])
+def test_stale_limit_is_the_configured_one(tmp_path, limit, age, stale):
+    p = write_log(tmp_path, "acme", "fs1", CLEAN_309, NOW - age)
+    pr = parse_file(p, now=NOW.astimezone(), max_age_hours=limit)
+    assert (pr.reason == "stale") is stale
+
+
+def test_max_age_zero_disables_the_rule(tmp_path):
+    p = write_log(tmp_path, "acme", "fs1", CLEAN_309, NOW - dt.timedelta(days=400))
+    assert parse_file(p, now=NOW.astimezone(), max_age_hours=0).code == 0
+
+
+# -- night cutoff -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("written, night", [
+    (dt.datetime(2026, 11, 26, 11, 59), dt.date(2026, 11, 25)),  # before noon: night before
+    (dt.datetime(2026, 11, 26, 12, 0), dt.date(2026, 11, 26)),   # at noon: that day's night
+    (dt.datetime(2026, 11, 26, 12, 1), dt.date(2026, 11, 26)),
+])
+def test_night_cutoff_boundary(sqlite_db, tmp_path, written, night):
+    r = _ingest_one(tmp_path, CLEAN_309, written, now=dt.datetime(2026, 11, 26, 18, 0))
+    assert (r.status, r.night) == ("ok", night)
+
+
+@pytest.mark.parametrize("written, night", [
+    (dt.datetime(2026, 11, 26, 5, 59), dt.date(2026, 11, 25)),
+    (dt.datetime(2026, 11, 26, 6, 1), dt.date(2026, 11, 26)),
+])
+def test_night_cutoff_is_the_configured_one(sqlite_db, tmp_path, written, night):
+    r = _ingest_one(tmp_path, CLEAN_309, written, now=dt.datetime(2026, 11, 26, 18, 0),
+                    cutoff_hours=6)
+    assert r.night == night
+
+
+@pytest.mark.parametrize("now, night", [
+    (dt.datetime(2026, 11, 26, 11, 59), dt.date(2026, 11, 25)),
+    (dt.datetime(2026, 11, 26, 12, 1), dt.date(2026, 11, 26)),
+])
+def test_missing_is_recorded_for_the_night_of_now(sqlite_db, tmp_path, now, night):
+    c = Customer.create(name="acme", display_name="Acme")
+    Server.create(customer=c, name="fs1")
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    report = Ingestor(now=now).ingest_paths([spool])
+    assert report.night == night
+    assert report.missing == ["acme/fs1"]
+    r = Result.get()
+    assert (r.night, r.status, r.reason) == (night, "incomplete", "missing")
+
+
+# -- exception expiry ---------------------------------------------------------------------------
+
+def _exception(expires: dt.date | None, scope="global", pattern=PST, **kw) -> Exception_:
+    return Exception_.create(scope=scope, path_pattern=pattern, reason="copied by NTBackup",
+                             created_by="tess", expires_at=expires, **kw)
+
+
+FAIL_ONE = FAIL_309.replace(
+    f'rsync: send_files failed to open "{QBW}": Device or resource busy (16)\r\n', "")
+
+
+@pytest.mark.parametrize("expires, status", [
+    (NIGHT + dt.timedelta(days=1), "ok_with_exceptions"),
+    (NIGHT, "ok_with_exceptions"),  # the expiry day itself is still covered
+    (NIGHT - dt.timedelta(days=1), "failed"),  # the day after the expiry: not covered
+])
+def test_exception_expiry_boundary_at_ingest(sqlite_db, tmp_path, expires, status):
+    assert QBW not in FAIL_ONE
+    _exception(expires)
+    r = _ingest_one(tmp_path, FAIL_ONE, dt.datetime(2026, 11, 26, 2, 30))
+    assert r.night == NIGHT
+    assert r.status == status
+    assert Failure.get().excepted is (status == "ok_with_exceptions")
+
+
+@pytest.mark.parametrize("today, status", [
+    (dt.date(2026, 11, 30), "ok_with_exceptions"),  # the expiry day: still in force
+    (dt.date(2026, 12, 1), "failed"),               # the day after: re-evaluated to failed
+])
+def test_expired_exception_reevaluation_boundary(sqlite_db, tmp_path, today, status):
+    e = _exception(dt.date(2026, 11, 30))
+    r = _ingest_one(tmp_path, FAIL_ONE, dt.datetime(2026, 11, 26, 2, 30))
+    assert r.status == "ok_with_exceptions"
+    changed = reevaluate_expired(today)
+    assert changed == (0 if status == "ok_with_exceptions" else 1)
+    r = Result.get_by_id(r.id)
+    assert r.status == status
+    f = Failure.get()
+    assert f.excepted is (status == "ok_with_exceptions")
+    assert f.exception_id == (e.id if f.excepted else None)
+
+
+# -- missing: active servers of active customers only --------------------------------------------
+
+def test_record_missing_skips_inactive_customers_and_servers(sqlite_db):
+    live = Customer.create(name="live", display_name="Live")
+    gone = Customer.create(name="gone", display_name="Gone", active=False)
+    Server.create(customer=live, name="up")
+    Server.create(customer=live, name="retired", active=False)
+    Server.create(customer=gone, name="up")
+    Server.create(customer=gone, name="retired", active=False)
+    missing = Ingestor(now=NOW).record_missing(NIGHT)
+    assert missing == ["live/up"]
+    rows = [(r.server.customer.name, r.server.name, r.status, r.reason)
+            for r in Result.select()]
+    assert rows == [("live", "up", "incomplete", "missing")]
+
+
+# -- specificity of exception scopes ---------------------------------------------------------------
+
+def _scoped(scope: str, pattern: str, srv: Server) -> Exception_:
+    extra = {"server": srv} if scope == "server" else {"customer": srv.customer} \
+        if scope == "customer" else {}
+    return _exception(None, scope=scope, pattern=pattern, **extra)
+
+
+@pytest.mark.parametrize("present, winner", [
+    (("global", "customer", "server"), "server"),
+    (("global", "customer"), "customer"),
+    (("customer", "server"), "server"),
+    (("global", "server"), "server"),
+    (("global",), "global"),
+])
+def test_narrowest_scope_wins(sqlite_db, tmp_path, present, winner):
+    c = Customer.create(name="acme", display_name="Acme")
+    srv = Server.create(customer=c, name="fs1")
+    made = {}
+    # create the broadest first and the narrowest first on alternate runs: order must not matter
+    for scope in present:
+        # the broader rules carry the longer (more literal) pattern, so scope must beat length
+        pattern = {"server": "*.pst", "customer": "*/Mail/*.pst",
+                   "global": "*/shares/Mail/outlook.pst"}[scope]
+        made[scope] = _scoped(scope, pattern, srv)
+    _ingest_one(tmp_path, FAIL_ONE, dt.datetime(2026, 11, 26, 2, 30))
+    assert Failure.get().exception_id == made[winner].id
+
+
+@pytest.mark.parametrize("order", ["short_first", "long_first"])
+def test_longer_literal_pattern_wins_within_a_scope(sqlite_db, tmp_path, order):
+    c = Customer.create(name="acme", display_name="Acme")
+    srv = Server.create(customer=c, name="fs1")
+    pats = ["*.pst", "*/Mail/outlook.pst"]
+    if order == "long_first":
+        pats.reverse()
+    made = {p: _scoped("server", p, srv) for p in pats}
+    _ingest_one(tmp_path, FAIL_ONE, dt.datetime(2026, 11, 26, 2, 30))
+    assert Failure.get().exception_id == made["*/Mail/outlook.pst"].id
+
+
+# -- [parse] settings from the config file --------------------------------------------------------
+
+def _config(tmp_path: Path, monkeypatch, spool: Path, **parse) -> Path:
+    lines = ["[spool]", f'dir = "{spool}"', "", "[parse]"]
+    lines += [f"{k} = {v}" for k, v in parse.items()]
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("\n".join(lines) + "\n")
+    monkeypatch.setenv("ACORN_CONFIG", str(cfg))
+    return cfg
+
+
+@pytest.mark.parametrize("age_h, stale", [(6, False), (7, True)])
+def test_config_max_age_honoured_by_parse(sqlite_url, sqlite_db, tmp_path, monkeypatch, capsys,
+                                          age_h, stale):
+    _config(tmp_path, monkeypatch, tmp_path / "spool", max_age_hours=6)
+    p = write_log(tmp_path / "spool", "acme", "fs1", CLEAN_309, NOW - dt.timedelta(hours=age_h))
+    assert main(["--db", sqlite_url, "parse", "--json", "--now", NOW.isoformat(), str(p)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["status"], out["reason"]) == (("incomplete", "stale") if stale else ("ok", ""))
+
+
+@pytest.mark.parametrize("age_h, stale", [(6, False), (7, True)])
+def test_config_max_age_honoured_by_ingest(sqlite_url, sqlite_db, tmp_path, monkeypatch, age_h,
+                                           stale):
+    spool = tmp_path / "spool"
+    _config(tmp_path, monkeypatch, spool, max_age_hours=6)
+    write_log(spool, "acme", "fs1", CLEAN_309, NOW - dt.timedelta(hours=age_h))
+    assert main(["--db", sqlite_url, "ingest", "--now", NOW.isoformat()]) == 0
+    r = Result.get()
+    assert (r.status, r.reason) == (("incomplete", "stale") if stale else ("ok", ""))
+
+
+@pytest.mark.parametrize("written, night", [
+    (dt.datetime(2026, 11, 26, 3, 59), dt.date(2026, 11, 25)),
+    (dt.datetime(2026, 11, 26, 4, 1), dt.date(2026, 11, 26)),
+])
+def test_config_cutoff_honoured_by_ingest(sqlite_url, sqlite_db, tmp_path, monkeypatch, written,
+                                          night):
+    spool = tmp_path / "spool"
+    _config(tmp_path, monkeypatch, spool, night_cutoff_hours=4, max_age_hours=48)
+    write_log(spool, "acme", "fs1", CLEAN_309, written)
+    assert main(["--db", sqlite_url, "ingest", "--now", "2026-11-26T05:00:00"]) == 0
+    r = Result.get(Result.status == "ok")
+    assert r.night == night
+    # the missing pass ran for the night the configured cutoff gives for "now" (05:00 -> the
+    # 26th): a log that belongs to the 25th leaves the server missing for the 26th
+    missing = [(r.server.name, r.night) for r in Result.select().where(Result.reason == "missing")]
+    assert missing == ([] if night == dt.date(2026, 11, 26) else [("fs1", dt.date(2026, 11, 26))])
+
+
+@pytest.mark.parametrize("cutoff, age_h, expect", [
+    (4, 5, ("ok", dt.date(2026, 11, 26))),     # written 04:00 -> at the cutoff: that day's night
+    (4, 8, ("incomplete", dt.date(2026, 11, 26))),  # over max_age 6: stale, for tonight
+    (12, 5, ("ok", dt.date(2026, 11, 25))),    # noon cutoff: 04:00 belongs to the night before
+])
+def test_config_honoured_by_nightly(sqlite_url, sqlite_db, tmp_path, monkeypatch, capsys,
+                                    cutoff, age_h, expect):
+    spool = tmp_path / "spool"
+    _config(tmp_path, monkeypatch, spool, night_cutoff_hours=cutoff, max_age_hours=6)
+    now = dt.datetime(2026, 11, 26, 9, 0)
+    write_log(spool, "acme", "fs1", CLEAN_309, now - dt.timedelta(hours=age_h))
+    rc = main(["--db", sqlite_url, "nightly", "--now", now.isoformat(), "--no-mail"])
+    out = capsys.readouterr()
+    assert rc in (0, 1), out
+    r = Result.get()
+    assert (r.status, r.night) == expect, out.out
+    if expect[0] == "incomplete":
+        assert r.reason == "stale"
+
+
+def test_written_at_mtime_not_ctime(tmp_path):
+    """The age rule reads the log's mtime (what the uploader set), checked at the limit."""
+    p = write_log(tmp_path, "acme", "fs1", CLEAN_309, NOW - 24 * HOUR)
+    assert os.stat(p).st_mtime == (NOW - 24 * HOUR).timestamp()
+    assert parse_file(p, now=NOW.astimezone(), max_age_hours=24).code == 0
+
+
+def test_default_cutoff_is_noon():
+    """The write-up's rule when nothing is configured: before noon belongs to the night before."""
+    from acorntui.config import Config
+    from acorntui.ingest import current_night, night_of
+
+    assert Config(path=Path("x"), exists=False).night_cutoff_hours == 12
+    assert night_of(dt.datetime(2026, 11, 26, 11, 59)) == dt.date(2026, 11, 25)
+    assert night_of(dt.datetime(2026, 11, 26, 12, 1)) == dt.date(2026, 11, 26)
+    assert current_night(dt.datetime(2026, 11, 26, 11, 59)) == dt.date(2026, 11, 25)
+    assert current_night(dt.datetime(2026, 11, 26, 12, 1)) == dt.date(2026, 11, 26)
