@@ -1,3 +1,3 @@
-from acorntui.cli import main
+from acorntui.cli.main import main
 
 raise SystemExit(main())

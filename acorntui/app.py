@@ -12,8 +12,8 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
-from screens.management import ManagementCommands
-from screens.widgets import visible_controls
+from acorntui.screens.management import ManagementCommands
+from acorntui.screens.widgets import visible_controls
 
 
 class JumpProvider(Provider):
@@ -91,7 +91,7 @@ class AcornApp(App):
                        severity=severity, timeout=timeout, markup=False)
 
     def on_mount(self) -> None:
-        from screens.nightly import NightlyScreen
+        from acorntui.screens.nightly import NightlyScreen
 
         screen = NightlyScreen()
         if self.poll_seconds is not None:
@@ -133,7 +133,7 @@ class AcornApp(App):
                    else "inactive customer (its servers are not on the grid)")
 
     def home(self):
-        from screens.nightly import NightlyScreen
+        from acorntui.screens.nightly import NightlyScreen
 
         while len(self.screen_stack) > 1 and not isinstance(self.screen, NightlyScreen):
             self.pop_screen()
@@ -141,7 +141,7 @@ class AcornApp(App):
 
     def jump_to(self, kind: str, payload: Any) -> None:
         if kind == "server":
-            from screens.history import ServerHistoryScreen
+            from acorntui.screens.history import ServerHistoryScreen
 
             sid, label = payload
             grid = self.home()
@@ -159,11 +159,11 @@ class AcornApp(App):
         elif kind == "screen":
             grid = self.home()
             if payload == "exceptions":
-                from screens.exceptions import ExceptionsScreen
+                from acorntui.screens.exceptions import ExceptionsScreen
 
                 self.push_screen(ExceptionsScreen())
             elif payload == "codes":
-                from screens.codes import CodeReferenceScreen
+                from acorntui.screens.codes import CodeReferenceScreen
 
                 self.push_screen(CodeReferenceScreen())
             elif grid is not None:

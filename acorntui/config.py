@@ -16,7 +16,7 @@ from typing import Any
 
 import platformdirs
 
-from db.connection import mask_url
+from acorntui.db.connection import mask_url
 
 APP_NAME = "acorntui"
 

@@ -87,9 +87,10 @@ def build_spool(root: Path, n: int) -> int:
 
 
 def run(url: str, spool: Path, nbytes: int) -> dict:
-    import db as dbpkg
-    from acorntui.ingest import Ingestor
-    from db.models import Failure, Result
+    from acorntui.db.models import Failure, Result
+
+    from acorntui import db as dbpkg
+    from acorntui.services.ingest import Ingestor
 
     database = dbpkg.connect(url, create_mysql_db=url.startswith("mysql"))
     dbpkg.init_schema(database)

@@ -1,4 +1,4 @@
-"""Benchmark acorntui.parser against ``grep -c rsync`` on big verbose rsync logs.
+"""Benchmark acorntui.core.parser against ``grep -c rsync`` on big verbose rsync logs.
 
     python bench/parse.py [--lines N] [--repeat 3]
 
@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from acorntui.parser import parse_file  # noqa: E402
+from acorntui.core.parser import parse_file  # noqa: E402
 
 WORDS = ["Documents", "Projects", "Sent Items", "Budget 2023", "Invoices", "photos", "Scans",
          "Customer Files", "Archive", "Q3 Reports", "Buchhaltung", "HR", "Templates"]
@@ -68,7 +68,7 @@ def peak_memory_mb(path: Path) -> float:
     """Peak RSS (VmHWM) of a fresh interpreter that parses ``path``."""
     code = (
         "import re, sys; sys.path.insert(0, sys.argv[2]); "
-        "from acorntui.parser import parse_file; parse_file(sys.argv[1], max_age_hours=0); "
+        "from acorntui.core.parser import parse_file; parse_file(sys.argv[1], max_age_hours=0); "
         "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
     )
     out = subprocess.run([sys.executable, "-c", code, str(path), str(ROOT)],
@@ -78,7 +78,7 @@ def peak_memory_mb(path: Path) -> float:
 
 def baseline_memory_mb() -> float:
     code = (
-        "import re, sys; sys.path.insert(0, sys.argv[1]); import acorntui.parser; "
+        "import re, sys; sys.path.insert(0, sys.argv[1]); import acorntui.core.parser; "
         "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
     )
     out = subprocess.run([sys.executable, "-c", code, str(ROOT)],

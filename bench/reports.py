@@ -32,11 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import db as dbpkg  # noqa: E402
-from acorntui import queries  # noqa: E402
-from acorntui.reports import build_report, render  # noqa: E402
-from db.connection import parse_url  # noqa: E402
-from db.models import Csr, Customer, Failure, Result, Server, Tsr  # noqa: E402
+from acorntui.db.connection import parse_url  # noqa: E402
+from acorntui.db.models import Csr, Customer, Failure, Result, Server, Tsr  # noqa: E402
+
+from acorntui import db as dbpkg  # noqa: E402
+from acorntui.reports.build import build_report, render  # noqa: E402
+from acorntui.services import queries  # noqa: E402
 
 STATUSES = [("ok", 0), ("ok_with_exceptions", 23), ("failed", 23), ("incomplete", -2),
             ("fetch_failed", -2), ("failed", 12)]

@@ -1,8 +1,8 @@
 """acorntui's model layer (peewee). Importable without Textual."""
 
-from db.connection import DatabaseUnavailable, close, connect, mask_url, parse_url
-from db.models import database_proxy
-from db.schema import SCHEMA_VERSION, init_schema
+from .connection import DatabaseUnavailable, close, connect, mask_url, parse_url
+from .models import database_proxy
+from .schema import SCHEMA_VERSION, init_schema
 
 __all__ = [
     "DatabaseUnavailable",

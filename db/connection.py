@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from peewee import Database, MySQLDatabase, OperationalError, SqliteDatabase
 
-from db.models import database_proxy
+from .models import database_proxy
 
 
 class DatabaseUnavailable(Exception):

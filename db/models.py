@@ -26,26 +26,6 @@ from peewee import (
 
 database_proxy = DatabaseProxy()
 
-# Status values, everywhere (database, JSON, reports).
-OK = "ok"
-OK_WITH_EXCEPTIONS = "ok_with_exceptions"
-FAILED = "failed"
-INCOMPLETE = "incomplete"
-FETCH_FAILED = "fetch_failed"
-STATUSES = (OK, OK_WITH_EXCEPTIONS, FAILED, INCOMPLETE, FETCH_FAILED)
-GOOD_STATUSES = (OK, OK_WITH_EXCEPTIONS)
-
-# Reasons that go with INCOMPLETE (and FETCH_FAILED carries "fetch failed: ..." text).
-REASON_MISSING = "missing"
-REASON_STALE = "stale"
-REASON_INCOMPLETE = "incomplete"
-
-SCOPE_SERVER = "server"
-SCOPE_CUSTOMER = "customer"
-SCOPE_GLOBAL = "global"
-SCOPES = (SCOPE_SERVER, SCOPE_CUSTOMER, SCOPE_GLOBAL)
-
-
 def utcnow() -> dt.datetime:
     """Naive UTC timestamp (both backends store DATETIME without zone)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
@@ -143,7 +123,7 @@ class Exception_(BaseModel):
     """A known failing file that is backed up another way (or does not matter)."""
 
     id = AutoField()
-    scope = CharField(max_length=10, default=SCOPE_SERVER)
+    scope = CharField(max_length=10, default="server")  # the core status module's SCOPE_SERVER
     server = ForeignKeyField(Server, null=True, backref="exceptions", on_delete="CASCADE")
     customer = ForeignKeyField(Customer, null=True, backref="exceptions", on_delete="CASCADE")
     path_pattern = CharField(max_length=1000)  # case-insensitive glob on the path

@@ -8,7 +8,7 @@ from importlib import resources
 
 from peewee import Database
 
-from db.models import ALL_MODELS, ErrorCode, SchemaVersion, database_proxy
+from .models import ALL_MODELS, ErrorCode, SchemaVersion, database_proxy
 
 SCHEMA_VERSION = 2
 
@@ -34,7 +34,7 @@ MIGRATIONS: dict[int, Callable[[Database], None]] = {
 
 def load_code_rows() -> list[dict]:
     """The shipped code reference: the write-up's 23 codes plus rsync's own extra codes."""
-    text = resources.files("db").joinpath("data/error_codes.tsv").read_text(encoding="utf-8")
+    text = resources.files(__package__ or "acorntui.db").joinpath("data/error_codes.tsv").read_text(encoding="utf-8")
     rows = []
     for r in csv.DictReader(text.splitlines(), delimiter="\t"):
         rows.append(

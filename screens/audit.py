@@ -9,14 +9,21 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
+from acorntui.screens.widgets import (
+    AcornInput,
+    AcornScreen,
+    Banner,
+    FastGrid,
+    GridColumn,
+    safe_text,
+)
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Static
 
-from acorntui import manage
-from screens.widgets import AcornInput, AcornScreen, Banner, FastGrid, GridColumn, safe_text
+from acorntui.services import manage
 
 AUDIT_COLUMNS = [
     GridColumn("at", "When (UTC)", 19), GridColumn("login", "Who", 10),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from acorntui.screens.widgets import AcornInput, AcornScreen, Banner, safe_text
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -12,9 +13,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Static
 
-from acorntui import codes as codes_mod
-from acorntui.codes import CodeInfo
-from screens.widgets import AcornInput, AcornScreen, Banner, safe_text
+from acorntui.services import codes as codes_mod
+from acorntui.services.codes import CodeInfo
 
 
 class CodeReferenceScreen(AcornScreen):
@@ -128,6 +128,6 @@ not in the original table.
         self.app.pop_screen()
 
     def action_help(self) -> None:
-        from screens.help import HelpScreen
+        from acorntui.screens.help import HelpScreen
 
         self.app.push_screen(HelpScreen("Code reference", self.HELP, self))

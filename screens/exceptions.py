@@ -8,13 +8,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from acorntui.screens.widgets import AcornInput, AcornScreen, Banner, safe_text, status_style
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
-
-from screens.widgets import AcornInput, AcornScreen, Banner, safe_text, status_style
 
 STALE_DAYS = 30
 
@@ -44,9 +43,10 @@ class ExceptionView:
 
 
 def load_exceptions() -> dict[str, Any]:
-    from acorntui import queries
-    from acorntui.exception_rules import coverage, list_exceptions
-    from db.models import Customer, Server
+    from acorntui.db.models import Customer, Server
+
+    from acorntui.services import queries
+    from acorntui.services.exceptions import coverage, list_exceptions
 
     latest = queries.latest_night()
     ref = (latest + dt.timedelta(days=1)) if latest else dt.date.today()
@@ -78,14 +78,15 @@ def load_exceptions() -> dict[str, Any]:
 
 
 def save_exception(user, exc_id: int | None, form) -> tuple[int, int]:
-    from acorntui import queries
-    from acorntui.exception_rules import (
+    from acorntui.db.models import Customer
+
+    from acorntui.services import queries
+    from acorntui.services.exceptions import (
         ExceptionInput,
         ExceptionInputError,
         add_exception,
         edit_exception,
     )
-    from db.models import Customer
 
     server_id = customer_id = None
     applies = (form.applies_to or "").strip()
@@ -112,13 +113,13 @@ def save_exception(user, exc_id: int | None, form) -> tuple[int, int]:
 
 
 def toggle_exception(user, exc_id: int, active: bool) -> int:
-    from acorntui.exception_rules import set_active
+    from acorntui.services.exceptions import set_active
 
     return set_active(user, exc_id, active)
 
 
 def remove_exception(user, exc_id: int) -> int:
-    from acorntui.exception_rules import delete_exception
+    from acorntui.services.exceptions import delete_exception
 
     return delete_exception(user, exc_id)
 
@@ -269,7 +270,7 @@ Every change re-evaluates the affected results at once and is written to the aud
         self.query_one("#exceptions").focus()
 
     def action_add(self) -> None:
-        from screens.forms import ExceptionForm
+        from acorntui.screens.forms import ExceptionForm
 
         if not self.allowed("exception"):
             return
@@ -281,7 +282,7 @@ Every change re-evaluates the affected results at once and is written to the aud
         r = self.current
         if r is None or not self.allowed("exception"):
             return
-        from screens.forms import ExceptionForm
+        from acorntui.screens.forms import ExceptionForm
 
         self.app.push_screen(ExceptionForm(
             title=f"Edit exception #{r.id}", path_pattern=r.path_pattern, scope=r.scope,
@@ -320,7 +321,7 @@ Every change re-evaluates the affected results at once and is written to the aud
         r = self.current
         if r is None or not self.allowed("exception"):
             return
-        from screens.forms import ConfirmScreen
+        from acorntui.screens.forms import ConfirmScreen
 
         def done(yes: bool | None) -> None:
             if yes:
@@ -339,6 +340,6 @@ Every change re-evaluates the affected results at once and is written to the aud
         self._note_change("all")
 
     def action_help(self) -> None:
-        from screens.help import HelpScreen
+        from acorntui.screens.help import HelpScreen
 
         self.app.push_screen(HelpScreen("Exceptions", self.HELP, self))

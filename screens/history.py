@@ -8,6 +8,16 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from acorntui.screens.help import footer_fit
+from acorntui.screens.widgets import (
+    STATUS_LOOK,
+    AcornScreen,
+    Banner,
+    human_bytes,
+    safe_text,
+    status_style,
+    status_text,
+)
 from rich.style import Style
 from rich.text import Text
 from textual import events, on
@@ -18,18 +28,8 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Sparkline, Static
 
-from acorntui import queries
-from acorntui.queries import HistoryRow, TimelineEntry
-from screens.help import footer_fit
-from screens.widgets import (
-    STATUS_LOOK,
-    AcornScreen,
-    Banner,
-    human_bytes,
-    safe_text,
-    status_style,
-    status_text,
-)
+from acorntui.services import queries
+from acorntui.services.queries import HistoryRow, TimelineEntry
 
 
 @dataclass
@@ -57,7 +57,7 @@ class FailureView:
 
 
 def load_history(server_id: int) -> dict[str, Any]:
-    from db.models import Server, Tsr
+    from acorntui.db.models import Server, Tsr
 
     s = Server.get_by_id(server_id)
     tsr = Tsr.get_or_none(Tsr.id == s.tsr_id) if s.tsr_id else None
@@ -69,7 +69,7 @@ def load_history(server_id: int) -> dict[str, Any]:
 
 
 def load_failures(result_id: int) -> list[FailureView]:
-    from db.models import Exception_
+    from acorntui.db.models import Exception_
 
     fails = queries.result_failures(result_id)
     ids = {f.exception_id for f in fails if f.exception_id}
@@ -84,8 +84,8 @@ def load_failures(result_id: int) -> list[FailureView]:
 
 
 def add_exception_for(user, info: ServerInfo, form, night: dt.date) -> tuple[Any, int]:
-    from acorntui.exception_rules import ExceptionInput, add_exception
-    from acorntui.ingest import reevaluate
+    from acorntui.services.exceptions import ExceptionInput, add_exception
+    from acorntui.services.ingest import reevaluate
 
     data = ExceptionInput(scope=form.scope, path_pattern=form.path_pattern,
                           server_id=info.id, customer_id=info.customer_id,
@@ -493,12 +493,12 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
 
     def action_audit(self) -> None:
         """Every change on this server: who, when, before and after."""
-        from screens.audit import AuditScreen
+        from acorntui.screens.audit import AuditScreen
 
         self.app.push_screen(AuditScreen(server_id=self.server_id, server_label=self.label))
 
     def action_code(self) -> None:
-        from screens.codes import CodeReferenceScreen
+        from acorntui.screens.codes import CodeReferenceScreen
 
         self.app.push_screen(CodeReferenceScreen(code=self.current.code if self.current
                                                  else None))
@@ -523,7 +523,7 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
             return
         if f.excepted:
             self.notify(f"Already covered by {f.exception}.", markup=False)
-        from screens.forms import ExceptionForm, ExceptionFormResult
+        from acorntui.screens.forms import ExceptionForm, ExceptionFormResult
 
         info, night = self.info, self.current.night
 
@@ -550,7 +550,7 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
         h = self.current
         if h is None or not self.allowed("ack"):
             return
-        from screens.forms import AckForm
+        from acorntui.screens.forms import AckForm
 
         def done(text: str | None) -> None:
             if text:
@@ -568,7 +568,7 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
         h, info = self.current, self.info
         if info is None or not self.allowed("note"):
             return
-        from screens.forms import NoteForm
+        from acorntui.screens.forms import NoteForm
 
         where = f"{self.label}, night {h.night}" if h else self.label
 
@@ -584,7 +584,7 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
         self.load()
 
     def action_help(self) -> None:
-        from screens.help import HelpScreen
+        from acorntui.screens.help import HelpScreen
 
         self.app.push_screen(HelpScreen("Server history", self.HELP, self))
 
@@ -596,12 +596,12 @@ def _short_message(f: FailureView) -> str:
 
 
 def _note(user, server_id: int, text: str, result_id: int | None) -> None:
-    from acorntui.actions import add_note
+    from acorntui.services.triage import add_note
 
     add_note(user, server_id, text, result_id=result_id)
 
 
 def _ack(user, result_id: int, note: str) -> None:
-    from acorntui.actions import acknowledge
+    from acorntui.services.triage import acknowledge
 
     acknowledge(user, result_id, note)

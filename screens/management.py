@@ -1,7 +1,7 @@
 """Management: customers, servers, CSRs and TSRs. List, filter, add, edit, deactivate.
 
 Four tabs, each a filter line over a grid. Forms are modal and return values; the screen
-hands them to :mod:`acorntui.manage` in a thread worker, which checks the role (a TSR3),
+hands them to :mod:`acorntui.services.manage` in a thread worker, which checks the role (a TSR3),
 validates and writes the audit trail. A refusal or a bad field comes back as a notification
 (a bad field re-opens the form with what was typed).
 """
@@ -12,6 +12,16 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, ClassVar
 
+from acorntui.screens.forms import FormScreen, _input
+from acorntui.screens.widgets import (
+    AcornInput,
+    AcornScreen,
+    Banner,
+    FastGrid,
+    GridColumn,
+    safe_text,
+    visible_controls,
+)
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -21,19 +31,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Footer, Label, Static, Switch, TabbedContent, TabPane, TextArea
 
-from acorntui import manage, roles
-from acorntui.manage import ManageInputError
-from acorntui.roles import PermissionDenied, User
-from screens.forms import FormScreen, _input
-from screens.widgets import (
-    AcornInput,
-    AcornScreen,
-    Banner,
-    FastGrid,
-    GridColumn,
-    safe_text,
-    visible_controls,
-)
+from acorntui.services import manage, roles
+from acorntui.services.manage import ManageInputError
+from acorntui.services.roles import PermissionDenied, User
 
 KINDS = ("customers", "servers", "csrs", "tsrs")
 TITLES = {"customers": "Customers", "servers": "Servers", "csrs": "CSRs", "tsrs": "TSRs"}
@@ -127,7 +127,7 @@ def _save_as(user: User | None, kind: str, key: str | None, values: dict[str, An
 # -- forms --------------------------------------------------------------------------------
 
 class FieldCheck(Validator):
-    """An Input validator from a :mod:`acorntui.manage` validate_* function."""
+    """An Input validator from a :mod:`acorntui.services.manage` validate_* function."""
 
     def __init__(self, fn: Callable[[str, Any], Any], field: str, required: bool = False):
         super().__init__()
@@ -454,7 +454,7 @@ class ManagementScreen(AcornScreen):
                      description=f"deactivate {key}")
 
     def action_audit(self) -> None:
-        from screens.audit import AuditScreen
+        from acorntui.screens.audit import AuditScreen
 
         row = self.grid().current
         if row is None:
@@ -480,7 +480,7 @@ class ManagementCommands(Provider):
     """Command-palette entries: the four management lists and the audit log."""
 
     def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
-        from screens.audit import AuditScreen
+        from acorntui.screens.audit import AuditScreen
 
         app = self.app
         cmds: list[tuple[str, str, Callable[[], Any]]] = [

@@ -8,16 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from rich.text import Text
-from textual import on
-from textual.app import ComposeResult
-from textual.binding import ActiveBinding, Binding
-from textual.widgets import Footer, Static
-
-from acorntui import queries
-from acorntui.queries import STATUS_ORDER, NightlyRow
-from screens.help import footer_fit
-from screens.widgets import (
+from acorntui.screens.help import footer_fit
+from acorntui.screens.widgets import (
     AcornInput,
     AcornScreen,
     Banner,
@@ -28,6 +20,14 @@ from screens.widgets import (
     status_style,
     status_text,
 )
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import ActiveBinding, Binding
+from textual.widgets import Footer, Static
+
+from acorntui.services import queries
+from acorntui.services.queries import STATUS_ORDER, NightlyRow
 
 # priority 0 columns are what triage needs and always show (they fit 80 columns); the others
 # go, lowest priority first, when the terminal is narrower than all of them (the detail line
@@ -141,7 +141,7 @@ def load_night(night: dt.date | None, direction: int = 0) -> dict[str, Any]:
     rows = queries.nightly_rows(night) if night is not None else []
     remarks = queries.night_remarks(night) if night is not None else {}
     has_prev = night is not None and queries.adjacent_night(night, -1) is not None
-    from acorntui.roles import current_user
+    from acorntui.services.roles import current_user
 
     return dict(night=night, latest=latest, rows=rows, remarks=remarks, has_prev=has_prev,
                 user=current_user(), signature=signature,
@@ -533,25 +533,25 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         r = self.current
         if r is None:
             return
-        from screens.history import ServerHistoryScreen
+        from acorntui.screens.history import ServerHistoryScreen
 
         self.app.push_screen(ServerHistoryScreen(r.server_id, f"{r.customer}/{r.server}",
                                                  night=r.night))
 
     def action_codes(self) -> None:
-        from screens.codes import CodeReferenceScreen
+        from acorntui.screens.codes import CodeReferenceScreen
 
         r = self.current
         self.app.push_screen(CodeReferenceScreen(code=r.code if r else None))
 
     def action_exceptions(self) -> None:
-        from screens.exceptions import ExceptionsScreen
+        from acorntui.screens.exceptions import ExceptionsScreen
 
         self.app.push_screen(ExceptionsScreen())
 
     def action_management(self) -> None:
         try:
-            from screens.management import ManagementScreen  # another engineer's module
+            from acorntui.screens.management import ManagementScreen  # another engineer's module
         except ImportError as exc:
             self.notify(f"Management is not available in this build ({exc}).",
                         severity="warning", markup=False)
@@ -607,7 +607,7 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
             self.grid.focus()
 
     def action_help(self) -> None:
-        from screens.help import HelpScreen
+        from acorntui.screens.help import HelpScreen
 
         self.app.push_screen(HelpScreen("Nightly grid", self.HELP, self))
 
@@ -619,7 +619,7 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         if r.result_id is None:
             self.notify("No result this night to acknowledge (NO DATA).", severity="warning")
             return
-        from screens.forms import AckForm
+        from acorntui.screens.forms import AckForm
 
         def done(note: str | None) -> None:
             if note:
@@ -633,7 +633,7 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         r = self.current
         if r is None or not self.allowed("note"):
             return
-        from screens.forms import NoteForm
+        from acorntui.screens.forms import NoteForm
 
         def done(text: str | None) -> None:
             if text:
@@ -648,7 +648,7 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         r = self.current
         if r is None or not self.allowed("snooze"):
             return
-        from screens.forms import SnoozeForm, SnoozeResult
+        from acorntui.screens.forms import SnoozeForm, SnoozeResult
 
         def done(res: SnoozeResult | None) -> None:
             if res is not None:
@@ -720,7 +720,7 @@ def _describe(outcome: Any, row: NightlyRow | None) -> str:
 # -- worker bodies (run in threads) -------------------------------------------------------------
 
 def _ack(user, result_id: int, note: str, night: dt.date, customer: str) -> CustomerRows:
-    from acorntui.actions import acknowledge
+    from acorntui.services.triage import acknowledge
 
     acknowledge(user, result_id, note)
     return load_customer_rows(night, customer)
@@ -728,7 +728,7 @@ def _ack(user, result_id: int, note: str, night: dt.date, customer: str) -> Cust
 
 def _note(user, server_id: int, text: str, result_id: int | None, night: dt.date,
           customer: str) -> CustomerRows:
-    from acorntui.actions import add_note
+    from acorntui.services.triage import add_note
 
     add_note(user, server_id, text, result_id=result_id)
     return load_customer_rows(night, customer)
@@ -736,7 +736,7 @@ def _note(user, server_id: int, text: str, result_id: int | None, night: dt.date
 
 def _snooze(user, server_id: int, until: dt.date | None, reason: str, night: dt.date,
             customer: str) -> CustomerRows:
-    from acorntui.actions import snooze
+    from acorntui.services.triage import snooze
 
     snooze(user, server_id, until, reason)
     return load_customer_rows(night, customer)
@@ -745,7 +745,7 @@ def _snooze(user, server_id: int, until: dt.date | None, reason: str, night: dt.
 def _reparse(cfg, user, customer: str, server: str, night: dt.date
              ) -> tuple[Any, CustomerRows]:
     try:
-        from acorntui.reparse import reparse_server
+        from acorntui.jobs.reparse import reparse_server
     except ImportError as exc:
         raise RuntimeError(f"re-parse is not available in this build: {exc}") from None
     outcome = reparse_server(cfg, customer, server, night=night, user=user)

@@ -31,11 +31,11 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Input, Static
 
-from acorntui.queries import NO_DATA, STATUS_LABELS, status_label
+from acorntui.core.status import FAILED, FETCH_FAILED, INCOMPLETE, OK, OK_WITH_EXCEPTIONS
 
 # -- untrusted text ----------------------------------------------------------------------------
-from acorntui.textsafe import visible_controls
-from db.models import FAILED, FETCH_FAILED, INCOMPLETE, OK, OK_WITH_EXCEPTIONS
+from acorntui.core.textsafe import visible_controls
+from acorntui.services.queries import NO_DATA, STATUS_LABELS, status_label
 
 
 def safe_text(value: object, style: str | Style = "") -> Text:
@@ -419,9 +419,8 @@ DB_ERRORS: tuple[type[BaseException], ...]
 
 
 def _db_errors() -> tuple[type[BaseException], ...]:
+    from acorntui.db.connection import DatabaseUnavailable
     from peewee import InterfaceError, OperationalError
-
-    from db.connection import DatabaseUnavailable
 
     errs: list[type[BaseException]] = [OperationalError, InterfaceError, DatabaseUnavailable]
     try:
@@ -485,7 +484,7 @@ class AcornScreen(Screen):
 
     def _db_thread(self, tag: str, fn: Callable[..., Any], args: tuple, kwargs: dict,
                    context: Any) -> None:
-        from db.models import database_proxy
+        from acorntui.db.models import database_proxy
 
         try:
             value = fn(*args, **kwargs)
@@ -519,7 +518,7 @@ class AcornScreen(Screen):
         user = self._user()
         if user is None:
             return True
-        from acorntui.roles import PermissionDenied
+        from acorntui.services.roles import PermissionDenied
 
         try:
             user.require(action)
@@ -586,7 +585,7 @@ WRITE_TAGS = {
 
 def db_error_text(exc: BaseException) -> str:
     """A driver error as one readable line (db.connection.error_text), controls visible."""
-    from db.connection import error_text
+    from acorntui.db.connection import error_text
 
     return visible_controls(error_text(exc))
 

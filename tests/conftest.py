@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 TESTS = Path(__file__).resolve().parent
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
@@ -77,7 +75,7 @@ def mariadb_server_url():
 
 def _fresh_mysql(url: str) -> None:
     """Empty every table (fast reset between tests on the session database)."""
-    from db.models import ALL_MODELS, SchemaVersion, database_proxy
+    from acorntui.db.models import ALL_MODELS, SchemaVersion, database_proxy
 
     db = database_proxy.obj
     db.execute_sql("SET FOREIGN_KEY_CHECKS=0")
@@ -95,7 +93,7 @@ def sqlite_url(tmp_path):
 @pytest.fixture
 def sqlite_db(sqlite_url):
     """An initialised SQLite database file, bound to the models' proxy."""
-    import db as dbpkg
+    from acorntui import db as dbpkg
 
     database = dbpkg.connect(sqlite_url)
     dbpkg.init_schema(database)
@@ -105,7 +103,7 @@ def sqlite_db(sqlite_url):
 
 @pytest.fixture
 def mariadb_db(mariadb_server_url):
-    import db as dbpkg
+    from acorntui import db as dbpkg
 
     database = dbpkg.connect(mariadb_server_url)
     dbpkg.init_schema(database)
@@ -124,10 +122,10 @@ def any_db(request):
 @pytest.fixture
 def db_url(any_db):
     """URL of the database `any_db` opened (for CLI subprocess tests)."""
-    from db.connection import is_mysql
+    from acorntui.db.connection import is_mysql
 
     if is_mysql(any_db):
-        from db.models import database_proxy
+        from acorntui.db.models import database_proxy
 
         o = database_proxy.obj
         return f"mysql://{o.connect_params['user']}@{o.connect_params['host']}:" \

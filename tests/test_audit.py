@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from acorntui.db.models import Customer, Result, Server, Tsr, Update
 from test_manage import run
 
-from acorntui import actions, manage
-from acorntui.roles import lookup
-from db.models import Customer, Result, Server, Tsr, Update
+from acorntui.services import manage
+from acorntui.services import triage as actions
+from acorntui.services.roles import lookup
 
 
 def _setup(sqlite_url):

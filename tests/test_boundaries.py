@@ -22,12 +22,12 @@ import os
 from pathlib import Path
 
 import pytest
+from acorntui.db.models import Customer, Exception_, Failure, Result, Server
 from test_ingest import CLEAN_309, FAIL_309, PST, QBW, write_log
 
-from acorntui.cli import main
-from acorntui.ingest import Ingestor, reevaluate_expired
-from acorntui.parser import parse_file
-from db.models import Customer, Exception_, Failure, Result, Server
+from acorntui.cli.main import main
+from acorntui.core.parser import parse_file
+from acorntui.services.ingest import Ingestor, reevaluate_expired
 
 NOW = dt.datetime(2026, 11, 26, 7, 0, 0)
 NIGHT = dt.date(2026, 11, 25)
@@ -305,7 +305,7 @@ def test_written_at_mtime_not_ctime(tmp_path):
 def test_default_cutoff_is_noon():
     """The write-up's rule when nothing is configured: before noon belongs to the night before."""
     from acorntui.config import Config
-    from acorntui.ingest import current_night, night_of
+    from acorntui.services.ingest import current_night, night_of
 
     assert Config(path=Path("x"), exists=False).night_cutoff_hours == 12
     assert night_of(dt.datetime(2026, 11, 26, 11, 59)) == dt.date(2026, 11, 25)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from acorntui.cli import main
+from acorntui.cli.main import main
 from acorntui.config import load_config, resolve_db_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,13 +74,13 @@ def test_codes_cli(sqlite_url, capsys):
     assert "unknown code 99" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("module", ["db", "db.models", "acorntui.parser", "acorntui.ingest",
-                                    "acorntui.queries", "acorntui.status", "acorntui.cli",
-                                    "acorntui.exception_rules", "acorntui.reports",
-                                    "acorntui.fetch", "acorntui.mail", "acorntui.manage",
-                                    "acorntui.nightly", "acorntui.reparse", "acorntui.script",
-                                    "acorntui.demo", "acorntui.textsafe", "acorntui.actions",
-                                    "acorntui.roles", "acorntui.codes", "acorntui.audit"])
+@pytest.mark.parametrize("module", ["db", "db.models", "acorntui.core.parser", "acorntui.services.ingest",
+                                    "acorntui.services.queries", "acorntui.core.status", "acorntui.cli.main",
+                                    "acorntui.services.exceptions", "acorntui.reports.build",
+                                    "acorntui.fetch", "acorntui.reports.mail", "acorntui.services.manage",
+                                    "acorntui.jobs.nightly", "acorntui.jobs.reparse", "acorntui.services.script",
+                                    "acorntui.jobs.demo", "acorntui.core.textsafe", "acorntui.services.triage",
+                                    "acorntui.services.roles", "acorntui.services.codes", "acorntui.services.audit"])
 def test_domain_modules_do_not_import_textual(module):
     code = (f"import importlib, sys\nimportlib.import_module({module!r})\n"
             "print('textual' in sys.modules)")
@@ -90,7 +90,7 @@ def test_domain_modules_do_not_import_textual(module):
 
 
 def test_parser_imports_nothing_of_db():
-    code = "import sys, acorntui.parser; print(any(m == 'db' or m.startswith('db.') " \
+    code = "import sys, acorntui.core.parser; print(any(m == 'db' or m.startswith('db.') " \
            "for m in sys.modules), 'peewee' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr

@@ -20,7 +20,7 @@ LOGIN = "tester"
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory) -> Path:
     """A small demo database, built once (30 servers x 14 nights, as `acorntui demo` does)."""
-    from acorntui.demo import build_demo
+    from acorntui.jobs.demo import build_demo
 
     path = tmp_path_factory.mktemp("demo") / "demo.db"
     old = os.environ.get("LOGNAME")
@@ -33,7 +33,7 @@ def demo_template(tmp_path_factory) -> Path:
             os.environ.pop("LOGNAME", None)
         else:
             os.environ["LOGNAME"] = old
-    import db as dbpkg
+    from acorntui import db as dbpkg
 
     dbpkg.close()
     return path
@@ -42,7 +42,7 @@ def demo_template(tmp_path_factory) -> Path:
 @pytest.fixture
 def demo_db(demo_template, tmp_path, monkeypatch):
     """A private copy of the demo database, connected."""
-    import db as dbpkg
+    from acorntui import db as dbpkg
 
     monkeypatch.setenv("LOGNAME", LOGIN)
     path = tmp_path / "demo.db"
@@ -84,7 +84,7 @@ async def wait_for(pilot, cond, timeout: float = 10.0) -> None:
 
 
 async def grid_ready(pilot):
-    from screens.nightly import NightlyScreen
+    from acorntui.screens.nightly import NightlyScreen
 
     app = pilot.app
     await wait_for(pilot, lambda: isinstance(app.screen, NightlyScreen) and app.screen.loaded)
@@ -131,8 +131,8 @@ async def test_grid_failing_first_summary_and_outage(demo_db):
 
 @asynctest
 async def test_drill_down_to_history_and_back(demo_db):
-    from screens.history import ServerHistoryScreen
-    from screens.nightly import NightlyScreen
+    from acorntui.screens.history import ServerHistoryScreen
+    from acorntui.screens.nightly import NightlyScreen
 
     app = make_app()
     async with app.run_test(size=(120, 36)) as pilot:
@@ -208,8 +208,8 @@ async def test_sort_cycles(demo_db):
 
 @asynctest
 async def test_exception_from_a_failure_turns_the_row_ok_star(demo_db):
-    from screens.forms import ExceptionForm
-    from screens.history import ServerHistoryScreen
+    from acorntui.screens.forms import ExceptionForm
+    from acorntui.screens.history import ServerHistoryScreen
 
     app = make_app()
     async with app.run_test(size=(120, 36)) as pilot:
@@ -248,9 +248,9 @@ async def test_exception_from_a_failure_turns_the_row_ok_star(demo_db):
 
 @asynctest
 async def test_acknowledge_shows_in_row_and_history(demo_db):
-    from db.models import Result
-    from screens.forms import AckForm
-    from screens.history import ServerHistoryScreen
+    from acorntui.db.models import Result
+    from acorntui.screens.forms import AckForm
+    from acorntui.screens.history import ServerHistoryScreen
 
     app = make_app()
     async with app.run_test(size=(160, 36)) as pilot:
@@ -276,7 +276,7 @@ async def test_acknowledge_shows_in_row_and_history(demo_db):
 
 @asynctest
 async def test_snooze_marks_the_server_and_stops_counting_it(demo_db):
-    from screens.forms import SnoozeForm
+    from acorntui.screens.forms import SnoozeForm
 
     app = make_app()
     async with app.run_test(size=(140, 36)) as pilot:
@@ -342,7 +342,7 @@ async def test_reparse_error_is_shown_and_the_row_restored(demo_db, tmp_path):
 
 @asynctest
 async def test_code_reference_lands_on_the_row_code_and_searches(demo_db):
-    from screens.codes import CodeReferenceScreen
+    from acorntui.screens.codes import CodeReferenceScreen
 
     app = make_app()
     async with app.run_test(size=(120, 36)) as pilot:
@@ -369,7 +369,7 @@ async def test_code_reference_lands_on_the_row_code_and_searches(demo_db):
 
 @asynctest
 async def test_palette_jumps_to_a_server_and_to_a_customer(demo_db):
-    from screens.history import ServerHistoryScreen
+    from acorntui.screens.history import ServerHistoryScreen
 
     app = make_app()
     async with app.run_test(size=(120, 36)) as pilot:
@@ -397,9 +397,9 @@ async def test_palette_jumps_to_a_server_and_to_a_customer(demo_db):
 
 @asynctest
 async def test_exception_editor_lists_flags_stale_disables_and_deletes(demo_db):
-    from db.models import Exception_
-    from screens.exceptions import ExceptionsScreen
-    from screens.forms import ConfirmScreen
+    from acorntui.db.models import Exception_
+    from acorntui.screens.exceptions import ExceptionsScreen
+    from acorntui.screens.forms import ConfirmScreen
 
     app = make_app()
     async with app.run_test(size=(160, 40)) as pilot:
@@ -428,9 +428,9 @@ async def test_exception_editor_lists_flags_stale_disables_and_deletes(demo_db):
 
 @asynctest
 async def test_exception_editor_adds_by_keyboard(demo_db):
-    from db.models import Exception_
-    from screens.exceptions import ExceptionsScreen
-    from screens.forms import ExceptionForm
+    from acorntui.db.models import Exception_
+    from acorntui.screens.exceptions import ExceptionsScreen
+    from acorntui.screens.forms import ExceptionForm
 
     app = make_app()
     async with app.run_test(size=(160, 44)) as pilot:
@@ -452,8 +452,8 @@ async def test_exception_editor_adds_by_keyboard(demo_db):
 
 @asynctest
 async def test_untrusted_names_are_shown_literally(demo_db):
-    from db.models import Customer, Failure, Result, Server
-    from screens.history import ServerHistoryScreen
+    from acorntui.db.models import Customer, Failure, Result, Server
+    from acorntui.screens.history import ServerHistoryScreen
 
     cust = Customer.create(name="[red]evil[/]", display_name="x")
     srv = Server.create(customer=cust, name="s\x1b[1m", custbak="[bold]cb")
@@ -483,7 +483,7 @@ async def test_untrusted_names_are_shown_literally(demo_db):
 async def test_database_error_shows_a_banner_and_refresh_recovers(demo_db, monkeypatch):
     from peewee import OperationalError
 
-    from acorntui import queries
+    from acorntui.services import queries
 
     app = make_app()
     async with app.run_test(size=(120, 36)) as pilot:
@@ -506,7 +506,7 @@ async def test_database_error_shows_a_banner_and_refresh_recovers(demo_db, monke
 
 @asynctest
 async def test_poll_picks_up_a_new_night(demo_db):
-    from db.models import Result, Server
+    from acorntui.db.models import Result, Server
 
     app = make_app(poll_seconds=0.3)
     async with app.run_test(size=(120, 36)) as pilot:
@@ -519,7 +519,7 @@ async def test_poll_picks_up_a_new_night(demo_db):
 
 @asynctest
 async def test_help_and_management_keys(demo_db):
-    from screens.help import HelpScreen
+    from acorntui.screens.help import HelpScreen
 
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
@@ -586,8 +586,8 @@ async def palette_pick(pilot, text: str) -> None:
 
 @asynctest
 async def test_palette_reaches_inactive_and_unregistered_servers_and_new_ones(demo_db):
-    from db.models import Customer, Server
-    from screens.history import ServerHistoryScreen
+    from acorntui.db.models import Customer, Server
+    from acorntui.screens.history import ServerHistoryScreen
 
     gone = Customer.create(name="zz-closed", display_name="closed", active=False)
     old = Server.create(customer=gone, name="OLDFS", active=False)
@@ -616,9 +616,9 @@ async def test_palette_reaches_inactive_and_unregistered_servers_and_new_ones(de
 
 @asynctest
 async def test_note_from_grid_and_history_lands_in_the_timeline(demo_db):
-    from db.models import Update
-    from screens.forms import NoteForm
-    from screens.history import ServerHistoryScreen
+    from acorntui.db.models import Update
+    from acorntui.screens.forms import NoteForm
+    from acorntui.screens.history import ServerHistoryScreen
 
     app = make_app()
     async with app.run_test(size=(160, 40)) as pilot:
@@ -648,9 +648,9 @@ async def test_note_from_grid_and_history_lands_in_the_timeline(demo_db):
 
 @asynctest
 async def test_exception_form_scope_comes_from_the_row(demo_db):
-    from db.models import Exception_
-    from screens.forms import ExceptionForm
-    from screens.history import ServerHistoryScreen
+    from acorntui.db.models import Exception_
+    from acorntui.screens.forms import ExceptionForm
+    from acorntui.screens.history import ServerHistoryScreen
 
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -680,9 +680,9 @@ async def test_exception_form_scope_comes_from_the_row(demo_db):
 
 @asynctest
 async def test_exception_editor_picks_a_server_from_the_list(demo_db):
-    from db.models import Exception_, Server
-    from screens.exceptions import ExceptionsScreen
-    from screens.forms import ExceptionForm
+    from acorntui.db.models import Exception_, Server
+    from acorntui.screens.exceptions import ExceptionsScreen
+    from acorntui.screens.forms import ExceptionForm
 
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -722,10 +722,10 @@ async def test_exception_editor_picks_a_server_from_the_list(demo_db):
 
 @asynctest
 async def test_csr_is_refused_with_the_role_named_and_nothing_changes(demo_db, monkeypatch):
-    from db.models import Csr, Exception_, Result, Server, Update
-    from screens.exceptions import ExceptionsScreen
-    from screens.forms import NoteForm
-    from screens.history import ServerHistoryScreen
+    from acorntui.db.models import Csr, Exception_, Result, Server, Update
+    from acorntui.screens.exceptions import ExceptionsScreen
+    from acorntui.screens.forms import NoteForm
+    from acorntui.screens.history import ServerHistoryScreen
 
     Csr.create(login="carol", name="Carol")
     monkeypatch.setenv("LOGNAME", "carol")
@@ -801,8 +801,8 @@ async def test_csr_is_refused_with_the_role_named_and_nothing_changes(demo_db, m
 
 @asynctest
 async def test_history_file_column_uses_the_width_and_shows_the_full_path(demo_db):
-    from db.models import Failure
-    from screens.history import ServerHistoryScreen
+    from acorntui.db.models import Failure
+    from acorntui.screens.history import ServerHistoryScreen
 
     app = make_app()
     async with app.run_test(size=(200, 45)) as pilot:
@@ -845,8 +845,7 @@ async def test_console_on_mariadb_sees_results_recorded_by_another_connection(ma
                                                                             monkeypatch):
     """The grid on MariaDB; a result written by another connection shows after ctrl+r."""
     import pymysql
-
-    from db.models import Customer, Result, Server, Tsr
+    from acorntui.db.models import Customer, Result, Server, Tsr
 
     monkeypatch.setenv("LOGNAME", LOGIN)
     Tsr.create(login=LOGIN, name="Tester", level=3)
@@ -892,7 +891,7 @@ async def test_console_on_mariadb_sees_results_recorded_by_another_connection(ma
 
 @asynctest
 async def test_grid_note_column_shows_the_latest_note_or_ack_with_its_author(demo_db):
-    from screens.forms import AckForm, NoteForm
+    from acorntui.screens.forms import AckForm, NoteForm
 
     app = make_app()
     async with app.run_test(size=(160, 36)) as pilot:
@@ -923,9 +922,8 @@ async def test_grid_note_column_shows_the_latest_note_or_ack_with_its_author(dem
 @pytest.mark.parametrize("size", [(80, 24), (120, 35)])
 @asynctest
 async def test_footer_keeps_help_manage_refresh_and_quit_on_screen(demo_db, size):
+    from acorntui.screens.history import ServerHistoryScreen
     from textual.widgets._footer import FooterKey
-
-    from screens.history import ServerHistoryScreen
 
     app = make_app()
     async with app.run_test(size=size) as pilot:
@@ -957,7 +955,7 @@ async def test_footer_keeps_help_manage_refresh_and_quit_on_screen(demo_db, size
 
 @asynctest
 async def test_history_at_80x24_shows_the_timeline_with_t(demo_db):
-    from screens.history import ServerHistoryScreen
+    from acorntui.screens.history import ServerHistoryScreen
 
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -988,7 +986,7 @@ async def test_history_at_80x24_shows_the_timeline_with_t(demo_db):
 
 @asynctest
 async def test_history_ack_column_is_cut_and_the_detail_line_shows_it_whole(demo_db):
-    from screens.history import ServerHistoryScreen
+    from acorntui.screens.history import ServerHistoryScreen
 
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:

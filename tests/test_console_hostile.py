@@ -90,11 +90,13 @@ def rsync_log(paths: list[bytes]) -> bytes:
 
 def build_hostile_db(folder: Path) -> Path:
     """The database, built through the real ingest and domain functions; returns its path."""
-    import db as dbpkg
-    from acorntui import actions, exception_rules
-    from acorntui.ingest import Ingestor
-    from acorntui.roles import current_user
-    from db.models import Customer, ErrorCode, Result, Server, Tsr
+    from acorntui.db.models import Customer, ErrorCode, Result, Server, Tsr
+
+    from acorntui import db as dbpkg
+    from acorntui.services import exceptions as exception_rules
+    from acorntui.services import triage as actions
+    from acorntui.services.ingest import Ingestor
+    from acorntui.services.roles import current_user
 
     spool = folder / "spool"
     raw = [v[0].encode("utf-8") for v in RAW_NAMES.values()]
@@ -156,7 +158,7 @@ def hostile_template(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def hostile_db(hostile_template, tmp_path, monkeypatch):
-    import db as dbpkg
+    from acorntui import db as dbpkg
 
     monkeypatch.setenv("LOGNAME", LOGIN)
     path = tmp_path / "hostile.db"
@@ -203,13 +205,13 @@ async def shown(pilot, app, *needles: str, timeout: float = 10) -> str:
 
 @asynctest
 async def test_every_screen_shows_hostile_text_literally(hostile_db):
-    from db.models import Server
-    from screens.audit import AuditScreen
-    from screens.codes import CodeReferenceScreen
-    from screens.exceptions import ExceptionsScreen
-    from screens.history import ServerHistoryScreen
-    from screens.management import ManagementScreen
-    from screens.nightly import NightlyScreen
+    from acorntui.db.models import Server
+    from acorntui.screens.audit import AuditScreen
+    from acorntui.screens.codes import CodeReferenceScreen
+    from acorntui.screens.exceptions import ExceptionsScreen
+    from acorntui.screens.history import ServerHistoryScreen
+    from acorntui.screens.management import ManagementScreen
+    from acorntui.screens.nightly import NightlyScreen
 
     hostile_srv = Server.get(Server.name == SERVER)
     fs1 = Server.get(Server.name == "fs1")
@@ -270,8 +272,8 @@ async def test_every_screen_shows_hostile_text_literally(hostile_db):
 
 @asynctest
 async def test_management_edit_form_shows_hostile_values_literally(hostile_db):
-    from screens.management import ManagementScreen
-    from screens.nightly import NightlyScreen
+    from acorntui.screens.management import ManagementScreen
+    from acorntui.screens.nightly import NightlyScreen
 
     app = make_app()
     async with app.run_test(size=(200, 60)) as pilot:
@@ -336,7 +338,7 @@ def test_console_in_tmux(hostile_template, tmp_path):
 
 def test_record_form_keeps_the_original_value_when_saved_unchanged():
     """The form shows controls made visible but must not store the escaped text back."""
-    from screens.management import RecordForm
+    from acorntui.screens.management import RecordForm
 
     raw = "Evil\x1b]0;pwned\x07 \u202eCorp"
     form = RecordForm("customers", {"id": 1, "name": "evil", "display_name": raw})

@@ -16,7 +16,7 @@ def test_snapshot_nightly_grid(demo_db, snap_compare):  # noqa: F811
 
 
 def test_snapshot_server_history(demo_db, snap_compare):  # noqa: F811
-    from screens.history import ServerHistoryScreen
+    from acorntui.screens.history import ServerHistoryScreen
 
     async def ready(pilot):
         screen = await grid_ready(pilot)
@@ -30,7 +30,7 @@ def test_snapshot_server_history(demo_db, snap_compare):  # noqa: F811
 
 
 def test_snapshot_code_reference(demo_db, snap_compare):  # noqa: F811
-    from screens.codes import CodeReferenceScreen
+    from acorntui.screens.codes import CodeReferenceScreen
 
     async def ready(pilot):
         screen = await grid_ready(pilot)
@@ -44,7 +44,7 @@ def test_snapshot_code_reference(demo_db, snap_compare):  # noqa: F811
 
 
 def test_snapshot_exceptions(demo_db, snap_compare):  # noqa: F811
-    from screens.exceptions import ExceptionsScreen
+    from acorntui.screens.exceptions import ExceptionsScreen
 
     async def ready(pilot):
         await grid_ready(pilot)
@@ -56,8 +56,8 @@ def test_snapshot_exceptions(demo_db, snap_compare):  # noqa: F811
 
 
 def test_snapshot_exception_form(demo_db, snap_compare):  # noqa: F811
-    from screens.forms import ExceptionForm
-    from screens.history import ServerHistoryScreen
+    from acorntui.screens.forms import ExceptionForm
+    from acorntui.screens.history import ServerHistoryScreen
 
     async def ready(pilot):
         screen = await grid_ready(pilot)

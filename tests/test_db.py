@@ -8,10 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from peewee import IntegrityError
-
-import db as dbpkg
-from db.models import (
+from acorntui.db.models import (
     TABLE_NAMES,
     Customer,
     ErrorCode,
@@ -22,7 +19,10 @@ from db.models import (
     Server,
     database_proxy,
 )
-from db.schema import SCHEMA_VERSION, init_schema
+from acorntui.db.schema import SCHEMA_VERSION, init_schema
+from peewee import IntegrityError
+
+from acorntui import db as dbpkg
 
 
 def _server(name="mail01", customer="acme"):

@@ -11,16 +11,17 @@ TODAY = dt.date(2025, 3, 15)
 
 
 def _counts():
-    from acorntui import queries
+    from acorntui.services import queries
 
     rows = queries.nightly_rows(queries.latest_night())
     return queries.status_counts(rows), rows
 
 
 def test_demo_has_the_situations_a_tsr_meets(tmp_path, monkeypatch):
-    from acorntui import queries
-    from acorntui.demo import build_demo
-    from db.models import Csr, Exception_, Result, Tsr, Update
+    from acorntui.db.models import Csr, Exception_, Result, Tsr, Update
+
+    from acorntui.jobs.demo import build_demo
+    from acorntui.services import queries
 
     monkeypatch.setenv("LOGNAME", "tester")
     spool = tmp_path / "spool"
@@ -52,7 +53,7 @@ def test_demo_has_the_situations_a_tsr_meets(tmp_path, monkeypatch):
 
 
 def test_demo_is_reproducible_and_reused(tmp_path, monkeypatch):
-    from acorntui.demo import build_demo, ensure_demo
+    from acorntui.jobs.demo import build_demo, ensure_demo
 
     monkeypatch.setenv("LOGNAME", "tester")
     build_demo(tmp_path / "a.db", servers=15, days=4, today=TODAY)
@@ -82,7 +83,7 @@ def test_demo_command_no_tui(tmp_path):
 
 
 def test_domain_modules_do_not_import_textual():
-    code = ("import sys, acorntui.demo, acorntui.queries; "
+    code = ("import sys, acorntui.jobs.demo, acorntui.services.queries; "
             "print(any(m == 'textual' or m.startswith('textual.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parent.parent)

@@ -2,7 +2,7 @@
 
 - A fuzz run of mutated real-format logs (truncation, byte flips, inserted garbage, CRLF,
   NUL, BOMs, UTF-16, huge numbers, quotes in names...) and of logs generated from rsync's
-  own fragments: the parser never raises, the code and the status (acorntui.status.
+  own fragments: the parser never raises, the code and the status (acorntui.core.status.
   compute_status) are always known values, and a log is never ok without a completion line
   or a final `total size is` line.
 - Big logs (bytes and line counts) parse in bounded memory: peak RSS of a subprocess,
@@ -30,8 +30,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from acorntui.parser import KINDS, ParseResult, parse_bytes
-from acorntui.status import compute_status
+from acorntui.core.parser import KINDS, ParseResult, parse_bytes
+from acorntui.core.status import compute_status
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "logs"
@@ -277,7 +277,7 @@ def test_every_truncation_of_a_seed_before_its_end_is_never_ok(seed):
 
 PARSE_AND_MEASURE = """
 import json, resource, sys, time
-from acorntui.parser import parse_file
+from acorntui.core.parser import parse_file
 
 def peak_mb():
     # VmHWM: this process's own peak (ru_maxrss would carry over the forking pytest's peak

@@ -8,12 +8,12 @@ import os
 from pathlib import Path
 
 import pytest
+from acorntui.db.models import Customer, Exception_, Failure, Result, Server, Update
 
-from acorntui import exception_rules as er
-from acorntui.cli import main
-from acorntui.ingest import Ingestor, night_of, record_fetch_failed, reevaluate
-from acorntui.roles import User
-from db.models import Customer, Exception_, Failure, Result, Server, Update
+from acorntui.cli.main import main
+from acorntui.services import exceptions as er
+from acorntui.services.ingest import Ingestor, night_of, record_fetch_failed, reevaluate
+from acorntui.services.roles import User
 
 NOW = dt.datetime(2026, 11, 26, 7, 0, 0)  # the morning after night 2026-11-25
 LOG_TIME = dt.datetime(2026, 11, 26, 2, 30, 0)  # written at 02:30 -> night 2026-11-25
@@ -228,7 +228,7 @@ def test_exception_guards(sqlite_db):
         er.add_exception(TSR, er.ExceptionInput(scope="global", path_pattern="*"))
     with pytest.raises(er.ExceptionInputError, match="server"):
         er.add_exception(TSR, er.ExceptionInput(scope="server", path_pattern="*.pst"))
-    from acorntui.roles import PermissionDenied
+    from acorntui.services.roles import PermissionDenied
 
     with pytest.raises(PermissionDenied, match="TSR"):
         er.add_exception(User("carol", "csr"), er.ExceptionInput(scope="global",

@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from acorntui.db.models import Csr, Tsr
 from smtp_server import free_port, start_smtp
 from test_reports import N, d, result, server
 
-from acorntui.cli import main
+from acorntui.cli.main import main
 from acorntui.config import load_config
-from acorntui.mail import send_daily_reports
-from db.models import FAILED, INCOMPLETE, OK, Csr, Tsr
+from acorntui.core.status import FAILED, INCOMPLETE, OK
+from acorntui.reports.mail import send_daily_reports
 
 SECRET = "s3cr3t-Pa55"
 # plain AUTH over a loopback test server is deliberate
@@ -235,8 +236,8 @@ def test_nightly_report_by_mail(estate, smtp, outbox, tmp_path, monkeypatch):
 
 def test_names_from_the_database_cannot_inject_headers(estate):
     from acorntui.config import MailSettings
-    from acorntui.mail import report_message
-    from acorntui.reports import build_report
+    from acorntui.reports.build import build_report
+    from acorntui.reports.mail import report_message
 
     rep = build_report("failures", N).only({1}, scope="for Eve\r\nBcc: all@example.com")
     msg = report_message(MailSettings(sender="b@example.com"), rep, ["eve@example.com"])
@@ -248,7 +249,7 @@ def test_names_from_the_database_cannot_inject_headers(estate):
 
 def test_a_stored_address_with_a_line_break_is_a_problem_not_a_crash(estate, smtp, outbox,
                                                                      tmp_path, monkeypatch):
-    from db.models import Csr
+    from acorntui.db.models import Csr
 
     Csr.update(email="carla@example.com\r\nBcc: evil@example.com").where(
         Csr.email == "carla@example.com").execute()

@@ -15,9 +15,9 @@ from smtp_server import SMTPServer, _Authenticator, _Handler, free_port
 from test_mail import SECRET, estate, outbox, write_config  # noqa: F401
 from test_reports import N
 
-from acorntui.cli import main
+from acorntui.cli.main import main
 from acorntui.config import load_config
-from acorntui.mail import send_daily_reports
+from acorntui.reports.mail import send_daily_reports
 
 # aiosmtpd warns about auth_require_tls=False, which the implicit-TLS server needs (see below)
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")

@@ -7,11 +7,11 @@ import subprocess
 import sys
 
 import pytest
+from acorntui.db.models import Customer, Result, Server, Tsr, Update
 
-from acorntui import manage
-from acorntui.manage import ManageInputError
-from acorntui.roles import PermissionDenied, lookup
-from db.models import Customer, Result, Server, Tsr, Update
+from acorntui.services import manage
+from acorntui.services.manage import ManageInputError
+from acorntui.services.roles import PermissionDenied, lookup
 
 
 @pytest.fixture

@@ -6,15 +6,15 @@ import asyncio
 import datetime as dt
 
 import pytest
+from acorntui.db.models import Csr, Customer, Result, Server, Tsr, Update
+from acorntui.screens.audit import AuditScreen
+from acorntui.screens.management import ManagementCommands, ManagementScreen, RecordForm
+from acorntui.screens.widgets import AcornInput, FastGrid
 from textual.app import App
 from textual.widgets import Switch, TextArea
 
-from acorntui import manage, script
-from acorntui.roles import lookup
-from db.models import Csr, Customer, Result, Server, Tsr, Update
-from screens.audit import AuditScreen
-from screens.management import ManagementCommands, ManagementScreen, RecordForm
-from screens.widgets import AcornInput, FastGrid
+from acorntui.services import manage, script
+from acorntui.services.roles import lookup
 
 
 class Host(App):

@@ -34,7 +34,7 @@ def run_cli(args, *, home, timeout=120):
 
 
 def _results():
-    from db.models import Customer, Result, Server
+    from acorntui.db.models import Customer, Result, Server
 
     q = Result.select(Result, Server, Customer).join(Server).join(Customer)
     return {f"{r.server.customer.name}/{r.server.name}": r for r in q}
@@ -56,7 +56,7 @@ def test_nightly_fills_the_database(tmp_path, sshd, db_url, home):  # noqa: F811
     assert "mail: mail not configured" in out
     assert "\r" not in out + run.stderr  # no terminal: a summary and nothing else
 
-    from db.models import Failure
+    from acorntui.db.models import Failure
 
     res = _results()
     assert res["acme/fs1"].status == "ok" and res["acme/fs1"].code == 0
@@ -83,7 +83,7 @@ def test_report_server_down_gives_fetch_failed_not_missing(tmp_path, sshd, db_ur
     spool_old.parent.mkdir(parents=True)
     spool_old.write_text(CLEAN_LOG)
     os.utime(spool_old, (now - 72 * 3600, now - 72 * 3600))
-    from db.models import Customer, Server
+    from acorntui.db.models import Customer, Server
 
     c = Customer.create(name="acme", display_name="Acme")
     Server.create(customer=c, name="fs1")
@@ -112,7 +112,7 @@ def test_database_error_is_one_line(tmp_path, home):
 
 def test_no_report_server_ingests_the_spool_as_it_is(tmp_path, sqlite_db):
     from acorntui.config import load_config
-    from acorntui.nightly import run_nightly
+    from acorntui.jobs.nightly import run_nightly
 
     spool = tmp_path / "spool"
     (spool / "acme").mkdir(parents=True)

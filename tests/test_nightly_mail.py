@@ -8,7 +8,7 @@ import os
 import pytest
 from smtp_server import start_smtp
 
-from acorntui.cli import main
+from acorntui.cli.main import main
 
 NOW = dt.datetime(2026, 11, 26, 7, 0, 0)
 OK_LOG = ("sending incremental file list\n/data/a.txt\n\n"

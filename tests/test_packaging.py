@@ -1,4 +1,6 @@
-"""The wheel carries all three packages and every .tcss/data file."""
+"""The wheel carries one top-level package, acorntui, with every .py/.tcss/data file of the
+repository's acorntui/, screens/ and db/ folders (screens and db as acorntui.screens and
+acorntui.db)."""
 
 from __future__ import annotations
 
@@ -25,18 +27,22 @@ def test_wheel_contents(tmp_path):
     wheel = next(tmp_path.glob("acorntui-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = set()
-    for pkg in ("acorntui", "screens", "db"):
+    for pkg, installed_as in (("acorntui", "acorntui"), ("screens", "acorntui/screens"),
+                              ("db", "acorntui/db")):
         for f in (ROOT / pkg).rglob("*"):
             if f.is_file() and "__pycache__" not in f.parts and f.suffix in (
                     ".py", ".tcss", ".tsv", ".toml", ".json"):
-                expected.add(f.relative_to(ROOT).as_posix())
-    assert "acorntui/commands/core.py" in expected
-    assert "db/data/error_codes.tsv" in expected
+                expected.add(f"{installed_as}/{f.relative_to(ROOT / pkg).as_posix()}")
+    assert "acorntui/core/parser.py" in expected
+    assert "acorntui/db/data/error_codes.tsv" in expected
+    assert "acorntui/screens/nightly.py" in expected
+    top = {n.split("/", 1)[0] for n in names if not n.split("/", 1)[0].endswith(".dist-info")}
+    assert top == {"acorntui"}, f"the wheel installs more than one top-level package: {top}"
     missing = expected - names
     assert not missing, f"not in the wheel: {sorted(missing)}"
     entry = zipfile.ZipFile(wheel).read(
         next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    assert "acorntui = acorntui.cli:main" in entry
+    assert "acorntui = acorntui.cli.main:main" in entry
 
 
 def test_python_m_acorntui_runs():

@@ -1,4 +1,4 @@
-"""acorntui.parser on hand-written Windows-flavoured fixtures and edge cases."""
+"""acorntui.core.parser on hand-written Windows-flavoured fixtures and edge cases."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from acorntui.parser import (
+from acorntui.core.parser import (
     KINDS,
     ParseError,
     parse_bytes,
@@ -359,7 +359,7 @@ def test_unreadable_file_raises_parse_error(tmp_path, monkeypatch):
     f.write_bytes(b"total size is 1  speedup is 1.00\n")
     f.chmod(0)
     if os.access(f, os.R_OK):  # root reads mode-000 files: make open() refuse instead
-        import acorntui.parser as parser_module
+        import acorntui.core.parser as parser_module
 
         def refuse(*args, **kwargs):
             raise PermissionError(13, "Permission denied", str(f))
@@ -371,7 +371,7 @@ def test_unreadable_file_raises_parse_error(tmp_path, monkeypatch):
 
 
 def test_read_error_midway_is_a_parse_error(tmp_path, monkeypatch):
-    import acorntui.parser as parser_module
+    import acorntui.core.parser as parser_module
 
     f = tmp_path / "eio.out"
     f.write_bytes(b"x" * (3 << 20))
@@ -426,7 +426,7 @@ def test_empty_file_is_incomplete(tmp_path):
 
 def test_parser_imports_only_the_standard_library():
     code = (
-        "import sys; import acorntui.parser; "
+        "import sys; import acorntui.core.parser; "
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('textual', 'peewee', 'db', 'pymysql', 'paramiko', 'rich')]; print(bad)"
     )
@@ -451,7 +451,7 @@ def test_million_line_log_parses_in_bounded_memory(tmp_path):
                  b"(code 23) at main.c(1338) [sender=3.2.7]\n")
     # VmHWM (peak RSS of this process image; ru_maxrss would include pytest's, across exec)
     code = (
-        "import re; from acorntui.parser import parse_file; "
+        "import re; from acorntui.core.parser import parse_file; "
         f"r = parse_file({str(log)!r}, max_age_hours=0); "
         "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1); "
         "print(r.code, r.lines, [f.line for f in r.failures], hwm)"

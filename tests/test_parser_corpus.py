@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from acorntui.cli import main
-from acorntui.parser import KINDS, parse_bytes, parse_file
-from acorntui.status import compute_status
+from acorntui.cli.main import main
+from acorntui.core.parser import KINDS, parse_bytes, parse_file
+from acorntui.core.status import compute_status
 
 CORPUS = Path(__file__).parent / "fixtures" / "logs" / "corpus"
 LOGS = sorted(CORPUS.glob("*.out"))

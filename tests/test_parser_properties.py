@@ -1,11 +1,11 @@
-"""Properties of acorntui.parser over arbitrary input (hypothesis)."""
+"""Properties of acorntui.core.parser over arbitrary input (hypothesis)."""
 
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from acorntui.parser import KINDS, ParseResult, parse_bytes, parse_number
+from acorntui.core.parser import KINDS, ParseResult, parse_bytes, parse_number
 
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

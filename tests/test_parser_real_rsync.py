@@ -1,4 +1,4 @@
-"""acorntui.parser on logs written by the real /usr/bin/rsync (see tests/rsync_logs.py)."""
+"""acorntui.core.parser on logs written by the real /usr/bin/rsync (see tests/rsync_logs.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 import pytest
 import rsync_logs
 
-from acorntui.parser import parse_file
+from acorntui.core.parser import parse_file
 
 
 @pytest.fixture(scope="module")

@@ -74,7 +74,7 @@ def assert_ok(proc) -> None:
 
 def one_result_per_server_and_night(url: str) -> dict[dt.date, int]:
     """No (server, night) twice; returns results per night (checked on a fresh connection)."""
-    from db.models import database_proxy
+    from acorntui.db.models import database_proxy
 
     bind(url)
     dbx = database_proxy.obj
@@ -185,7 +185,7 @@ async def _server_down_and_back(pilot, srv, screen, *, by_key: bool) -> str:
     assert "(ctrl+r retries)" in text and not re.search(r"\(\d+, ", text), text  # no raw tuple
     assert app.is_running and screen.grid.row_count == N_SERVERS  # the old rows stay
     # keys still work while the database is down
-    from screens.nightly import SORTS
+    from acorntui.screens.nightly import SORTS
 
     sort_before = screen.sort_index
     await pilot.press("s")
@@ -267,7 +267,7 @@ def test_nightly_fails_clearly_while_the_database_is_down_and_the_next_run_compl
 
 def assert_night_completed(url: str, proc) -> None:
     """`nightly` exit 0, and the night holds every server once, none missing."""
-    from db.models import Result, Server
+    from acorntui.db.models import Result, Server
 
     assert_ok(proc)
     assert proc.stdout.startswith(f"nightly {NIGHT0}: all good"), proc.stdout
@@ -314,8 +314,8 @@ def test_nightly_server_stopped_mid_run_then_the_next_run_completes(throwaway_ma
 
 @asynctest
 async def test_console_write_while_sqlite_is_locked_by_another_writer(tmp_path, monkeypatch):
-    from db.models import Result, Tsr, Update, database_proxy
-    from screens.forms import AckForm
+    from acorntui.db.models import Result, Tsr, Update, database_proxy
+    from acorntui.screens.forms import AckForm
 
     monkeypatch.setenv("LOGNAME", LOGIN)
     path = tmp_path / "locked.db"
@@ -396,7 +396,7 @@ async def test_a_connection_lost_mid_query_is_said_in_words(tmp_path, monkeypatc
     timed from a test, so the driver's error is raised where the query would be.)"""
     from peewee import InterfaceError
 
-    from acorntui import queries
+    from acorntui.services import queries
 
     monkeypatch.setenv("LOGNAME", LOGIN)
     url = f"sqlite:///{tmp_path / 'lost.db'}"

@@ -111,7 +111,7 @@ def make_spool(root: Path, n: int = N_LOGS) -> Path:
 
 def bind(url: str):
     """Bind the models' proxy to ``url`` in this (test) process and create the schema."""
-    import db as dbpkg
+    from acorntui import db as dbpkg
 
     old = dbpkg.database_proxy.obj
     if old is not None and not old.is_closed():
@@ -124,7 +124,15 @@ def bind(url: str):
 def prepare(url: str, absent: int = 1) -> None:
     """Empty every data table and lay down the starting state every round begins from:
     registered servers (``absent`` of them have no log -> missing) and one exception."""
-    from db.models import Customer, Exception_, Failure, Result, Server, Update, database_proxy
+    from acorntui.db.models import (
+        Customer,
+        Exception_,
+        Failure,
+        Result,
+        Server,
+        Update,
+        database_proxy,
+    )
 
     bind(url)
     dbx = database_proxy.obj
@@ -141,7 +149,7 @@ def prepare(url: str, absent: int = 1) -> None:
 
 def snapshot() -> dict:
     """Everything ingest writes, without ids and timestamps (compares as multisets)."""
-    from db.models import Customer, Failure, Result, Server, Update
+    from acorntui.db.models import Customer, Failure, Result, Server, Update
 
     cols = (Customer.name, Server.name, Result.night, Result.code, Result.status,
             Result.reason, Result.log_sha256, Result.log_size, Result.error_count,
@@ -167,7 +175,7 @@ def snapshot() -> dict:
 
 def consistency_problems() -> list[str]:
     """What a crash may never leave behind, checked right after a kill."""
-    from db.models import Result, Server, database_proxy
+    from acorntui.db.models import Result, Server, database_proxy
 
     dbx = database_proxy.obj
     bad = []
@@ -218,8 +226,7 @@ class Counter:
 
 def _mysql_conn(url: str):
     import pymysql
-
-    from db.connection import parse_url
+    from acorntui.db.connection import parse_url
 
     u = parse_url(url)
     return pymysql.connect(host=u.host, port=u.port, user=u.user, password=u.password,
@@ -407,8 +414,8 @@ def _overlapping(outcomes: list[str]) -> int:
 # both processes import everything, then wait for the same go signal: no start-up stagger
 BARRIER_MAIN = """
 import os, sys, time
-import acorntui.commands.ingest, acorntui.ingest, acorntui.parser, db.schema
-from acorntui.cli import main
+import acorntui.cli.commands.ingest, acorntui.services.ingest, acorntui.core.parser, db.schema
+from acorntui.cli.main import main
 while not os.path.exists(sys.argv[1]):
     time.sleep(0.001)
 sys.exit(main(sys.argv[2:]))
@@ -471,7 +478,7 @@ def test_two_concurrent_ingests_mariadb(mysql_url, spool):
 def test_connection_killed_mid_run_mariadb(mysql_url, spool):
     """The server drops ingest's connection mid-run (KILL CONNECTION, as a restart or a
     failover would): one clear line, exit 1, nothing half-written; the next run completes."""
-    from db.connection import parse_url
+    from acorntui.db.connection import parse_url
 
     ref, _took = reference(mysql_url, spool)
     name = parse_url(mysql_url).name
@@ -577,7 +584,7 @@ def throwaway_mariadb(tmp_path):
     server = ThrowawayMariaDB(tmp_path / "mdb")
     server.start()
     yield server
-    from db.models import database_proxy
+    from acorntui.db.models import database_proxy
 
     if database_proxy.obj is not None:
         database_proxy.obj.close()
@@ -596,7 +603,7 @@ def test_mariadb_server_stopped_mid_run(throwaway_mariadb, spool):
     for i in range(DBKILL_ROUNDS):
         sig = signal.SIGKILL if i % 2 == 0 else signal.SIGTERM
         prepare(url)
-        from db.models import database_proxy
+        from acorntui.db.models import database_proxy
 
         database_proxy.obj.close()
         counter = Counter(url)
@@ -624,7 +631,7 @@ def test_mariadb_server_stopped_mid_run(throwaway_mariadb, spool):
 
 
 def snapshot_count() -> int:
-    from db.models import Result
+    from acorntui.db.models import Result
 
     return Result.select().count()
 
@@ -651,7 +658,7 @@ c.execute("COMMIT")
 # the code path is the same: SQLite waits, then gives up with "database is locked"
 SHORT_TIMEOUT_MAIN = """
 import sys
-import db.connection as c
+import acorntui.db.connection as c
 _make = c.make_database
 def make(u):
     d = _make(u)
@@ -659,7 +666,7 @@ def make(u):
     d._timeout = 1.5
     return d
 c.make_database = make
-from acorntui.cli import main
+from acorntui.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -678,7 +685,7 @@ def test_sqlite_locked_by_another_writer(tmp_path, spool):
 
     # held for a few seconds: ingest waits (busy_timeout) and completes
     prepare(url)
-    from db.models import database_proxy
+    from acorntui.db.models import database_proxy
     database_proxy.obj.close()
     hold = 2.0
     holder = _hold_lock(path, hold)
@@ -718,7 +725,7 @@ def test_sqlite_locked_by_another_writer(tmp_path, spool):
 
 
 def test_hostile_files_in_spool_do_not_stop_the_batch(tmp_path):
-    from db.models import Result
+    from acorntui.db.models import Result
 
     root = make_spool(tmp_path / "spool", 20)
     bad = root / "zz_hostile"
@@ -755,7 +762,7 @@ def test_sqlite_transaction_that_reads_then_writes_survives_a_concurrent_commit(
     transactions begin IMMEDIATE, so the other writer waits for them instead."""
     import threading
 
-    from db.models import Customer, database_proxy
+    from acorntui.db.models import Customer, database_proxy
 
     url = f"sqlite:///{tmp_path / 'rw.db'}"
     prepare(url)

@@ -19,7 +19,7 @@ from sshd import (
 )
 
 from acorntui.config import load_config
-from acorntui.roles import PermissionDenied, User
+from acorntui.services.roles import PermissionDenied, User
 
 ROOT = Path(__file__).resolve().parent.parent
 TSR = User("tsr1", "tsr", "Tess", 2)
@@ -30,16 +30,17 @@ def _cfg(tmp_path, sshd):  # noqa: F811
 
 
 def _result(customer, server):
-    from db.models import Customer, Result, Server
+    from acorntui.db.models import Customer, Result, Server
 
     return (Result.select(Result).join(Server).join(Customer)
             .where((Customer.name == customer) & (Server.name == server)).get())
 
 
 def test_reparse_fetches_and_replaces_the_nights_result(tmp_path, sshd, any_db):  # noqa: F811
-    from acorntui.nightly import run_nightly
-    from acorntui.reparse import reparse_server
-    from db.models import Failure, Result, Update
+    from acorntui.db.models import Failure, Result, Update
+
+    from acorntui.jobs.nightly import run_nightly
+    from acorntui.jobs.reparse import reparse_server
 
     now = time.time()
     sshd.add_file("acme/fs1.out", CLEAN_LOG, mtime=now - 600)
@@ -69,7 +70,7 @@ def test_reparse_fetches_and_replaces_the_nights_result(tmp_path, sshd, any_db):
 
 
 def test_reparse_needs_the_reparse_role(tmp_path, sshd, sqlite_db):  # noqa: F811
-    from acorntui.reparse import reparse_server
+    from acorntui.jobs.reparse import reparse_server
 
     sshd.add_file("acme/fs1.out", CLEAN_LOG)
     with pytest.raises(PermissionDenied, match="may not re-parse"):
@@ -78,8 +79,9 @@ def test_reparse_needs_the_reparse_role(tmp_path, sshd, sqlite_db):  # noqa: F81
 
 
 def test_reparse_of_an_unknown_log_or_a_down_server_says_why(tmp_path, sshd, sqlite_db):  # noqa: F811
-    from acorntui.reparse import ReparseError, reparse_server
-    from db.models import Result
+    from acorntui.db.models import Result
+
+    from acorntui.jobs.reparse import ReparseError, reparse_server
 
     cfg = _cfg(tmp_path, sshd)
     with pytest.raises(ReparseError, match="acme/nope.out is not on the report server"):
@@ -95,7 +97,7 @@ def test_reparse_of_an_unknown_log_or_a_down_server_says_why(tmp_path, sshd, sql
 
 
 def test_without_report_server_the_spool_copy_is_reread(tmp_path, sqlite_db):
-    from acorntui.reparse import reparse_server
+    from acorntui.jobs.reparse import reparse_server
 
     spool = tmp_path / "spool"
     (spool / "acme").mkdir(parents=True)
@@ -107,7 +109,7 @@ def test_without_report_server_the_spool_copy_is_reread(tmp_path, sqlite_db):
 
 
 def test_cli_reparse_prints_the_new_status(tmp_path, sshd, db_url, _home):  # noqa: F811
-    from db.models import Tsr
+    from acorntui.db.models import Tsr
 
     Tsr.create(name="Tess", login="tsr1", level=2)
     sshd.add_file("acme/ex1.out", FAILED_LOG)

@@ -11,23 +11,12 @@ import subprocess
 import sys
 
 import pytest
+from acorntui.db.models import Csr, Customer, Failure, Result, Server, Tsr
 
-from acorntui import queries
-from acorntui.cli import main
-from acorntui.reports import build_report, render, render_html, render_text
-from db.models import (
-    FAILED,
-    FETCH_FAILED,
-    INCOMPLETE,
-    OK,
-    OK_WITH_EXCEPTIONS,
-    Csr,
-    Customer,
-    Failure,
-    Result,
-    Server,
-    Tsr,
-)
+from acorntui.cli.main import main
+from acorntui.core.status import FAILED, FETCH_FAILED, INCOMPLETE, OK, OK_WITH_EXCEPTIONS
+from acorntui.reports.build import build_report, render, render_html, render_text
+from acorntui.services import queries
 
 N = dt.date(2026, 11, 25)
 CODES = {OK: 0, OK_WITH_EXCEPTIONS: 23, FAILED: 23, INCOMPLETE: -2, FETCH_FAILED: -2}
@@ -294,7 +283,7 @@ def test_cli_report_on_an_empty_database(sqlite_url, capsys):
 
 
 def test_reports_do_not_import_textual():
-    code = ("import sys, acorntui.reports, acorntui.mail, acorntui.commands.report; "
+    code = ("import sys, acorntui.reports.build, acorntui.reports.mail, acorntui.cli.commands.report; "
             "sys.exit('textual' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], cwd=str(__import__("pathlib").Path(
         __file__).parent.parent)).returncode == 0

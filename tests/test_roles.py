@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from acorntui.db.models import Csr, Customer, Result, Server, Tsr, Update
 from test_manage import run
 
-from acorntui import actions, exception_rules, manage, roles
-from acorntui.exception_rules import ExceptionInput
-from acorntui.roles import PermissionDenied, lookup
-from db.models import Csr, Customer, Result, Server, Tsr, Update
+from acorntui.services import exceptions as exception_rules
+from acorntui.services import manage, roles
+from acorntui.services import triage as actions
+from acorntui.services.exceptions import ExceptionInput
+from acorntui.services.roles import PermissionDenied, lookup
 
 
 @pytest.fixture

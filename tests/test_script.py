@@ -9,14 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
+from acorntui.db.models import Tsr
 from sshd import sshd  # noqa: F401  (the fixture)
 from test_manage import run
 
-from acorntui import manage, script
-from acorntui.parser import parse_file
-from acorntui.roles import lookup
-from acorntui.script import ScriptError
-from db.models import Tsr
+from acorntui.core.parser import parse_file
+from acorntui.services import manage, script
+from acorntui.services.roles import lookup
+from acorntui.services.script import ScriptError
 
 WIN = dict(customer="acme", name="exch1", os="Windows Server 2008", custbak="custbak3",
            shares=["E:\\shares", "/cygdrive/D/atc/exchbak"], excludes=["*.mp3", "~$*"],

@@ -140,7 +140,7 @@ def files_leaking(root: Path, skip: set[Path]) -> list[str]:
 @pytest.mark.parametrize("source", ["env", "file"])
 @pytest.mark.parametrize("server", ["accepts", "refuses", "echoes"])
 def test_smtp_password_never_leaks(estate, sqlite_db, tmp_path, source, server):  # noqa: F811
-    from db.models import Update
+    from acorntui.db.models import Update
 
     srv = start(accept=server == "accepts", echo=server == "echoes")
     try:

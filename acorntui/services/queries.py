@@ -14,21 +14,15 @@ from dataclasses import dataclass, field
 
 from peewee import JOIN, Case, fn
 
-from db.models import (
+from acorntui.core.status import (
     FAILED,
     FETCH_FAILED,
     GOOD_STATUSES,
     INCOMPLETE,
     OK,
     OK_WITH_EXCEPTIONS,
-    Customer,
-    ErrorCode,
-    Failure,
-    Result,
-    Server,
-    Tsr,
-    database_proxy,
 )
+from acorntui.db.models import Customer, ErrorCode, Failure, Result, Server, Tsr, database_proxy
 
 NO_DATA = "no_data"  # grid-only status: no result row for the night
 
@@ -309,7 +303,7 @@ def find_server(customer: str, server: str) -> Server | None:
             .where((Customer.name == customer) & (Server.name == server)).first())
 
 
-# ---- report queries (acorntui.reports) ---------------------------------------------------
+# ---- report queries (acorntui.reports.build) ---------------------------------------------------
 
 
 @dataclass
@@ -347,7 +341,7 @@ def history_stats(night: dt.date, server_ids: list[int] | None = None
     (one server: about a thousand entries for three years); without, each reads the whole
     results table once.
     """
-    from db.connection import is_mysql
+    from acorntui.db.connection import is_mysql
 
     db = database_proxy.obj
     p = db.param
@@ -476,7 +470,7 @@ class TimelineEntry:
 
 def server_timeline(server_id: int, limit: int = 200) -> list[TimelineEntry]:
     """Notes, acknowledgements and other changes recorded for one server, newest first."""
-    from db.models import Update
+    from acorntui.db.models import Update
 
     q = (Update.select(Update.at, Update.login, Update.action, Update.details,
                        Result.night)
@@ -526,7 +520,7 @@ def night_remarks(night: dt.date, *, customer: str | None = None) -> dict[int, N
     """Server id -> the latest note on its result for ``night``, or its acknowledgement when
     that is newer. One query for the whole night (notes are few); servers with neither are
     left out (the grid then shows the result's ack, if any)."""
-    from db.models import Update
+    from acorntui.db.models import Update
 
     q = (Update.select(Update.server, Update.login, Update.details, Update.at, Update.id,
                        Result.ack_note, Result.ack_by, Result.ack_at)

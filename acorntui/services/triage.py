@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from acorntui import audit
-from acorntui.roles import User
-from db.models import Result, Server, database_proxy, utcnow
+from acorntui.db.models import Result, Server, database_proxy, utcnow
+from acorntui.services import audit
+from acorntui.services.roles import User
 
 
 class ActionInputError(ValueError):

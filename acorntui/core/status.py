@@ -16,16 +16,26 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from db.models import (
-    FAILED,
-    INCOMPLETE,
-    OK,
-    OK_WITH_EXCEPTIONS,
-    REASON_INCOMPLETE,
-    SCOPE_CUSTOMER,
-    SCOPE_GLOBAL,
-    SCOPE_SERVER,
-)
+# Status values, everywhere (database, JSON, reports).
+OK = "ok"
+OK_WITH_EXCEPTIONS = "ok_with_exceptions"
+FAILED = "failed"
+INCOMPLETE = "incomplete"
+FETCH_FAILED = "fetch_failed"
+STATUSES = (OK, OK_WITH_EXCEPTIONS, FAILED, INCOMPLETE, FETCH_FAILED)
+GOOD_STATUSES = (OK, OK_WITH_EXCEPTIONS)
+
+# Reasons that go with INCOMPLETE (and FETCH_FAILED carries "fetch failed: ..." text).
+REASON_MISSING = "missing"
+REASON_STALE = "stale"
+REASON_INCOMPLETE = "incomplete"
+
+SCOPE_SERVER = "server"
+SCOPE_CUSTOMER = "customer"
+SCOPE_GLOBAL = "global"
+SCOPES = (SCOPE_SERVER, SCOPE_CUSTOMER, SCOPE_GLOBAL)
+
+
 
 SCOPE_RANK = {SCOPE_SERVER: 0, SCOPE_CUSTOMER: 1, SCOPE_GLOBAL: 2}
 

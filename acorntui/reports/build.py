@@ -19,16 +19,23 @@ import textwrap
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from acorntui import queries
-from acorntui.queries import (
+from acorntui.core.status import (
+    FAILED,
+    FETCH_FAILED,
+    GOOD_STATUSES,
+    INCOMPLETE,
+    OK,
+    OK_WITH_EXCEPTIONS,
+)
+from acorntui.core.textsafe import _CONTROL
+from acorntui.services import queries
+from acorntui.services.queries import (
     NO_DATA,
     HistoryStats,
     NightlyRow,
     OpenFailure,
     status_label,
 )
-from acorntui.textsafe import _CONTROL
-from db.models import FAILED, FETCH_FAILED, GOOD_STATUSES, INCOMPLETE, OK, OK_WITH_EXCEPTIONS
 
 REPORT_KINDS = ("nightly", "history", "failures")
 FORMATS = ("text", "csv", "json", "html")

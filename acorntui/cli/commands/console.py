@@ -6,7 +6,7 @@ import dataclasses
 import shlex
 import sys
 
-from acorntui.cli import UsageError, eprint
+from acorntui.cli.common import UsageError, eprint
 
 
 def register(sub) -> None:
@@ -48,7 +48,7 @@ def run_console(args, ctx) -> int:
 
     An unreachable database does not stop the console: it opens, says so, and retries on
     ctrl+r (the grid's loader reconnects)."""
-    from db.connection import DatabaseUnavailable
+    from acorntui.db.connection import DatabaseUnavailable
 
     error = ""
     try:
@@ -61,7 +61,7 @@ def run_console(args, ctx) -> int:
 def cmd_demo(args, ctx) -> int:
     from pathlib import Path
 
-    from acorntui import demo
+    from acorntui.jobs import demo
 
     if args.servers < 1 or args.servers > 20000:
         raise UsageError("--servers: between 1 and 20000")
@@ -103,7 +103,7 @@ def cmd_serve(args, ctx) -> int:
         from textual_serve.server import Server
     except ImportError:
         raise UsageError("serve needs textual-serve: pip install 'acorntui[serve]'") from None
-    from acorntui import demo
+    from acorntui.jobs import demo
 
     cmd = [sys.executable, "-m", "acorntui"]
     if args.config:

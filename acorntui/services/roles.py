@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass
 
-from db.models import Csr, Tsr, database_proxy
+from acorntui.db.models import Csr, Tsr, database_proxy
 
 READ_ONLY = "read-only"
 CSR = "csr"
@@ -140,7 +140,7 @@ def current_user() -> User:
 
 def claim_first_user(login: str | None = None) -> str | None:
     """On a database with no TSRs and no CSRs, make ``login`` a TSR3. Returns it if so."""
-    from acorntui import audit
+    from acorntui.services import audit
 
     login = login or current_login()
     with database_proxy.atomic():

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import sys
 
-from acorntui.cli import UsageError, eprint
+from acorntui.cli.common import UsageError, eprint
 
 
 def register(sub) -> None:
@@ -51,7 +51,7 @@ def parse_date(text: str | None, opt: str = "--night") -> dt.date | None:
 
 
 def cmd_parse(args, ctx) -> int:
-    from acorntui.parser import ParseError, parse_file
+    from acorntui.core.parser import ParseError, parse_file
 
     now = parse_now(args.now)
     if now is not None and now.tzinfo is None:
@@ -65,9 +65,9 @@ def cmd_parse(args, ctx) -> int:
     rules, cid, sid = [], None, None
     try:
         ctx.connect()
-        from acorntui.ingest import load_rules
-        from acorntui.queries import find_server
-        from db.models import Customer
+        from acorntui.db.models import Customer
+        from acorntui.services.ingest import load_rules
+        from acorntui.services.queries import find_server
 
         rules = load_rules()
         srv = find_server(pr.customer or "", pr.server or "")
@@ -78,7 +78,7 @@ def cmd_parse(args, ctx) -> int:
             cid = c.id if c else None
     except Exception as exc:  # noqa: BLE001 - parse still works without the database
         eprint(f"acorntui: warning: exceptions not applied ({exc})")
-    from acorntui.ingest import evaluate
+    from acorntui.services.ingest import evaluate
 
     on = (now or dt.datetime.now().astimezone()).date()
     ev = evaluate(pr, rules, cid, sid, on)
@@ -106,7 +106,7 @@ def cmd_parse(args, ctx) -> int:
         }
         print(json.dumps(obj, ensure_ascii=False, indent=2))
         return 0
-    from acorntui.queries import status_label
+    from acorntui.services.queries import status_label
 
     print(f"{pr.customer}/{pr.server}: {status_label(status, reason)}  code {pr.code}"
           + (f"  ({reason})" if reason and status != "incomplete" else ""))
@@ -126,14 +126,14 @@ def cmd_parse(args, ctx) -> int:
 
 def _safe(text: str) -> str:
     """Control and bidi characters made visible so a log line cannot drive the terminal."""
-    from acorntui.textsafe import visible_controls
+    from acorntui.core.textsafe import visible_controls
 
     return visible_controls(text)
 
 
 def cmd_ingest(args, ctx) -> int:
-    from acorntui.ingest import Ingestor
-    from acorntui.roles import current_user
+    from acorntui.services.ingest import Ingestor
+    from acorntui.services.roles import current_user
 
     now = parse_now(args.now)
     if now is not None and now.tzinfo is not None:

@@ -1,23 +1,19 @@
-"""The `acorntui` command line. Subcommands live in :mod:`acorntui.commands`."""
+"""The `acorntui` command line. Subcommands live in :mod:`acorntui.cli.commands`."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import pkgutil
-import sys
 from collections.abc import Sequence
 
 import peewee
 
 from acorntui import __version__
+from acorntui.cli.common import db_error_text, eprint
 from acorntui.config import Config, ConfigError, load_config, resolve_db_url
-from acorntui.roles import PermissionDenied
-from db.connection import BadDatabaseURL, DatabaseUnavailable
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as one line, exit status 2."""
+from acorntui.db.connection import DatabaseUnavailable
+from acorntui.errors import EXIT_FAILED, EXIT_INTERRUPTED, exit_status
 
 
 class Ctx:
@@ -33,8 +29,8 @@ class Ctx:
         """Open the configured database; create/upgrade the schema when needed."""
         if self._db is not None:
             return self._db
-        import db as dbpkg
-        from db.schema import needs_init
+        from acorntui import db as dbpkg
+        from acorntui.db.schema import needs_init
 
         self._db = dbpkg.connect(self.db_url, create_mysql_db=False)
         if create and needs_init(self._db):
@@ -44,17 +40,6 @@ class Ctx:
     def close(self) -> None:
         if self._db is not None and not self._db.is_closed():
             self._db.close()
-
-
-def _db_error_text(exc: BaseException) -> str:
-    """``(2013) Lost connection ...`` from a driver error, on one line, URLs masked."""
-    from db.connection import error_text
-
-    return error_text(exc, name_class=True)
-
-
-def eprint(*parts: object) -> None:
-    print(*parts, file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,10 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="config file (default: ACORN_CONFIG or the "
                    "platform config directory; see `acorntui config path`)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    import acorntui.commands as pkg
+    import acorntui.cli.commands as pkg
 
     for mod in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"acorntui.commands.{mod.name}")
+        module = importlib.import_module(f"acorntui.cli.commands.{mod.name}")
         register = getattr(module, "register", None)
         if register:
             register(sub)
@@ -93,33 +78,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         # bare `acorntui` opens the console
         args.command = "console"
-        from acorntui.commands.console import run_console
+        from acorntui.cli.commands.console import run_console
 
         handler = run_console
     ctx = Ctx(args, cfg)
     try:
         return int(handler(args, ctx) or 0)
-    except DatabaseUnavailable as exc:
-        eprint(f"acorntui: {exc}")
-        return 1
-    except (peewee.DatabaseError, peewee.InterfaceError) as exc:
-        # the database failed mid-command (connection lost, locked past busy_timeout,
-        # deadlock): one line and exit 1, not a traceback; the work done so far is committed
-        # file by file, so the next run completes the night (tests/test_reliability_ingest.py)
-        from db.connection import mask_url
-
-        eprint(f"acorntui: database error on {mask_url(ctx.db_url)}: {_db_error_text(exc)}")
-        return 1
-    except (BadDatabaseURL, UsageError, ConfigError) as exc:
-        eprint(f"acorntui: {exc}")
-        return 2
-    except PermissionDenied as exc:
-        eprint(f"acorntui: {exc}")
-        return 3
-    except KeyboardInterrupt:
-        eprint("acorntui: interrupted")
-        return 130
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        eprint("acorntui: interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        status = exit_status(exc)
+        if status is None:
+            raise
+        if isinstance(exc, peewee.DatabaseError | peewee.InterfaceError) \
+                and not isinstance(exc, DatabaseUnavailable):
+            # the database failed mid-command (connection lost, locked past busy_timeout,
+            # deadlock): one line and exit 1, not a traceback; the work done so far is
+            # committed file by file, so the next run completes the night
+            from acorntui.db.connection import mask_url
+
+            eprint(f"acorntui: database error on {mask_url(ctx.db_url)}: {db_error_text(exc)}")
+            return EXIT_FAILED
+        eprint(f"acorntui: {exc}")
+        return status
     finally:
         ctx.close()

@@ -17,9 +17,7 @@ from typing import Any
 
 from peewee import fn
 
-from acorntui import audit
-from acorntui.roles import TSR3, User
-from db.models import (
+from acorntui.db.models import (
     Csr,
     Customer,
     Exception_,
@@ -30,6 +28,8 @@ from db.models import (
     Update,
     database_proxy,
 )
+from acorntui.services import audit
+from acorntui.services.roles import TSR3, User
 
 
 class ManageInputError(ValueError):

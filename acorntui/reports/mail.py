@@ -31,7 +31,7 @@ from email.utils import formatdate, getaddresses, make_msgid
 from pathlib import Path
 
 from acorntui.config import Config, MailSettings, data_dir
-from acorntui.reports import Report, build_report, render_html, render_text, safe
+from acorntui.reports.build import Report, build_report, render_html, render_text, safe
 
 
 class MailError(Exception):
@@ -324,7 +324,7 @@ class RepRoute:
 
 def rep_routes(rep: Report) -> dict[str, RepRoute]:
     """email -> the servers of the report that rep looks after (CSR: customer; TSR: server)."""
-    from db.models import Csr, Customer, Server, Tsr
+    from acorntui.db.models import Csr, Customer, Server, Tsr
 
     server_ids = {r.server_id for r in rep.rows} | {e.server_id for e in rep.entries}
     customer_of = {r.server_id: r.customer_id for r in rep.rows}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from db.models import Update
+from acorntui.db.models import Update
 
 
 def _dump(value: Any) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
-from acorntui.cli import UsageError, eprint
-from acorntui.textsafe import visible_controls
+from acorntui.cli.common import UsageError, eprint
+from acorntui.core.textsafe import visible_controls
 
 
 def register(sub) -> None:
@@ -99,8 +99,8 @@ def cmd_fetch(args, ctx) -> int:
 def cmd_nightly(args, ctx) -> int:
     from peewee import DatabaseError, InterfaceError
 
-    from acorntui.commands.ingest import parse_now
-    from acorntui.nightly import run_nightly
+    from acorntui.cli.commands.ingest import parse_now
+    from acorntui.jobs.nightly import run_nightly
 
     now = parse_now(args.now)
     ticker = _Ticker()
@@ -110,10 +110,10 @@ def cmd_nightly(args, ctx) -> int:
                           ingest_progress=ticker.ingest_counter(), send_mail=not args.no_mail)
     except (DatabaseError, InterfaceError) as exc:
         ticker.done()
-        from acorntui.cli import _db_error_text
-        from db.connection import mask_url
+        from acorntui.cli.common import db_error_text
+        from acorntui.db.connection import mask_url
 
-        eprint(f"acorntui: database error on {mask_url(ctx.db_url)}: {_db_error_text(exc)}")
+        eprint(f"acorntui: database error on {mask_url(ctx.db_url)}: {db_error_text(exc)}")
         return 1
     ticker.done()
     for line in run.summary():
@@ -122,9 +122,8 @@ def cmd_nightly(args, ctx) -> int:
 
 
 def cmd_reparse(args, ctx) -> int:
-    from acorntui.commands.ingest import parse_date
-    from acorntui.reparse import ReparseError, reparse_server
-    from acorntui.roles import PermissionDenied
+    from acorntui.cli.commands.ingest import parse_date
+    from acorntui.jobs.reparse import ReparseError, reparse_server
 
     customer, sep, server = args.target.partition("/")
     if not sep or not customer or not server or "/" in server:
@@ -133,9 +132,6 @@ def cmd_reparse(args, ctx) -> int:
     ctx.connect()
     try:
         out = reparse_server(ctx.cfg, customer, server, night=night)
-    except PermissionDenied as exc:
-        eprint(f"acorntui: {exc}")
-        return 1
     except ReparseError as exc:
         eprint(visible_controls(f"acorntui: reparse {customer}/{server}: {exc}"))
         return 1

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from acorntui.cli import UsageError
+from acorntui.cli.common import UsageError
 
 
 def register(sub) -> None:
@@ -40,9 +40,9 @@ def _report_defaults(cfg, report_host: str) -> tuple[str, str | None]:
 
 
 def cmd_script(args, ctx) -> int:
-    from acorntui import manage, script
-    from acorntui.manage import ManageInputError
-    from acorntui.script import ScriptError
+    from acorntui.services import manage, script
+    from acorntui.services.manage import ManageInputError
+    from acorntui.services.script import ScriptError
 
     ctx.connect()
     try:

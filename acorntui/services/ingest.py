@@ -18,14 +18,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from acorntui import audit
-from acorntui.parser import ParseError, ParseResult, parse_file
-from acorntui.status import ExceptionRule, blocking_notes, compute_status, match_exception
-from db.models import (
+from acorntui.core.nights import current_night, local_from_epoch, night_of, now_local
+from acorntui.core.parser import ParseError, ParseResult, parse_file
+from acorntui.core.refs import customer_server_from_path
+from acorntui.core.status import (
     FETCH_FAILED,
     INCOMPLETE,
     REASON_MISSING,
     REASON_STALE,
+    ExceptionRule,
+    blocking_notes,
+    compute_status,
+    match_exception,
+)
+from acorntui.db.models import (
     Customer,
     Exception_,
     Failure,
@@ -35,25 +41,9 @@ from db.models import (
     database_proxy,
     utcnow,
 )
+from acorntui.services import audit
 
 SYSTEM_LOGIN = "acorntui"
-
-
-def night_of(moment: dt.datetime, cutoff_hours: float = 12.0) -> dt.date:
-    """The backup night a moment belongs to: the date of (moment - cutoff)."""
-    return (moment - dt.timedelta(hours=cutoff_hours)).date()
-
-
-def current_night(now: dt.datetime | None = None, cutoff_hours: float = 12.0) -> dt.date:
-    return night_of(now or _now_local(), cutoff_hours)
-
-
-def _now_local() -> dt.datetime:
-    return dt.datetime.now()
-
-
-def _local_from_epoch(ts: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ts).replace(microsecond=0)
 
 
 def load_rules() -> list[ExceptionRule]:
@@ -68,13 +58,6 @@ def load_rules() -> list[ExceptionRule]:
             )
         )
     return rules
-
-
-def customer_server_from_path(path: Path) -> tuple[str, str]:
-    """`<...>/<customer>/<server>.out` -> (customer, server)."""
-    server = path.stem if path.suffix == ".out" else path.name
-    customer = path.parent.name or "unknown"
-    return customer, server
 
 
 @dataclass
@@ -155,7 +138,7 @@ class Ingestor:
         login: str = SYSTEM_LOGIN,
         parse: Callable[..., ParseResult] = parse_file,
     ):
-        self.now = now or _now_local()
+        self.now = now or now_local()
         self.max_age_hours = max_age_hours
         self.cutoff_hours = cutoff_hours
         self.login = login
@@ -274,7 +257,7 @@ class Ingestor:
                night: dt.date | None = None, out: Outcome | None = None,
                force: bool = False, audit_action: str | None = "result.replace") -> Outcome:
         out = out or Outcome(pr.path, customer, server)
-        mtime = _local_from_epoch(pr.mtime)
+        mtime = local_from_epoch(pr.mtime)
         if night is None:
             night = (current_night(self.now, self.cutoff_hours) if pr.reason == REASON_STALE
                      else night_of(mtime, self.cutoff_hours))

@@ -1,8 +1,8 @@
 """The management interface on the command line: customer, server, csr, tsr, exception,
 audit, whoami.
 
-Every handler works through the domain modules (:mod:`acorntui.manage`,
-:mod:`acorntui.exception_rules`), which check the user's role and write the audit trail.
+Every handler works through the domain modules (:mod:`acorntui.services.manage`,
+:mod:`acorntui.services.exceptions`), which check the user's role and write the audit trail.
 Exit status: 0 done, 2 bad input (the message names the field), 3 refused (the message
 names the role needed).
 """
@@ -16,9 +16,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from acorntui.cli import UsageError, eprint
+from acorntui.cli.common import UsageError, eprint
+from acorntui.errors import EXIT_REFUSED as REFUSED
 
-REFUSED = 3
 FORMATS = ("text", "json")
 
 
@@ -203,9 +203,9 @@ def _guarded(fn: Callable[[Any, Any], int]) -> Callable[[Any, Any], int]:
     """Domain errors -> one line and an exit status: bad input 2, refused 3."""
 
     def run(args, ctx) -> int:
-        from acorntui.manage import ManageInputError
-        from acorntui.roles import PermissionDenied
-        from acorntui.script import ScriptError
+        from acorntui.services.manage import ManageInputError
+        from acorntui.services.roles import PermissionDenied
+        from acorntui.services.script import ScriptError
 
         try:
             return fn(args, ctx)
@@ -215,7 +215,7 @@ def _guarded(fn: Callable[[Any, Any], int]) -> Callable[[Any, Any], int]:
         except (ManageInputError, ScriptError) as exc:
             raise UsageError(str(exc)) from None
         except ValueError as exc:
-            from acorntui.exception_rules import ExceptionInputError
+            from acorntui.services.exceptions import ExceptionInputError
 
             if isinstance(exc, ExceptionInputError):
                 raise UsageError(str(exc)) from None
@@ -226,14 +226,14 @@ def _guarded(fn: Callable[[Any, Any], int]) -> Callable[[Any, Any], int]:
 
 
 def _user(ctx):
-    from acorntui.roles import current_user
+    from acorntui.services.roles import current_user
 
     ctx.connect()
     return current_user()
 
 
 def _safe(value: Any) -> str:
-    from acorntui.reports import safe
+    from acorntui.reports.build import safe
 
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -298,7 +298,7 @@ CUSTOMER_COLS = [("name", "NAME", 30), ("display_name", "DISPLAY NAME", 30),
 
 
 def cmd_customer_list(args, ctx) -> int:
-    from acorntui import manage
+    from acorntui.services import manage
 
     ctx.connect()
     rows = manage.list_customers(text=args.filter, include_inactive=not args.active_only)
@@ -314,7 +314,7 @@ _CUSTOMER_OPTS = {"display_name": "display_name", "email": "email", "csr": "csr"
 
 
 def cmd_customer_add(args, ctx) -> int:
-    from acorntui import manage
+    from acorntui.services import manage
 
     user = _user(ctx)
     c = manage.add_customer(user, name=args.name, **_given(args, _CUSTOMER_OPTS))
@@ -323,7 +323,7 @@ def cmd_customer_add(args, ctx) -> int:
 
 
 def cmd_customer_edit(args, ctx) -> int:
-    from acorntui import manage
+    from acorntui.services import manage
 
     user = _user(ctx)
     changes = _given(args, dict(_CUSTOMER_OPTS, name="name", active="active"))
@@ -335,7 +335,7 @@ def cmd_customer_edit(args, ctx) -> int:
 
 
 def cmd_customer_remove(args, ctx) -> int:
-    from acorntui import manage
+    from acorntui.services import manage
 
     def question() -> str:
         c = manage.get_customer(args.customer)
@@ -355,7 +355,7 @@ _SERVER_OPTS = {"description": "description", "os": "os", "role": "role", "custb
 
 
 def cmd_server_list(args, ctx) -> int:
-    from acorntui import manage
+    from acorntui.services import manage
 
     ctx.connect()
     rows = manage.list_servers(customer=args.customer, text=args.filter,
@@ -368,7 +368,7 @@ def cmd_server_list(args, ctx) -> int:
 
 
 def cmd_server_add(args, ctx) -> int:
-    from acorntui import manage
+    from acorntui.services import manage
 
     user = _user(ctx)
     cust, name = manage.split_label(args.server)
@@ -378,7 +378,7 @@ def cmd_server_add(args, ctx) -> int:
 
 
 def cmd_server_edit(args, ctx) -> int:
-    from acorntui import manage
+    from acorntui.services import manage
 
     user = _user(ctx)
     changes = _given(args, dict(_SERVER_OPTS, name="name", customer="customer",
@@ -395,7 +395,7 @@ def cmd_server_edit(args, ctx) -> int:
 
 
 def cmd_server_remove(args, ctx) -> int:
-    from acorntui import manage
+    from acorntui.services import manage
 
     def question() -> str:
         s = manage.server_dict(manage.get_server(args.server))
@@ -415,7 +415,7 @@ REP_COLS = {
 
 
 def cmd_rep_list(args, ctx) -> int:
-    from acorntui import manage
+    from acorntui.services import manage
 
     ctx.connect()
     fn = manage.list_tsrs if args.kind == "tsr" else manage.list_csrs
@@ -435,7 +435,7 @@ def _rep_opts(kind: str) -> dict[str, str]:
 
 
 def cmd_rep_add(args, ctx) -> int:
-    from acorntui import manage
+    from acorntui.services import manage
 
     login = args.login or args.login_pos
     if args.login and args.login_pos and args.login != args.login_pos:
@@ -451,7 +451,7 @@ def cmd_rep_add(args, ctx) -> int:
 
 
 def cmd_rep_edit(args, ctx) -> int:
-    from acorntui import manage
+    from acorntui.services import manage
 
     user = _user(ctx)
     changes = _given(args, dict(_rep_opts(args.kind), new_login="login", active="active"))
@@ -464,7 +464,7 @@ def cmd_rep_edit(args, ctx) -> int:
 
 
 def cmd_rep_remove(args, ctx) -> int:
-    from acorntui import manage
+    from acorntui.services import manage
 
     fn = manage.remove_tsr if args.kind == "tsr" else manage.remove_csr
     return _remove(args, ctx, args.login,
@@ -474,7 +474,7 @@ def cmd_rep_remove(args, ctx) -> int:
 # -- exceptions -----------------------------------------------------------------------------
 
 def _exception_row(e, labels: dict[int, str], customers: dict[int, str]) -> dict[str, Any]:
-    from db.models import SCOPE_GLOBAL, SCOPE_SERVER
+    from acorntui.core.status import SCOPE_GLOBAL, SCOPE_SERVER
 
     where = ("global" if e.scope == SCOPE_GLOBAL else
              labels.get(e.server_id, "?") if e.scope == SCOPE_SERVER else
@@ -486,8 +486,10 @@ def _exception_row(e, labels: dict[int, str], customers: dict[int, str]) -> dict
 
 
 def cmd_exception_list(args, ctx) -> int:
-    from acorntui import exception_rules, manage
-    from db.models import SCOPE_CUSTOMER, SCOPE_GLOBAL, SCOPE_SERVER, Customer, Server
+    from acorntui.core.status import SCOPE_CUSTOMER, SCOPE_GLOBAL, SCOPE_SERVER
+    from acorntui.db.models import Customer, Server
+    from acorntui.services import exceptions as exception_rules
+    from acorntui.services import manage
 
     ctx.connect()
     customers = {c.id: c.name for c in Customer.select()}
@@ -519,9 +521,9 @@ def _parse_date(field: str, text: str | None) -> dt.date | None:
 
 
 def _exception_input(args, current=None):
-    from acorntui import manage
-    from acorntui.exception_rules import ExceptionInput
-    from db.models import SCOPE_CUSTOMER, SCOPE_GLOBAL, SCOPE_SERVER
+    from acorntui.core.status import SCOPE_CUSTOMER, SCOPE_GLOBAL, SCOPE_SERVER
+    from acorntui.services import manage
+    from acorntui.services.exceptions import ExceptionInput
 
     if args.server:
         s = manage.get_server(args.server)
@@ -551,7 +553,7 @@ def _exception_input(args, current=None):
 
 
 def cmd_exception_add(args, ctx) -> int:
-    from acorntui import exception_rules
+    from acorntui.services import exceptions as exception_rules
 
     user = _user(ctx)
     user.require("exception")
@@ -563,7 +565,7 @@ def cmd_exception_add(args, ctx) -> int:
 
 
 def _get_exception(exc_id: int):
-    from db.models import Exception_
+    from acorntui.db.models import Exception_
 
     e = Exception_.get_or_none(Exception_.id == exc_id)
     if e is None:
@@ -572,7 +574,7 @@ def _get_exception(exc_id: int):
 
 
 def cmd_exception_edit(args, ctx) -> int:
-    from acorntui import exception_rules
+    from acorntui.services import exceptions as exception_rules
 
     user = _user(ctx)
     user.require("exception")
@@ -584,7 +586,7 @@ def cmd_exception_edit(args, ctx) -> int:
 
 
 def cmd_exception_active(args, ctx) -> int:
-    from acorntui import exception_rules
+    from acorntui.services import exceptions as exception_rules
 
     user = _user(ctx)
     user.require("exception")
@@ -596,7 +598,7 @@ def cmd_exception_active(args, ctx) -> int:
 
 
 def cmd_exception_remove(args, ctx) -> int:
-    from acorntui import exception_rules
+    from acorntui.services import exceptions as exception_rules
 
     user = _user(ctx)
     user.require("exception")
@@ -621,7 +623,7 @@ def parse_since(text: str | None, now: dt.datetime | None = None) -> dt.datetime
     t = text.strip()
     m = _REL.match(t)
     if m:
-        from db.models import utcnow
+        from acorntui.db.models import utcnow
 
         n, unit = int(m.group(1)), m.group(2)
         delta = dt.timedelta(days=n) if unit == "d" else dt.timedelta(hours=n)
@@ -634,7 +636,7 @@ def parse_since(text: str | None, now: dt.datetime | None = None) -> dt.datetime
 
 
 def cmd_audit(args, ctx) -> int:
-    from acorntui import manage
+    from acorntui.services import manage
 
     ctx.connect()
     if args.limit < 1:
@@ -662,7 +664,7 @@ def cmd_audit(args, ctx) -> int:
 
 
 def cmd_whoami(args, ctx) -> int:
-    from acorntui import roles
+    from acorntui.services import roles
 
     user = _user(ctx)
     if args.format == "json":

@@ -304,7 +304,7 @@ def render(p: ScriptPlan, **kw: Any) -> str:
 def script_for(label: str, *, os_kind: str | None = None, remote_dir: str | None = None,
                default_report: str = "", **kw: Any) -> tuple[ScriptPlan, str]:
     """Look the server up and build its script. Raises ManageInputError or ScriptError."""
-    from acorntui.manage import get_server, server_dict
+    from acorntui.services.manage import get_server, server_dict
 
     p = plan(server_dict(get_server(label)), os_kind=os_kind, remote_dir=remote_dir,
              default_report=default_report)

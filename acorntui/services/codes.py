@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from db.models import ErrorCode
+from acorntui.db.models import ErrorCode
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,8 @@ from paramiko.sftp import (
 )
 
 from acorntui.config import Config, ReportServer, config_dir
-from acorntui.textsafe import visible_controls
+from acorntui.core.refs import split_rel
+from acorntui.core.textsafe import visible_controls
 
 CONNECT_TIMEOUT = 15.0  # TCP connect and SSH banner
 AUTH_TIMEOUT = 20.0
@@ -118,14 +119,6 @@ def unsafe_name(name: str) -> str | None:
     return None
 
 
-def split_rel(rel: str) -> tuple[str, str] | None:
-    """``customer/server.out`` -> (customer, server), or None when not of that shape."""
-    parts = rel.split("/")
-    if len(parts) != 2 or not parts[1].endswith(".out"):
-        return None
-    return parts[0], parts[1][:-4]
-
-
 def check_rel(rel: str) -> str | None:
     cs = split_rel(rel)
     if cs is None:
@@ -142,7 +135,7 @@ _SHOWN_WHITESPACE = {9: "\\t", 10: "\\n", 13: "\\r"}
 
 def printable(name: str) -> str:
     """A name as it may be shown in a terminal: control, bidi and other invisible characters
-    made visible (:func:`acorntui.textsafe.visible_controls`), a newline as ``\\n``."""
+    made visible (:func:`acorntui.core.textsafe.visible_controls`), a newline as ``\\n``."""
     return visible_controls(name.translate(_SHOWN_WHITESPACE))
 
 

@@ -10,21 +10,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from acorntui import audit
-from acorntui.ingest import reevaluate
-from acorntui.roles import User
-from db.models import (
-    SCOPE_CUSTOMER,
-    SCOPE_GLOBAL,
-    SCOPE_SERVER,
-    SCOPES,
-    Customer,
-    Exception_,
-    Failure,
-    Result,
-    Server,
-    database_proxy,
-)
+from acorntui.core.status import SCOPE_CUSTOMER, SCOPE_GLOBAL, SCOPE_SERVER, SCOPES
+from acorntui.db.models import Customer, Exception_, Failure, Result, Server, database_proxy
+from acorntui.services import audit
+from acorntui.services.ingest import reevaluate
+from acorntui.services.roles import User
 
 
 class ExceptionInputError(ValueError):

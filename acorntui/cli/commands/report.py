@@ -6,7 +6,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from acorntui.cli import UsageError, eprint
+from acorntui.cli.common import UsageError, eprint
 
 KINDS = ("nightly", "history", "failures")
 FORMATS = ("text", "csv", "json", "html")
@@ -49,8 +49,8 @@ def _night(text: str | None) -> dt.date | None:
 
 
 def handler(args, ctx) -> int:
-    from acorntui import mail
-    from acorntui.reports import safe
+    from acorntui.reports import mail
+    from acorntui.reports.build import safe
 
     settings = ctx.cfg.mail
     if args.resend:
@@ -77,7 +77,7 @@ def handler(args, ctx) -> int:
         raise UsageError("--max-files must be 0 or more")
     night = _night(args.night)
 
-    from acorntui.reports import ReportError, build_report, render
+    from acorntui.reports.build import ReportError, build_report, render
 
     ctx.connect()
     try:

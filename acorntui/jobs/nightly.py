@@ -4,7 +4,7 @@ A failed pull is not a failed backup: a server whose log could not be fetched ge
 ``fetch_failed`` with the reason, never ``missing`` or ``stale``. To make that so, a spool copy
 that is not fresh (older than the age rule) is not ingested when its fetch failed this run,
 or when it belongs to no report server that answered; after ingesting, such servers have no
-result for the night and :func:`acorntui.ingest.record_fetch_failed` says why.
+result for the night and :func:`acorntui.services.ingest.record_fetch_failed` says why.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import paramiko
 
 from acorntui import fetch
 from acorntui.config import Config
-from acorntui.ingest import (
+from acorntui.core.refs import split_rel
+from acorntui.services.ingest import (
     SYSTEM_LOGIN,
     BatchReport,
     Ingestor,
@@ -127,7 +128,7 @@ def run_nightly(cfg: Config, *, now: dt.datetime | None = None,
 
     # 4. fetch_failed instead of missing
     for rel, why in failed_files.items():
-        cs = fetch.split_rel(rel)
+        cs = split_rel(rel)
         if cs and record_fetch_failed(cs[0], cs[1], run.night, why, ingestor=ing) is not None:
             run.fetch_failed[f"{cs[0]}/{cs[1]}"] = why
     if down:
@@ -154,10 +155,10 @@ def _mail(cfg: Config, run: NightlyRun) -> None:
         run.mail = "mail not configured"
         return
     try:
-        from acorntui.mail import send_daily_reports
+        from acorntui.reports.mail import send_daily_reports
     except ImportError as exc:
         run.mail = "mail module missing"
-        run.problems.append(f"mail: cannot load acorntui.mail ({exc})")
+        run.problems.append(f"mail: cannot load acorntui.reports.mail ({exc})")
         return
     problems = send_daily_reports(cfg, run.night)
     if problems:

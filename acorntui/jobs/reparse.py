@@ -9,12 +9,13 @@ from pathlib import Path
 
 import paramiko
 
-from acorntui import audit, fetch
+from acorntui import fetch
 from acorntui.config import Config
-from acorntui.ingest import Ingestor, Outcome, current_night, night_of
-from acorntui.ingest import result_summary as _summary
-from acorntui.roles import User, current_user
-from db.models import Customer, Result, Server, database_proxy
+from acorntui.db.models import Customer, Result, Server, database_proxy
+from acorntui.services import audit
+from acorntui.services.ingest import Ingestor, Outcome, current_night, night_of
+from acorntui.services.ingest import result_summary as _summary
+from acorntui.services.roles import User, current_user
 
 
 @dataclass

@@ -23,14 +23,14 @@ def register(sub) -> None:
 
 
 def cmd_init_db(args, ctx) -> int:
-    import db as dbpkg
-    from db.connection import parse_url
+    from acorntui import db as dbpkg
+    from acorntui.db.connection import parse_url
 
     u = parse_url(ctx.db_url)
     database = dbpkg.connect(ctx.db_url, create_mysql_db=(u.backend == "mysql"))
     ctx._db = database
     did = dbpkg.init_schema(database)
-    from acorntui import roles
+    from acorntui.services import roles
 
     first = roles.claim_first_user()
     if did["created_tables"]:
@@ -48,7 +48,7 @@ def cmd_init_db(args, ctx) -> int:
 
 
 def cmd_codes(args, ctx) -> int:
-    from acorntui import codes
+    from acorntui.services import codes
 
     ctx.connect()
     if args.code is not None:

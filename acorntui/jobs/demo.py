@@ -135,7 +135,7 @@ def ensure_demo(db_path: str | os.PathLike | None = None, *, servers: int = DEFA
 
     Returns (info, built). The database is left connected (``db.database_proxy``).
     """
-    import db as dbpkg
+    from acorntui import db as dbpkg
 
     path = Path(db_path) if db_path else default_demo_path()
     today = today or dt.date.today()
@@ -170,7 +170,7 @@ def build_demo(db_path: str | os.PathLike, *, servers: int = DEFAULT_SERVERS,
     """Build a fresh demo SQLite database at ``db_path`` (replacing it). Left connected."""
     import time
 
-    import db as dbpkg
+    from acorntui import db as dbpkg
 
     t0 = time.perf_counter()
     path = Path(db_path)
@@ -267,18 +267,9 @@ def _plan(rng: random.Random, n_servers: int) -> list[DemoServer]:
 
 def _people_and_servers(rng: random.Random, plan: list[DemoServer], first_night: dt.date
                         ) -> None:
-    from acorntui.roles import current_login
-    from db.models import (
-        SCOPE_CUSTOMER,
-        SCOPE_GLOBAL,
-        SCOPE_SERVER,
-        Csr,
-        Customer,
-        Exception_,
-        Server,
-        Tsr,
-        database_proxy,
-    )
+    from acorntui.core.status import SCOPE_CUSTOMER, SCOPE_GLOBAL, SCOPE_SERVER
+    from acorntui.db.models import Csr, Customer, Exception_, Server, Tsr, database_proxy
+    from acorntui.services.roles import current_login
 
     since = dt.datetime.combine(first_night - dt.timedelta(days=45), dt.time(9, 30))
     with database_proxy.obj.atomic():
@@ -419,8 +410,8 @@ def _write_log(path: Path, text: str, windows: bool, mtime: dt.datetime) -> None
 
 def _run_nights(rng: random.Random, plan: list[DemoServer], nights: list[dt.date],
                 spool: Path, progress: Callable[[str], None] | None) -> int:
-    from acorntui.ingest import Ingestor, record_fetch_failed
-    from db.models import database_proxy
+    from acorntui.db.models import database_proxy
+    from acorntui.services.ingest import Ingestor, record_fetch_failed
 
     last = nights[-1]
     outage_custbak = _CUSTBAKS[2]
@@ -503,8 +494,8 @@ def _night_events(rng: random.Random, s: DemoServer, night: dt.date, days_left: 
 
 
 def _notes_and_snoozes(plan: list[DemoServer], nights: list[dt.date], today: dt.date) -> None:
-    from acorntui import audit
-    from db.models import Result, Server, Update, database_proxy
+    from acorntui.db.models import Result, Server, Update, database_proxy
+    from acorntui.services import audit
 
     last = nights[-1]
     at = dt.datetime.combine(today, dt.time(8, 40))  # the demo's clock for notes and audit rows

@@ -1,0 +1,1 @@
+"""Pure rules: parser, status, nights, server refs, textsafe. Stdlib only."""

@@ -1,0 +1,1 @@
+"""Scheduled and long-running jobs: nightly, reparse, demo."""

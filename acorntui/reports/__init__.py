@@ -1,0 +1,1 @@
+"""Report definitions, renderers and mail."""
