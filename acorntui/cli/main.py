@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         # bare `acorntui` opens the console
         args.command = "console"
-        from acorntui.cli.commands.console import run_console
+        from acorntui.cli.commands.demo import run_console
 
         handler = run_console
     ctx = Ctx(args, cfg)

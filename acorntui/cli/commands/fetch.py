@@ -99,7 +99,7 @@ def cmd_fetch(args, ctx) -> int:
 def cmd_nightly(args, ctx) -> int:
     from peewee import DatabaseError, InterfaceError
 
-    from acorntui.cli.commands.ingest import parse_now
+    from acorntui.cli.commands.parse import parse_now
     from acorntui.jobs.nightly import run_nightly
 
     now = parse_now(args.now)
@@ -122,7 +122,7 @@ def cmd_nightly(args, ctx) -> int:
 
 
 def cmd_reparse(args, ctx) -> int:
-    from acorntui.cli.commands.ingest import parse_date
+    from acorntui.cli.commands.parse import parse_date
     from acorntui.jobs.reparse import ReparseError, reparse_server
 
     customer, sep, server = args.target.partition("/")
