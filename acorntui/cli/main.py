@@ -56,8 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     import acorntui.cli.commands as pkg
 
-    for mod in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"acorntui.cli.commands.{mod.name}")
+    def order(name: str) -> tuple[int, str]:
+        known = pkg.HELP_ORDER
+        return (known.index(name) if name in known else len(known), name)
+
+    names = [m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")]
+    for name in sorted(names, key=order):
+        module = importlib.import_module(f"acorntui.cli.commands.{name}")
         register = getattr(module, "register", None)
         if register:
             register(sub)
@@ -78,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         # bare `acorntui` opens the console
         args.command = "console"
-        from acorntui.cli.commands.demo import run_console
+        from acorntui.cli.commands.console import run_console
 
         handler = run_console
     ctx = Ctx(args, cfg)

@@ -1,0 +1,66 @@
+"""ingest: parse and record logs (files or a spool folder)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from acorntui.cli.common import eprint, parse_date, parse_now
+
+
+def register(sub) -> None:
+    p = sub.add_parser("ingest", help="parse and record logs (files or a spool folder)")
+    p.add_argument("paths", nargs="*", metavar="SPOOL_OR_FILES",
+                   help="files, or spool folders laid out as <customer>/<server>.out "
+                   "(default: the configured spool)")
+    p.add_argument("--now", metavar="ISO", help="treat this as the current time")
+    p.add_argument("--night", metavar="DATE", help="record every file under this night")
+    p.add_argument("--max-age-hours", type=float, metavar="H")
+    p.add_argument("--no-missing", action="store_true",
+                   help="do not mark servers without a file as missing")
+    p.add_argument("--json", action="store_true", help="print the outcome of each file as JSON")
+    p.set_defaults(func=cmd_ingest)
+
+
+def cmd_ingest(args, ctx) -> int:
+    from pathlib import Path
+
+    from acorntui.services.ingest import Ingestor
+    from acorntui.services.roles import current_user
+
+    now = parse_now(args.now)
+    if now is not None and now.tzinfo is not None:
+        now = now.astimezone().replace(tzinfo=None)
+    night = parse_date(args.night)
+    paths = args.paths or [str(ctx.cfg.spool_dir)]
+    ctx.connect()
+    user = current_user()
+    ing = Ingestor(
+        now=now,
+        max_age_hours=args.max_age_hours if args.max_age_hours is not None
+        else ctx.cfg.max_age_hours,
+        cutoff_hours=ctx.cfg.night_cutoff_hours,
+        login=user.login,
+    )
+    missing_paths = [p for p in paths if not Path(p).exists()]
+    for p in missing_paths:
+        eprint(f"acorntui: {p}: no such file or folder")
+    paths = [p for p in paths if Path(p).exists()]
+    report = ing.ingest_paths(paths, mark_missing=False if args.no_missing else None,
+                              night=night)
+    if args.json:
+        print(json.dumps([{**o.__dict__, "night": str(o.night) if o.night else None}
+                          for o in report.outcomes], indent=2, ensure_ascii=False))
+    for o in report.errors:
+        eprint(f"acorntui: {o.error}")
+    if not args.json:
+        print(f"night {report.night}: {report.summary()}")
+        bad = [o for o in report.outcomes if o.action in ("created", "replaced")
+               and o.status not in ("ok", "ok_with_exceptions")]
+        for o in bad[:50]:
+            print(f"  {o.customer}/{o.server}  {o.night}  {o.status}"
+                  f"{' (' + o.reason + ')' if o.reason else ''}  code {o.code}")
+        if len(bad) > 50:
+            print(f"  ... and {len(bad) - 50} more")
+    sys.stdout.flush()
+    return 1 if (report.errors or missing_paths) else 0
