@@ -42,6 +42,31 @@ class Ctx:
             self._db.close()
 
 
+def _global_options(parser, default) -> None:
+    parser.add_argument("--db", metavar="URL", default=default,
+                        help="database URL (sqlite:///path.db or mysql://user:pass@host:port/"
+                        "dbname); overrides ACORN_DB and the config file")
+    parser.add_argument("--config", metavar="FILE", default=default,
+                        help="config file (default: ACORN_CONFIG or the platform config "
+                        "directory; see `acorntui config path`)")
+
+
+# The global options again, for every subcommand's parser. SUPPRESS: a subparser sets them only
+# when they are given after the command, so a value given before it is not reset to None.
+_GLOBALS = argparse.ArgumentParser(add_help=False)
+_global_options(_GLOBALS.add_argument_group("global options"), argparse.SUPPRESS)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser (nested ones too: argparse makes them of the same class), which
+    also takes --db and --config: `acorntui init-db --db URL` and `acorntui --db URL init-db`
+    mean the same; given in both places, the one after the command wins."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["parents"] = [*kwargs.get("parents", ()), _GLOBALS]
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="acorntui",
@@ -49,11 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         "triage failures, manage exceptions, mail failure reports.",
     )
     p.add_argument("--version", action="version", version=f"acorntui {__version__}")
-    p.add_argument("--db", metavar="URL", help="database URL (sqlite:///path.db or "
-                   "mysql://user:pass@host:port/dbname); overrides ACORN_DB and the config file")
-    p.add_argument("--config", metavar="FILE", help="config file (default: ACORN_CONFIG or the "
-                   "platform config directory; see `acorntui config path`)")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    _global_options(p, None)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     import acorntui.cli.commands as pkg
 
     def order(name: str) -> tuple[int, str]:
