@@ -1,6 +1,13 @@
 """acorntui's model layer (peewee). Importable without Textual."""
 
-from .connection import DatabaseUnavailable, close, connect, mask_url, parse_url
+from .connection import (
+    DatabaseUnavailable,
+    close,
+    connect,
+    create_sqlite_file,
+    mask_url,
+    parse_url,
+)
 from .models import database_proxy
 from .schema import SCHEMA_VERSION, init_schema
 
@@ -9,6 +16,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "close",
     "connect",
+    "create_sqlite_file",
     "database_proxy",
     "init_schema",
     "mask_url",

@@ -164,6 +164,29 @@ def error_text(exc: BaseException, *, name_class: bool = False) -> str:
     return " ".join(mask_url(w) for w in text.split())
 
 
+def create_sqlite_file(path: str | os.PathLike, *, folder_mode: int = 0o750,
+                       file_mode: int = 0o640) -> bool:
+    """Create an empty SQLite file, and its folder, when missing (an empty file is a valid
+    database). The folder is made ``folder_mode`` and the file ``file_mode`` (less what the
+    umask takes away): results, notes and logins are not for every account on the machine;
+    SQLite gives its -wal and -shm files the database file's mode.
+
+    Returns True when it created the file. Raises DatabaseUnavailable when it cannot.
+    """
+    p = Path(path).expanduser()
+    try:
+        p.parent.mkdir(mode=folder_mode, parents=True, exist_ok=True)
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise DatabaseUnavailable(
+            f"cannot create the database {p}: {exc.strerror or exc}"
+            + (f" ({exc.filename})" if exc.filename and str(exc.filename) != str(p) else "")
+        ) from None
+    os.close(fd)
+    return True
+
 
 def connect(url: str, *, create_mysql_db: bool = False) -> Database:
     """Initialise the proxy from ``url`` and open a connection to check it works.

@@ -78,7 +78,7 @@ def test_refusal_texts_say_who_and_what_is_needed(people):
                                     "a TSR.")
     with pytest.raises(PermissionDenied) as ei:
         lookup("zed").require("note")
-    assert "acorntui csr add --login zed" in str(ei.value)
+    assert "`acorntui csr add zed`" in str(ei.value)
     with pytest.raises(PermissionDenied) as ei:
         lookup("tom").require("manage")
     assert "that needs a TSR3" in str(ei.value) and "TSR1" in str(ei.value)
@@ -110,7 +110,7 @@ def test_cli_whoami_and_refusal(sqlite_db, sqlite_url):
     p = run(sqlite_url, "carol", "whoami", "--format", "json")
     assert '"role": "csr"' in p.stdout
     p = run(sqlite_url, "zed", "whoami")
-    assert "read-only" in p.stdout and "acorntui tsr add --login zed" in p.stdout
+    assert "read-only" in p.stdout and "`acorntui tsr add zed --level 1`" in p.stdout
     p = run(sqlite_url, "anna", "customer", "add", "acme")
     p = run(sqlite_url, "anna", "server", "add", "acme/fs1")
     # the done-when: a CSR browses but is refused an exception, with the role named

@@ -13,7 +13,7 @@ from acorntui import __version__
 from acorntui.cli.common import db_error_text, eprint
 from acorntui.config import Config, ConfigError, load_config, resolve_db_url
 from acorntui.db.connection import DatabaseUnavailable
-from acorntui.errors import EXIT_FAILED, EXIT_INTERRUPTED, exit_status
+from acorntui.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_REFUSED, exit_status
 
 
 class Ctx:
@@ -26,15 +26,27 @@ class Ctx:
         self._db = None
 
     def connect(self, *, create: bool = True):
-        """Open the configured database; create/upgrade the schema when needed."""
+        """Open the configured database; create/upgrade the schema when needed.
+
+        On a first run (no --db, ACORN_DB or config URL, and no file yet) the default SQLite
+        file is created with its folder, like `acorntui init-db` would: the schema, the code
+        table, and the user running it as the first TSR3. One line on stderr says where."""
         if self._db is not None:
             return self._db
         from acorntui import db as dbpkg
         from acorntui.db.schema import needs_init
 
+        first_run = create and self.db_source == "default" and dbpkg.create_sqlite_file(
+            dbpkg.parse_url(self.db_url).path)
         self._db = dbpkg.connect(self.db_url, create_mysql_db=False)
         if create and needs_init(self._db):
             dbpkg.init_schema(self._db)
+        if first_run:
+            from acorntui.services import roles
+
+            first = roles.claim_first_user()
+            eprint(f"acorntui: created the database {dbpkg.parse_url(self.db_url).path}"
+                   + (f"; {first} is its first user, a TSR3" if first else ""))
         return self._db
 
     def close(self) -> None:
@@ -129,7 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             eprint(f"acorntui: database error on {mask_url(ctx.db_url)}: {db_error_text(exc)}")
             return EXIT_FAILED
-        eprint(f"acorntui: {exc}")
+        # a role refusal reads the same from every command: `refused:`, the role needed, exit 3
+        eprint(f"acorntui: refused: {exc}" if status == EXIT_REFUSED else f"acorntui: {exc}")
         return status
     finally:
         ctx.close()

@@ -36,6 +36,14 @@ def get_code(code: int) -> CodeInfo | None:
     return _info(row) if row else None
 
 
+def shipped_codes() -> list[CodeInfo]:
+    """The code table acorntui ships (``init-db`` loads it into the database): the reference
+    without a database, for `acorntui codes` on a machine that has none yet."""
+    from acorntui.db.schema import load_code_rows
+
+    return sorted((CodeInfo(**row) for row in load_code_rows()), key=lambda c: c.code)
+
+
 def search_codes(text: str, codes: list[CodeInfo] | None = None) -> list[CodeInfo]:
     """Codes whose number, jargon, translation, resolution or rsync name hold every word."""
     words = text.lower().split()

@@ -101,16 +101,63 @@ def describe_role(user: User) -> str:
 
 
 def how_to_be_added(login: str) -> str:
-    return (f"A TSR3 can add you with `acorntui tsr add --login {login} --level 1` or "
-            f"`acorntui csr add --login {login}`.")
+    return (f"A TSR3 can add you with `acorntui tsr add {login} --level 1` or "
+            f"`acorntui csr add {login}`.")
 
 
-def whoami_text(user: User) -> str:
-    """One or two lines: login, role, what it allows; how to be added when read-only."""
+@dataclass(frozen=True)
+class Registry:
+    """Who is registered, so that whoami can name the real fix (read by :func:`registry`)."""
+
+    anyone: bool  # any TSR or CSR row, active or not: init-db makes a first TSR3 only when none
+    tsr3s: tuple[str, ...] = ()  # active TSR3 logins: the people who can add you
+    deactivated: str = ""  # "TSR" or "CSR" when the login has a row that was deactivated
+
+
+def registry(login: str) -> Registry:
+    """A few queries: call it off the UI thread."""
+    anyone = Tsr.select().exists() or Csr.select().exists()
+    tsr3s = tuple(t.login for t in Tsr.select(Tsr.login)
+                  .where((Tsr.active == True) & (Tsr.level >= 3))  # noqa: E712
+                  .order_by(Tsr.login).limit(5))
+    deactivated = ("TSR" if Tsr.select().where((Tsr.login == login)
+                                               & (Tsr.active == False)).exists()  # noqa: E712
+                   else "CSR" if Csr.select().where((Csr.login == login)
+                                                    & (Csr.active == False)).exists()  # noqa: E712
+                   else "")
+    return Registry(anyone, tsr3s, deactivated)
+
+
+def whoami_fix(user: User, reg: Registry) -> str:
+    """The one thing to do so that a read-only login gets a role ("" for a CSR or TSR)."""
+    if user.role != READ_ONLY:
+        return ""
+    if not reg.anyone:
+        return (f"Run `acorntui init-db`: on a database without TSRs or CSRs it makes "
+                f"{user.login} the first user, a TSR3 (full rights).")
+    if not reg.tsr3s:
+        return ("No active TSR3 is registered, so nobody can add you with acorntui: ask "
+                "whoever runs the database to re-activate a TSR3 (tsrs.active).")
+    who = f"A TSR3 ({', '.join(reg.tsr3s)})"
+    if reg.deactivated:
+        return (f"{who} can re-activate it: `acorntui {reg.deactivated.lower()} edit "
+                f"{user.login} --active yes`.")
+    return (f"{who} can add you: `acorntui tsr add {user.login} --level 1` (a TSR; level 3 "
+            f"also manages) or `acorntui csr add {user.login}` (a CSR).")
+
+
+def whoami_text(user: User, reg: Registry | None = None) -> str:
+    """One or two lines: login, role, what it allows; for a read-only login, why and the fix
+    (exact when ``reg`` is given: the first user, a deactivated entry, who can add you)."""
     allowed = [ACTION_TEXT[a] for a in PERMISSIONS if a != "read" and user.can(a)]
     if user.role == READ_ONLY:
-        return (f"{user.login}: not a registered CSR or TSR, so read-only access.\n"
-                f"{how_to_be_added(user.login)}")
+        if reg is None:
+            return (f"{user.login}: not a registered CSR or TSR, so read-only access.\n"
+                    f"{how_to_be_added(user.login)}")
+        why = ("nobody is registered as a CSR or TSR yet" if not reg.anyone
+               else f"your {reg.deactivated} entry is deactivated" if reg.deactivated
+               else "not a registered CSR or TSR")
+        return f"{user.login}: {why}, so read-only access.\n{whoami_fix(user, reg)}"
     line = f"{user.login}: {describe_role(user)}"
     if user.name and user.name != user.login:
         line += f" ({user.name})"

@@ -3,8 +3,8 @@ whoami): --format, list/remove sub-parsers, tables, the acting user, confirmatio
 
 Every handler works through the domain modules (:mod:`acorntui.services.manage`,
 :mod:`acorntui.services.exceptions`), which check the user's role and write the audit trail.
-Exit status: 0 done, 2 bad input (the message names the field), 3 refused (the message
-names the role needed).
+Exit status (:mod:`acorntui.errors`, answered by `acorntui.cli.main`): 0 done, 2 bad input
+(the message names the field), 3 refused (the message names the role needed).
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from acorntui.cli.common import UsageError, eprint
-from acorntui.errors import EXIT_REFUSED as REFUSED
+from acorntui.cli.common import UsageError
 
 FORMATS = ("text", "json")
 
@@ -35,32 +34,6 @@ def remove_parser(sp, what: str, arg: str):
     p.add_argument("--purge", action="store_true", help="delete it and its history for good")
     p.add_argument("--yes", action="store_true", help="do not ask before purging")
     return p
-
-
-def guarded(fn: Callable[[Any, Any], int]) -> Callable[[Any, Any], int]:
-    """Domain errors -> one line and an exit status: bad input 2, refused 3."""
-
-    def run(args, ctx) -> int:
-        from acorntui.services.manage import ManageInputError
-        from acorntui.services.roles import PermissionDenied
-        from acorntui.services.script import ScriptError
-
-        try:
-            return fn(args, ctx)
-        except PermissionDenied as exc:
-            eprint(f"acorntui: refused: {exc}")
-            return REFUSED
-        except (ManageInputError, ScriptError) as exc:
-            raise UsageError(str(exc)) from None
-        except ValueError as exc:
-            from acorntui.services.exceptions import ExceptionInputError
-
-            if isinstance(exc, ExceptionInputError):
-                raise UsageError(str(exc)) from None
-            raise
-
-    run.__name__ = fn.__name__
-    return run
 
 
 def acting_user(ctx):

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import re
 
-from acorntui.cli.commands._manage import FORMATS, guarded, print_json, safe
+from acorntui.cli.commands._manage import FORMATS, print_json, safe
 from acorntui.cli.common import UsageError
 
 
@@ -18,7 +18,7 @@ def register(sub) -> None:
     p.add_argument("--since", metavar="DATE", help="ISO date/time, or 7d / 12h ago")
     p.add_argument("--limit", type=int, default=50, help="newest N rows (default 50)")
     p.add_argument("--format", choices=FORMATS, default="text")
-    p.set_defaults(func=guarded(cmd_audit))
+    p.set_defaults(func=cmd_audit)
 
 
 _REL = re.compile(r"^(\d+)\s*([dh])$")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from acorntui.cli.commands._manage import (
     acting_user,
     given,
-    guarded,
     list_parser,
     print_json,
     print_table,
@@ -18,7 +17,7 @@ from acorntui.cli.common import UsageError
 def register(sub) -> None:
     p = sub.add_parser("customer", help="customers (a folder under /reports each)")
     sp = p.add_subparsers(dest="op", metavar="list|add|edit|remove", required=True)
-    list_parser(sp, "list customers").set_defaults(func=guarded(cmd_customer_list))
+    list_parser(sp, "list customers").set_defaults(func=cmd_customer_list)
 
     def fields(q, edit: bool) -> None:
         if edit:
@@ -32,12 +31,12 @@ def register(sub) -> None:
     q = sp.add_parser("add", help="add a customer")
     q.add_argument("name")
     fields(q, False)
-    q.set_defaults(func=guarded(cmd_customer_add))
+    q.set_defaults(func=cmd_customer_add)
     q = sp.add_parser("edit", help="change a customer")
     q.add_argument("customer")
     fields(q, True)
-    q.set_defaults(func=guarded(cmd_customer_edit))
-    remove_parser(sp, "customer", "customer").set_defaults(func=guarded(cmd_customer_remove))
+    q.set_defaults(func=cmd_customer_edit)
+    remove_parser(sp, "customer", "customer").set_defaults(func=cmd_customer_remove)
 
 
 CUSTOMER_COLS = [("name", "NAME", 30), ("display_name", "DISPLAY NAME", 30),

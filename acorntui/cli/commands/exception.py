@@ -9,7 +9,6 @@ from acorntui.cli.commands._manage import (
     FORMATS,
     acting_user,
     confirm,
-    guarded,
     print_json,
     print_table,
     safe,
@@ -24,7 +23,7 @@ def register(sub) -> None:
     q = sp.add_parser("list", help="list exceptions")
     q.add_argument("--server", metavar="CUSTOMER/SERVER", help="only those that apply here")
     q.add_argument("--format", choices=FORMATS, default="text")
-    q.set_defaults(func=guarded(cmd_exception_list))
+    q.set_defaults(func=cmd_exception_list)
 
     def fields(q, edit: bool) -> None:
         scope = q.add_mutually_exclusive_group(required=not edit)
@@ -44,20 +43,20 @@ def register(sub) -> None:
     q = sp.add_parser("add", help="add an exception")
     q.add_argument("pattern", help="path glob, e.g. '*/Outlook/*.pst'")
     fields(q, False)
-    q.set_defaults(func=guarded(cmd_exception_add))
+    q.set_defaults(func=cmd_exception_add)
     q = sp.add_parser("edit", help="change an exception")
     q.add_argument("id", type=int)
     fields(q, True)
-    q.set_defaults(func=guarded(cmd_exception_edit))
+    q.set_defaults(func=cmd_exception_edit)
     for name, active in (("disable", False), ("enable", True)):
         q = sp.add_parser(name, help=f"{name} an exception (kept, not matched)"
                           if not active else "enable a disabled exception")
         q.add_argument("id", type=int)
-        q.set_defaults(func=guarded(cmd_exception_active), active=active)
+        q.set_defaults(func=cmd_exception_active, active=active)
     q = sp.add_parser("remove", help="delete an exception")
     q.add_argument("id", type=int)
     q.add_argument("--yes", action="store_true", help="do not ask")
-    q.set_defaults(func=guarded(cmd_exception_remove))
+    q.set_defaults(func=cmd_exception_remove)
 
 
 def _exception_row(e, labels: dict[int, str], customers: dict[int, str]) -> dict[str, Any]:

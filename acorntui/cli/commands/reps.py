@@ -5,7 +5,6 @@ from __future__ import annotations
 from acorntui.cli.commands._manage import (
     acting_user,
     given,
-    guarded,
     list_parser,
     print_json,
     print_table,
@@ -24,7 +23,7 @@ def register(sub) -> None:
 def _register_rep(sub, kind: str, help_: str) -> None:
     p = sub.add_parser(kind, help=help_)
     sp = p.add_subparsers(dest="op", metavar="list|add|edit|remove", required=True)
-    list_parser(sp, f"list {kind.upper()}s").set_defaults(func=guarded(cmd_rep_list),
+    list_parser(sp, f"list {kind.upper()}s").set_defaults(func=cmd_rep_list,
                                                          kind=kind)
 
     def fields(q, edit: bool) -> None:
@@ -40,12 +39,12 @@ def _register_rep(sub, kind: str, help_: str) -> None:
     q.add_argument("login_pos", nargs="?", metavar="LOGIN", help="their OS login")
     q.add_argument("--login", help="their OS login (same as LOGIN)")
     fields(q, False)
-    q.set_defaults(func=guarded(cmd_rep_add), kind=kind)
+    q.set_defaults(func=cmd_rep_add, kind=kind)
     q = sp.add_parser("edit", help=f"change a {kind.upper()}")
     q.add_argument("login")
     fields(q, True)
-    q.set_defaults(func=guarded(cmd_rep_edit), kind=kind)
-    remove_parser(sp, kind.upper(), "login").set_defaults(func=guarded(cmd_rep_remove),
+    q.set_defaults(func=cmd_rep_edit, kind=kind)
+    remove_parser(sp, kind.upper(), "login").set_defaults(func=cmd_rep_remove,
                                                          kind=kind)
 
 

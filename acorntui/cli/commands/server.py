@@ -5,7 +5,6 @@ from __future__ import annotations
 from acorntui.cli.commands._manage import (
     acting_user,
     given,
-    guarded,
     list_parser,
     print_json,
     print_table,
@@ -20,7 +19,7 @@ def register(sub) -> None:
     sp = p.add_subparsers(dest="op", metavar="list|add|edit|remove", required=True)
     q = list_parser(sp, "list servers")
     q.add_argument("--customer", help="only this customer's servers")
-    q.set_defaults(func=guarded(cmd_server_list))
+    q.set_defaults(func=cmd_server_list)
 
     def fields(q, edit: bool) -> None:
         if edit:
@@ -46,12 +45,12 @@ def register(sub) -> None:
     q = sp.add_parser("add", help="add (or register) a server")
     q.add_argument("server", metavar="CUSTOMER/SERVER")
     fields(q, False)
-    q.set_defaults(func=guarded(cmd_server_add))
+    q.set_defaults(func=cmd_server_add)
     q = sp.add_parser("edit", help="change a server")
     q.add_argument("server", metavar="CUSTOMER/SERVER")
     fields(q, True)
-    q.set_defaults(func=guarded(cmd_server_edit))
-    remove_parser(sp, "server", "server").set_defaults(func=guarded(cmd_server_remove))
+    q.set_defaults(func=cmd_server_edit)
+    remove_parser(sp, "server", "server").set_defaults(func=cmd_server_remove)
 
 
 SERVER_COLS = [("customer", "CUSTOMER", 20), ("name", "SERVER", 20), ("os", "OS", 16),
