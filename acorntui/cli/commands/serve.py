@@ -22,7 +22,10 @@ def cmd_serve(args, ctx) -> int:
     try:
         from textual_serve.server import Server
     except ImportError:
-        raise UsageError("serve needs textual-serve: pip install 'acorntui[serve]'") from None
+        # a dependency of acorntui: missing only from a broken or hand-made environment
+        raise UsageError("serve needs the textual-serve package, which acorntui depends on and "
+                         "this environment lacks: reinstall acorntui here, or pip install "
+                         "textual-serve") from None
     from acorntui.jobs import demo
 
     cmd = [sys.executable, "-m", "acorntui"]
