@@ -239,3 +239,13 @@ def test_whoami_on_a_mariadb_database_that_does_not_exist_yet(home):
         with conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
         conn.close()
+
+
+def test_demo_first_makes_the_data_folder_0750_too(home):
+    data = home / ".local" / "share" / "acorntui"
+    p = acorn(home, "demo", "--no-tui", "--servers", "3", "--days", "2")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == f"sqlite:///{data / 'demo.db'}" and _mode(data) == 0o750
+    p = acorn(home, "customer", "list")  # the demo is not the user's database
+    assert p.stderr.startswith(f"acorntui: created the database {data / 'acorntui.db'};")
+    assert _mode(data / "acorntui.db") == 0o640
