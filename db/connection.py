@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, unquote_to_bytes, urlsplit
 
 from peewee import Database, MySQLDatabase, OperationalError, SqliteDatabase
 
@@ -41,23 +41,94 @@ class DBURL:
         return mask_url(self.raw)
 
 
-# The password runs to the LAST '@' of the netloc, as urlsplit reads it: an unencoded '@'
-# inside a password was otherwise half shown (tests/test_secrets.py).
-_PW_RE = re.compile(r"(?P<head>^[a-z+]+://[^:/@]*:)(?P<pw>[^/?#]*)(?P<tail>@[^@/?#]*)", re.I)
+_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.S)
+_URL_IN_TEXT_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+_HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*(?=[:/?#]|$)")
+_KNOWN_SCHEMES = ("sqlite", "mysql", "mariadb", "mysql+pymysql")
+
+
+def _split(url: str) -> tuple[str, str, str | None, str] | None:
+    """``scheme://user:password@rest`` -> (scheme, user, password or None, rest), or None.
+
+    The user part runs to the LAST ``@`` of the URL, so an unencoded ``/``, ``#``, ``?``, ``@``,
+    ``:``, ``%`` or space inside a password stays inside it (urlsplit alone would end the
+    netloc at the first ``/``, ``?`` or ``#`` and show the rest as the path). sqlite URLs carry
+    no credentials: their ``@`` belongs to the path.
+    """
+    m = _SCHEME_RE.match(url or "")
+    if not m:
+        return None
+    scheme, rest = m.group(1), m.group(2)
+    if scheme.lower() == "sqlite" or "@" not in rest:
+        return scheme, "", None, rest
+    userinfo, _, hostpart = rest.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    return scheme, user, (password if colon else None), hostpart
+
+
+def _host_of(scheme: str, hostpart: str) -> tuple[str, int | None] | None:
+    """(host, port) of ``hostpart`` read by urlsplit, or None when it does not parse."""
+    if any(c.isspace() or not c.isprintable() for c in hostpart):
+        return None
+    try:
+        parts = urlsplit(f"{scheme}://{hostpart}")
+        return parts.hostname or "", parts.port
+    except ValueError:
+        return None
 
 
 def mask_url(url: str) -> str:
-    """Replace the password of a URL by ``***`` (for messages and ``config show``)."""
-    return _PW_RE.sub(lambda m: m.group("head") + "***" + m.group("tail"), url or "")
+    """The URL with its password replaced by ``***`` (for messages and ``config show``).
+
+    Any character may be in the password, percent-encoded or not. A URL that does not parse is
+    never echoed: only its scheme (and its host when that much is readable) is named.
+    """
+    if not url:
+        return ""
+    parts = _split(url)
+    if parts is None:
+        # no "://": whatever precedes a ':' may be a password; name only a scheme we know
+        scheme = url.split(":", 1)[0].lower()
+        known = scheme if scheme in _KNOWN_SCHEMES else ""
+        return f"<malformed {known + ' ' if known else ''}URL, not shown>"
+    scheme, user, password, hostpart = parts
+    if scheme.lower() == "sqlite":
+        return url
+    hp = _host_of(scheme, hostpart)
+    if hp is None:
+        m = _HOST_RE.match(hostpart) if password is not None else None
+        where = f" for host {m.group(0)}" if m else ""
+        return f"<malformed {scheme} URL{where}, not shown>"
+    host, _port = hp
+    if any(c.isspace() or not c.isprintable() or c in "/?#" for c in user):
+        return f"<malformed {scheme} URL for host {host or '?'}, not shown>"
+    if password is None:
+        return url
+    return f"{scheme}://{user}:***@{hostpart}"
+
+
+def _unquote_lenient(text: str) -> str:
+    """Percent-decode a password, or keep it literal when the decoding is not valid UTF-8
+    (an unencoded ``%`` followed by two hex digits; ``%25`` is the certain spelling)."""
+    try:
+        return unquote_to_bytes(text).decode("utf-8")
+    except UnicodeDecodeError:
+        return text
+
+
+def mask_urls_in(text: str) -> str:
+    """Every ``scheme://...`` word of a free text masked with :func:`mask_url`."""
+    return _URL_IN_TEXT_RE.sub(lambda m: mask_url(m.group(0)), text or "")
 
 
 def parse_url(url: str) -> DBURL:
-    if not url or "://" not in url:
+    parts = _split(url)
+    if parts is None:
         raise BadDatabaseURL(
-            f"database URL {mask_url(url)!r} is not of the form sqlite:///path.db or "
+            f"database URL {mask_url(url)} is not of the form sqlite:///path.db or "
             "mysql://user:pass@host:port/dbname"
         )
-    scheme = url.split("://", 1)[0].lower()
+    scheme = parts[0].lower()
     if scheme == "sqlite":
         path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
         if not path:
@@ -68,24 +139,25 @@ def parse_url(url: str) -> DBURL:
             )
         return DBURL("sqlite", path=os.path.expanduser(unquote(path)), raw=url)
     if scheme in ("mysql", "mariadb", "mysql+pymysql"):
-        parts = urlsplit(url)
-        name = parts.path.lstrip("/")
+        _scheme, user, password, hostpart = parts
+        shown = mask_url(url)
+        if _host_of(scheme, hostpart) is None or shown.startswith("<"):
+            raise BadDatabaseURL(f"database URL {shown}: cannot be read (host, port or user); "
+                                 "percent-encode unusual characters")
+        hp = urlsplit(f"{scheme}://{hostpart}")
+        name = hp.path.lstrip("/")
         if not name:
-            raise BadDatabaseURL(f"database URL {mask_url(url)!r} names no database")
-        try:
-            port = parts.port or 3306
-        except ValueError as exc:
-            raise BadDatabaseURL(f"database URL {mask_url(url)!r}: bad port") from exc
+            raise BadDatabaseURL(f"database URL {shown} names no database")
         return DBURL(
             "mysql",
-            user=unquote(parts.username or ""),
-            password=unquote(parts.password or ""),
-            host=parts.hostname or "127.0.0.1",
-            port=port,
+            user=unquote(user),
+            password=_unquote_lenient(password or ""),
+            host=hp.hostname or "127.0.0.1",
+            port=hp.port or 3306,
             name=unquote(name),
             raw=url,
         )
-    raise BadDatabaseURL(f"database URL {mask_url(url)!r}: unknown scheme {scheme!r}")
+    raise BadDatabaseURL(f"database URL {mask_url(url)}: unknown scheme {scheme!r}")
 
 
 def make_database(url: str | DBURL) -> Database:
@@ -107,7 +179,7 @@ def make_database(url: str | DBURL) -> Database:
             # wait like any writer (tests/test_reliability_ingest.py, concurrent ingests)
             lock_type="IMMEDIATE",
         )
-    params = parse_qs(urlsplit(u.raw).query)
+    params = parse_qs(urlsplit(f"mysql://{_split(u.raw)[3]}").query)
     connect_timeout = int(params.get("connect_timeout", ["5"])[0])
     return MySQLDatabase(
         u.name,
@@ -131,7 +203,7 @@ def ensure_mysql_database(u: DBURL) -> None:
             host=u.host, port=u.port, user=u.user, password=u.password,
             charset="utf8mb4", connect_timeout=5,
         )
-    except pymysql.MySQLError as exc:
+    except Exception as exc:  # pymysql errors, and a password the driver cannot encode
         raise DatabaseUnavailable(f"cannot connect to {u.masked}: {error_text(exc)}") from None
     try:
         with conn.cursor() as cur:
@@ -161,7 +233,7 @@ def error_text(exc: BaseException, *, name_class: bool = False) -> str:
         text = "the connection to the database server was lost"
         if name_class:
             text = f"{exc.__class__.__name__}: {text}"
-    return " ".join(mask_url(w) for w in text.split())
+    return " ".join(mask_urls_in(text).split())
 
 
 def create_sqlite_file(path: str | os.PathLike, *, folder_mode: int = 0o750,
