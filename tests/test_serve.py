@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_trust_serve import Serve
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,23 +26,24 @@ def free_port() -> int:
 @pytest.mark.timeout(120)
 def test_serve_runs_the_console_over_a_websocket(tmp_path, sqlite_db, sqlite_url):
     aiohttp = pytest.importorskip("aiohttp")
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "acorntui", "--db", sqlite_url, "serve",
-                             "--port", str(port)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    server = Serve(["--db", sqlite_url], dict(os.environ, PYTHONPATH=str(ROOT)))
+    port = server.port
     try:
+        token = server.token()
+
         async def drive() -> tuple[str, str]:
             async with aiohttp.ClientSession() as http:
                 page = ""
                 for _ in range(100):
                     try:
-                        async with http.get(f"http://127.0.0.1:{port}/") as resp:
+                        async with http.get(f"http://127.0.0.1:{port}/?token={token}") as resp:
                             page = await resp.text()
                             break
                     except aiohttp.ClientConnectionError:
                         await asyncio.sleep(0.2)
                 seen = b""
-                async with http.ws_connect(f"ws://127.0.0.1:{port}/ws?width=100&height=30") as ws:
+                async with http.ws_connect(f"ws://127.0.0.1:{port}/ws/{token}"
+                                           "?width=100&height=30") as ws:
                     deadline = time.monotonic() + 60
                     while time.monotonic() < deadline and b"palette" not in seen:
                         try:
@@ -63,11 +66,7 @@ def test_serve_runs_the_console_over_a_websocket(tmp_path, sqlite_db, sqlite_url
         assert "palette" in text, text[-2000:]
         assert "Help" in text or "History" in text, text[-2000:]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        server.stop()
 
 
 def test_serve_warns_when_not_on_localhost(sqlite_url):
