@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, unquote_to_bytes, urlsplit
@@ -220,6 +221,17 @@ def ensure_mysql_database(u: DBURL) -> None:
         conn.close()
 
 
+def driver_errno(exc: BaseException) -> int | None:
+    """The server's error number (1142, 1396...) of a driver error, wrapped by peewee or not."""
+    seen = [exc, getattr(exc, "__cause__", None), getattr(exc, "__context__", None)]
+    seen += [a for a in getattr(exc, "args", ()) if isinstance(a, BaseException)]
+    for e in seen:
+        args = getattr(e, "args", ())
+        if e is not None and args and isinstance(args[0], int):
+            return args[0]
+    return None
+
+
 def error_text(exc: BaseException, *, name_class: bool = False) -> str:
     """A driver error as one readable line, URLs masked: ``(2003) Can't connect ...``
     rather than the args tuple, and pymysql's empty ``InterfaceError(0, '')`` (the socket is
@@ -236,33 +248,95 @@ def error_text(exc: BaseException, *, name_class: bool = False) -> str:
     return " ".join(mask_urls_in(text).split())
 
 
-def create_sqlite_file(path: str | os.PathLike, *, folder_mode: int = 0o750,
-                       file_mode: int = 0o640) -> bool:
-    """Create an empty SQLite file, and its folder, when missing (an empty file is a valid
-    database). The folder is made ``folder_mode`` and the file ``file_mode`` (less what the
-    umask takes away): results, notes and logins are not for every account on the machine;
-    SQLite gives its -wal and -shm files the database file's mode.
+# Single-host mode: whoever can write the SQLite file can change any result, role or audit row,
+# so a new file is readable by the owner's group (0640) in a folder others cannot enter (0750).
+SQLITE_FILE_MODE = 0o640
+SQLITE_DIR_MODE = 0o750
+_warned: set[str] = set()
+
+
+def create_sqlite_file(path: str | os.PathLike, *, folder_mode: int = SQLITE_DIR_MODE,
+                       file_mode: int = SQLITE_FILE_MODE) -> bool:
+    """Create an empty SQLite file (an empty file is a valid database) and its missing folders,
+    the folders ``folder_mode`` (0750) and the file ``file_mode`` (0640) whatever the umask:
+    results, notes and logins are not for every account on the machine, and whoever can write
+    the file can change anything. SQLite gives its -wal and -shm files the file's mode. An
+    existing file or folder keeps its mode. The one place that decides these modes: `init-db`
+    and the default database's first use call it.
 
     Returns True when it created the file. Raises DatabaseUnavailable when it cannot.
     """
-    p = Path(path).expanduser()
+    target = Path(path).expanduser()
     try:
-        p.parent.mkdir(mode=folder_mode, parents=True, exist_ok=True)
-        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode)
+        missing = []
+        folder = target.parent.absolute()
+        while not folder.exists():
+            missing.append(folder)
+            folder = folder.parent
+        for d in reversed(missing):
+            try:
+                d.mkdir(mode=folder_mode)
+            except FileExistsError:
+                continue
+            os.chmod(d, folder_mode)  # mkdir's mode is cut by the umask
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, file_mode)
     except FileExistsError:
         return False
     except OSError as exc:
         raise DatabaseUnavailable(
-            f"cannot create the database {p}: {exc.strerror or exc}"
-            + (f" ({exc.filename})" if exc.filename and str(exc.filename) != str(p) else "")
+            f"cannot create the database {target}: {exc.strerror or exc}"
+            + (f" ({exc.filename})" if exc.filename and str(exc.filename) != str(target)
+               else "")
         ) from None
-    os.close(fd)
+    try:
+        os.fchmod(fd, file_mode)
+    finally:
+        os.close(fd)
     return True
+
+
+def writable_by_others(path: str | os.PathLike) -> str | None:
+    """Why other users can write the SQLite file (``o+w``, or ``g+w`` for a group that is not the
+    owner's own), or None."""
+    import pwd
+    import stat
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if st.st_mode & stat.S_IWOTH:
+        return f"mode {stat.S_IMODE(st.st_mode):04o}: every user can write it"
+    if st.st_mode & stat.S_IWGRP:
+        try:
+            own_gid = pwd.getpwuid(st.st_uid).pw_gid
+        except KeyError:
+            own_gid = None
+        if st.st_gid != own_gid:
+            import grp
+
+            try:
+                group = grp.getgrgid(st.st_gid).gr_name
+            except KeyError:
+                group = str(st.st_gid)
+            return (f"mode {stat.S_IMODE(st.st_mode):04o}: group {group} (not its owner's "
+                    "group) can write it")
+    return None
+
+
+def _warn_if_writable(path: str) -> None:
+    why = writable_by_others(path)
+    if why and path not in _warned:
+        _warned.add(path)
+        print(f"acorntui: warning: database file {path} can be changed by other users ({why}); "
+              f"whoever can write it can change any result, role or audit row. "
+              f"Run: chmod 640 {path}", file=sys.stderr)
 
 
 def connect(url: str, *, create_mysql_db: bool = False) -> Database:
     """Initialise the proxy from ``url`` and open a connection to check it works.
 
+    A SQLite file other users can write draws a warning on stderr (once per file).
     Raises DatabaseUnavailable with one clear line (URL with password masked, what failed).
     """
     u = parse_url(url)
@@ -274,6 +348,8 @@ def connect(url: str, *, create_mysql_db: bool = False) -> Database:
             )
     elif create_mysql_db:
         ensure_mysql_database(u)
+    if u.backend == "sqlite":
+        _warn_if_writable(u.path)
     db = make_database(u)
     database_proxy.initialize(db)
     try:

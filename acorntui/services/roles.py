@@ -8,6 +8,7 @@ the database credentials remain the real security boundary.
 from __future__ import annotations
 
 import getpass
+import re
 from dataclasses import dataclass
 
 from acorntui.db.models import Csr, Tsr, database_proxy
@@ -181,15 +182,56 @@ def lookup(login: str) -> User:
     return User(login, READ_ONLY)
 
 
+def team_login() -> str | None:
+    """Team mode (MariaDB/MySQL): the user name of the account the server authenticated,
+    ``CURRENT_USER()``, which no client setting can change. None on SQLite (single-host mode,
+    where the OS login is the identity)."""
+    from acorntui.db.connection import is_mysql
+
+    db = database_proxy.obj
+    if db is None or not is_mysql(db):
+        return None
+    row = db.execute_sql("SELECT CURRENT_USER()").fetchone()
+    return str(row[0]).rsplit("@", 1)[0] if row and row[0] else None
+
+
 def current_user() -> User:
-    return lookup(current_login())
+    return lookup(team_login() or current_login())
+
+
+# MariaDB's refusals (1142 table, 1143 column, 1227 global privilege) said as the role they need
+_DENIED_TABLE = re.compile(r"(\w+) command denied to user '([^']*)'.*?(?:table|in table) "
+                           r"[`']?(?:[^`'.]+[`']?\.[`']?)?([A-Za-z_]+)[`']?", re.S)
+_TABLE_NEEDS = {"exceptions": "a TSR", "results": "a TSR", "failures": "a TSR",
+                "customers": "a TSR3", "servers": "a TSR3", "csrs": "a TSR3", "tsrs": "a TSR3",
+                "updates": "a CSR or TSR"}
+
+
+def database_refusal(exc: BaseException) -> PermissionDenied | None:
+    """A PermissionDenied for a MariaDB privilege error (the database refused a write the
+    account's role does not allow), or None for any other error."""
+    from acorntui.db.connection import driver_errno, error_text
+
+    if driver_errno(exc) not in (1142, 1143, 1227):
+        return None
+    text = error_text(exc)
+    m = _DENIED_TABLE.search(text)
+    if m:
+        verb, account, table = m.group(1), m.group(2), m.group(3)
+        needed = "a TSR" if table == "servers" and verb == "UPDATE" and "snooze" in text \
+            else _TABLE_NEEDS.get(table, "more rights")
+        return PermissionDenied(
+            f"the database refused {verb} on {table} for account {account}: that needs "
+            f"{needed}. Ask a TSR3 to check your level and your account's role "
+            "(`acorntui tsr list`, `acorntui grants`).", "database", needed)
+    return PermissionDenied(f"the database refused: {text}", "database", "more rights")
 
 
 def claim_first_user(login: str | None = None) -> str | None:
     """On a database with no TSRs and no CSRs, make ``login`` a TSR3. Returns it if so."""
     from acorntui.services import audit
 
-    login = login or current_login()
+    login = login or team_login() or current_login()
     with database_proxy.atomic():
         if Tsr.select().exists() or Csr.select().exists():
             return None

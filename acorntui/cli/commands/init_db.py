@@ -13,8 +13,8 @@ def cmd_init_db(args, ctx) -> int:
     from acorntui.db.connection import parse_url
 
     u = parse_url(ctx.db_url)
-    if ctx.db_source == "default":
-        # the first run: the user data folder (0750) and the file (0640) do not exist yet
+    if u.backend == "sqlite":
+        # a new file: its folders 0750 and the file 0640 (db.connection.create_sqlite_file)
         dbpkg.create_sqlite_file(u.path)
     database = dbpkg.connect(ctx.db_url, create_mysql_db=(u.backend == "mysql"))
     ctx._db = database

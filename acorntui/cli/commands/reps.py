@@ -39,6 +39,9 @@ def _register_rep(sub, kind: str, help_: str) -> None:
     q.add_argument("login_pos", nargs="?", metavar="LOGIN", help="their OS login")
     q.add_argument("--login", help="their OS login (same as LOGIN)")
     fields(q, False)
+    from acorntui.cli.commands.grants import add_account_options
+
+    add_account_options(q)
     q.set_defaults(func=cmd_rep_add, kind=kind)
     q = sp.add_parser("edit", help=f"change a {kind.upper()}")
     q.add_argument("login")
@@ -84,11 +87,19 @@ def cmd_rep_add(args, ctx) -> int:
         raise UsageError("login: given twice with different values")
     if not login:
         raise UsageError("login: missing (give LOGIN or --login)")
+    if args.create_account:  # team mode checked and password read before anything is added
+        from acorntui.cli.commands.grants import prepare_account
+
+        prepare_account(args, ctx, login)
     user = acting_user(ctx)
     fn = manage.add_tsr if args.kind == "tsr" else manage.add_csr
     r = fn(user, login=login, **given(args, _rep_opts(args.kind)))
     role = f"TSR{r.level}" if args.kind == "tsr" else "CSR"
     print(f"added {role} {r.login}")
+    if args.create_account:
+        from acorntui.cli.commands.grants import create_account
+
+        return create_account(args, ctx, r.login)
     return 0
 
 
