@@ -183,16 +183,22 @@ def lookup(login: str) -> User:
 
 
 def team_login() -> str | None:
-    """Team mode (MariaDB/MySQL): the user name of the account the server authenticated,
-    ``CURRENT_USER()``, which no client setting can change. None on SQLite (single-host mode,
-    where the OS login is the identity)."""
+    """Team mode: the user name of the MariaDB account the server authenticated,
+    ``CURRENT_USER()``, which no client setting can change.
+
+    Team mode is an account whose active role is one of ``acorntui grants``' roles (acorn_csr,
+    acorn_tsr, acorn_tsr3, acorn_ingest). None otherwise: on SQLite, and on MariaDB through an
+    account without such a role (an administrator's, or one account shared by everyone), where
+    the OS login is the identity and the roles are guard rails, as on SQLite."""
     from acorntui.db.connection import is_mysql
 
     db = database_proxy.obj
     if db is None or not is_mysql(db):
         return None
-    row = db.execute_sql("SELECT CURRENT_USER()").fetchone()
-    return str(row[0]).rsplit("@", 1)[0] if row and row[0] else None
+    row = db.execute_sql("SELECT CURRENT_USER(), CURRENT_ROLE()").fetchone()
+    if not row or not row[0] or not str(row[1] or "").startswith("acorn_"):
+        return None
+    return str(row[0]).rsplit("@", 1)[0]
 
 
 def current_user() -> User:
