@@ -42,7 +42,7 @@ class Team:
     def __init__(self) -> None:
         tag = uuid.uuid4().hex[:6]
         self.db = f"acorn_team_{tag}"
-        self.logins = {k: f"{k}_{tag}" for k in ("boss", "carol", "tom", "mal")}
+        self.logins = {k: f"{k}_{tag}" for k in ("boss", "carol", "tom", "mal", "nightly")}
         self.passwords = {k: f"pw/{uuid.uuid4().hex[:8]}@#" for k in self.logins}
 
     def url(self, who: str | None = None) -> str:
@@ -88,6 +88,11 @@ def team():
                       password=t.passwords[who])
             assert p.returncode == 0, (who, p.stdout, p.stderr)
         with root.cursor() as cur:
+            # the nightly job's service account, set up by hand as the README says
+            cur.execute("CREATE USER %s@'%%' IDENTIFIED BY %s",
+                        (t.logins["nightly"], t.passwords["nightly"]))
+            cur.execute("GRANT acorn_ingest TO %s@'%%'", (t.logins["nightly"],))
+            cur.execute("SET DEFAULT ROLE acorn_ingest FOR %s@'%%'", (t.logins["nightly"],))
             cur.execute(f"USE `{t.db}`")
             cur.execute("INSERT INTO customers (name, display_name, email, active, notes, "
                         "created) VALUES ('acme', 'Acme', '', 1, '', NOW())")
@@ -229,3 +234,64 @@ def test_grants_prints_the_sql_and_refuses_sqlite(team, tmp_path):
     assert p.returncode == 2 and "ACORN_ACCOUNT_PASSWORD" in p.stderr
     assert count(team, f"SELECT COUNT(*) FROM csrs WHERE login = 'nopw_{team.logins['carol']}'"
                  ) == 0
+
+
+def test_the_nightly_service_account_ingests_and_nothing_more(team, tmp_path):
+    import pymysql
+    from test_reliability_ingest import NOW, make_spool
+
+    me = team.logins["nightly"]
+    p = acorn(team.url("nightly"), "whoami", login=team.logins["boss"])
+    assert p.returncode == 0 and p.stdout.startswith(f"{me}: the nightly job's service account")
+    spool = make_spool(tmp_path / "spool", 6)
+    p = acorn(team.url("nightly"), "ingest", "--now", NOW, str(spool))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert count(team, "SELECT COUNT(*) FROM results r JOIN servers s ON s.id = r.server_id "
+                       "WHERE s.name LIKE 'srv%'") == 6
+    assert count(team, f"SELECT COUNT(*) FROM updates WHERE action = 'server.auto_add' "
+                       f"AND login = '{me}'") == 6
+    p = acorn(team.url("nightly"), "exception", "add", "*/x/*.pst", "--global", "--reason", "r")
+    assert p.returncode == 3 and "needs a TSR" in p.stderr, p.stderr
+    conn = team.connect("nightly")
+    try:
+        with conn.cursor() as cur:
+            for sql in ("INSERT INTO exceptions (scope, path_pattern, message_pattern, reason, "
+                        "method, created_by, created_at, active) VALUES ('global', '*', '', "
+                        "'', '', '', NOW(), 1)",
+                        "UPDATE tsrs SET level = 3", "DELETE FROM updates"):
+                with pytest.raises(pymysql.err.OperationalError) as err:
+                    cur.execute(sql)
+                assert err.value.args[0] == 1142
+    finally:
+        conn.close()
+
+
+def test_a_csr_cannot_ingest_a_forged_ok_log(team, tmp_path):
+    """Finding 2 in team mode: the CSR's account may not record results, whatever the CLI's
+    own checks; the FAILED night stays FAILED."""
+    from test_reliability_ingest import NOW, make_spool
+
+    spool = make_spool(tmp_path / "spool", 1)
+    forged = next(spool.rglob("*.out"))
+    target = tmp_path / "forged" / "acme" / "fs1.out"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(forged.read_bytes())
+    os.utime(target, (forged.stat().st_atime, forged.stat().st_mtime))
+    before = results_of_fs1(team)
+    p = acorn(team.url("carol"), "ingest", "--now", NOW, str(target.parent.parent),
+              login=team.logins["boss"])
+    assert p.returncode == 3, p.stdout + p.stderr
+    assert "refused: the database refused " in p.stderr
+    assert "needs a TSR" in p.stderr
+    assert results_of_fs1(team) == before and "ok" not in {s for _n, s in before}
+
+
+def results_of_fs1(team: Team) -> list[tuple]:
+    conn = team.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT r.night, r.status FROM results r JOIN servers s "
+                        "ON s.id = r.server_id WHERE s.name = 'fs1' ORDER BY r.night")
+            return list(cur.fetchall())
+    finally:
+        conn.close()

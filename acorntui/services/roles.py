@@ -17,16 +17,17 @@ READ_ONLY = "read-only"
 CSR = "csr"
 TSR = "tsr"  # level 1-2
 TSR3 = "tsr3"
+SERVICE = "ingest-service"  # team mode: the nightly job's account on the acorn_ingest role
 
 # action -> roles allowed
 PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "read": (READ_ONLY, CSR, TSR, TSR3),
+    "read": (READ_ONLY, CSR, TSR, TSR3, SERVICE),
     "note": (CSR, TSR, TSR3),
     "ack": (TSR, TSR3),
     "snooze": (TSR, TSR3),
     "exception": (TSR, TSR3),
     "reparse": (TSR, TSR3),
-    "ingest": (TSR, TSR3),
+    "ingest": (TSR, TSR3, SERVICE),
     "manage": (TSR3,),
 }
 
@@ -92,6 +93,8 @@ class User:
 
 
 def describe_role(user: User) -> str:
+    if user.role == SERVICE:
+        return "the nightly job's service account (acorn_ingest)"
     if user.role == TSR3:
         return "TSR3"
     if user.role == TSR:
@@ -190,6 +193,13 @@ def team_login() -> str | None:
     acorn_tsr, acorn_tsr3, acorn_ingest). None otherwise: on SQLite, and on MariaDB through an
     account without such a role (an administrator's, or one account shared by everyone), where
     the OS login is the identity and the roles are guard rails, as on SQLite."""
+
+    account = team_account()
+    return account[0] if account else None
+
+
+def team_account() -> tuple[str, str] | None:
+    """(login, acorn role) of the MariaDB account in team mode (see :func:`team_login`)."""
     from acorntui.db.connection import is_mysql
 
     db = database_proxy.obj
@@ -198,11 +208,17 @@ def team_login() -> str | None:
     row = db.execute_sql("SELECT CURRENT_USER(), CURRENT_ROLE()").fetchone()
     if not row or not row[0] or not str(row[1] or "").startswith("acorn_"):
         return None
-    return str(row[0]).rsplit("@", 1)[0]
+    return str(row[0]).rsplit("@", 1)[0], str(row[1])
 
 
 def current_user() -> User:
-    return lookup(team_login() or current_login())
+    account = team_account()
+    if account is None:
+        return lookup(current_login())
+    user = lookup(account[0])
+    if user.role == READ_ONLY and account[1] == "acorn_ingest":
+        return User(account[0], SERVICE, "nightly job service account")
+    return user
 
 
 # MariaDB's refusals (1142 table, 1143 column, 1227 global privilege) said as the role they need
