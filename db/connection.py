@@ -9,11 +9,18 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, unquote_to_bytes, urlsplit
 
-from peewee import Database, MySQLDatabase, OperationalError, SqliteDatabase
+from peewee import (
+    Database,
+    MySQLDatabase,
+    OperationalError,
+    ProgrammingError,
+    SqliteDatabase,
+)
 
 from .models import database_proxy
 
@@ -161,6 +168,29 @@ def parse_url(url: str) -> DBURL:
     raise BadDatabaseURL(f"database URL {mask_url(url)}: unknown scheme {scheme!r}")
 
 
+# Set by the role layer (acorntui.services.roles): turns a MariaDB privilege refusal into its
+# own "needs a TSR" error, so the CLI and the console show a refused write as a refusal, not as
+# a database failure. The db layer knows no roles; it only calls the hook.
+_refusal_translator: Callable[[BaseException], BaseException | None] | None = None
+
+
+def set_refusal_translator(fn: Callable[[BaseException], BaseException | None] | None) -> None:
+    global _refusal_translator
+    _refusal_translator = fn
+
+
+class _MySQLDatabase(MySQLDatabase):
+    def execute_sql(self, sql, params=None):
+        try:
+            return super().execute_sql(sql, params)
+        except (OperationalError, ProgrammingError) as exc:
+            if driver_errno(exc) in (1142, 1143, 1227) and _refusal_translator is not None:
+                translated = _refusal_translator(exc)
+                if translated is not None:
+                    raise translated from None
+            raise
+
+
 def make_database(url: str | DBURL) -> Database:
     u = parse_url(url) if isinstance(url, str) else url
     if u.backend == "sqlite":
@@ -182,7 +212,7 @@ def make_database(url: str | DBURL) -> Database:
         )
     params = parse_qs(urlsplit(f"mysql://{_split(u.raw)[3]}").query)
     connect_timeout = int(params.get("connect_timeout", ["5"])[0])
-    return MySQLDatabase(
+    return _MySQLDatabase(
         u.name,
         user=u.user,
         password=u.password,

@@ -195,11 +195,7 @@ def test_cli_identity_is_the_account_and_refusals_say_needs_a_tsr(team):
               login=team.logins["boss"])
     assert p.returncode == 3 and "needs a TSR3" in p.stderr, p.stderr
     # mal's row says TSR2 but the account still has the CSR role: the database refuses
-    root = team.connect()
-    with root.cursor() as cur:
-        cur.execute("INSERT INTO tsrs (name, login, email, level, active) VALUES "
-                    "(%s, %s, '', 2, 1)", (team.logins["mal"], team.logins["mal"]))
-    root.close()
+    mal_row_says_tsr(team)
     p = acorn(team.url("mal"), "exception", "add", "*/Outlook/*.pst", "--server", "acme/fs1",
               "--reason", "mine")
     assert p.returncode == 3, p.stdout + p.stderr
@@ -281,7 +277,7 @@ def test_a_csr_cannot_ingest_a_forged_ok_log(team, tmp_path):
     p = acorn(team.url("carol"), "ingest", "--now", NOW, str(target.parent.parent),
               login=team.logins["boss"])
     assert p.returncode == 3, p.stdout + p.stderr
-    assert "refused: the database refused " in p.stderr
+    assert "the database refused " in p.stderr
     assert "needs a TSR" in p.stderr
     assert results_of_fs1(team) == before and "ok" not in {s for _n, s in before}
 
@@ -295,3 +291,35 @@ def results_of_fs1(team: Team) -> list[tuple]:
             return list(cur.fetchall())
     finally:
         conn.close()
+
+
+def test_services_raise_the_refusal_the_console_shows_as_not_allowed(team):
+    """The console runs the same service functions in its workers and shows PermissionDenied
+    as "Not allowed" (screens/widgets.py), not as "Database unavailable"."""
+    from acorntui import db as dbpkg
+    from acorntui.services import triage
+    from acorntui.services.roles import PermissionDenied, current_user
+
+    mal_row_says_tsr(team)
+    database = dbpkg.connect(team.url("mal"))
+    try:
+        user = current_user()
+        assert (user.login, user.role) == (team.logins["mal"], "tsr")  # the row says TSR2
+        rid = database.execute_sql("SELECT MIN(id) FROM results").fetchone()[0]
+        with pytest.raises(PermissionDenied, match="needs a TSR") as err:
+            triage.acknowledge(user, rid, "on it")
+        assert "the database refused UPDATE on results" in str(err.value)
+    finally:
+        database.close()
+    assert count(team, f"SELECT COUNT(*) FROM results WHERE ack_by = '{team.logins['mal']}'") == 0
+
+
+def mal_row_says_tsr(team: Team) -> None:
+    """A TSR2 row for mal, whose account keeps the CSR role (a level raised in the table only)."""
+    root = team.connect()
+    try:
+        with root.cursor() as cur:
+            cur.execute("INSERT IGNORE INTO tsrs (name, login, email, level, active) VALUES "
+                        "(%s, %s, '', 2, 1)", (team.logins["mal"], team.logins["mal"]))
+    finally:
+        root.close()

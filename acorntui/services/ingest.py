@@ -237,6 +237,8 @@ class Ingestor:
             return out
         from peewee import IntegrityError, InterfaceError, OperationalError
 
+        from acorntui.services.roles import PermissionDenied
+
         for attempt in (1, 2):
             try:
                 return self.record(pr, customer=cname, server=sname, night=night, out=out,
@@ -246,8 +248,10 @@ class Ingestor:
                 self._load_lookups()
                 if attempt == 2:
                     raise
-            except (OperationalError, InterfaceError):
-                raise  # the database itself is in trouble: stop the batch, say so
+            except (OperationalError, InterfaceError, PermissionDenied):
+                # the database is in trouble, or refuses this account (team mode): every
+                # other file would fail the same way; stop the batch, say so
+                raise
             except Exception as exc:  # noqa: BLE001
                 out.action, out.error = "error", f"cannot record {p}: {exc}"
                 return out

@@ -261,3 +261,12 @@ def claim_first_user(login: str | None = None) -> str | None:
         audit.record("tsr.add", login, table="tsrs", details="first user on an empty database",
                      after={"login": login, "level": 3})
     return login
+
+
+def _install_refusal_translator() -> None:
+    from acorntui.db.connection import set_refusal_translator
+
+    set_refusal_translator(database_refusal)
+
+
+_install_refusal_translator()
