@@ -8,6 +8,7 @@ status). ``HELP_ORDER`` keeps `acorntui --help` listing the commands by task, no
 
 HELP_ORDER = (
     "console", "demo", "serve", "init_db", "codes", "config", "fetch", "nightly", "reparse",
-    "parse", "ingest", "customer", "server", "reps", "exception", "audit", "whoami", "report",
+    "parse", "ingest", "customer", "server", "reps", "exception", "audit", "whoami", "grants",
+    "report",
     "script",
 )
