@@ -52,6 +52,7 @@ missing, directory, non-regular or unreadable file.
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
 import io
 import os
@@ -71,6 +72,9 @@ __all__ = [
     "ParseError",
     "ParseResult",
     "TransferStats",
+    "file_kind",
+    "not_regular_error",
+    "open_regular",
     "parse_bytes",
     "parse_file",
     "parse_number",
@@ -100,6 +104,11 @@ KINDS = (
 
 CODE_INCOMPLETE = -2
 MAX_UNRECOGNISED = 100
+# File errors kept per log: the rest are counted (ParseResult.failure_count) but not kept, so a
+# log of a million error lines costs what a log of a thousand does (see DESIGN.md, "Failures
+# beyond the cap": the ones not kept can never be excepted).
+MAX_FAILURES = 1000
+MAX_CODES_KEPT = 100  # completion codes listed in codes_seen (the verdict does not need more)
 
 _BLOCK = 1 << 20  # read size
 _MAX_LINE = 4 << 20  # a "line" longer than this is cut (memory bound for newline-less input)
@@ -150,6 +159,12 @@ class ParseResult:
     size: int = 0
     sha256: str = ""
     lines: int = 0
+    failure_count: int = 0  # every file error in the log; ``failures`` holds the first ones
+
+    @property
+    def failures_not_kept(self) -> int:
+        """File errors past :data:`MAX_FAILURES`: counted, not listed."""
+        return max(0, self.failure_count - len(self.failures))
 
     def to_dict(self) -> dict:
         """The ``parse --json`` shape (DESIGN.md) without ``status``/``excepted``."""
@@ -520,10 +535,16 @@ def _identity(path: str) -> tuple[str | None, str | None]:
 class _Scanner:
     def __init__(self) -> None:
         self.nl = 0  # newlines before the current position
-        self.failures: list[FileError] = []
-        self.codes: list[int] = []
-        self.code_lines: list[int] = []  # line of each completion line in self.codes
-        self.run_starts: list[int] = []  # lines that start a run ("... file list")
+        self.failures: list[FileError] = []  # the first MAX_FAILURES
+        self.failure_count = 0
+        self.real_failure_line = 0  # last file error that is not information only
+        self.codes: list[int] = []  # the first MAX_CODES_KEPT completion codes (codes_seen)
+        self.code_count = 0
+        self.last_code = 0  # the last completion line's code and line
+        self.last_code_line = 0
+        self.earlier_bad_code: int | None = None  # latest failing code before the last one
+        self.last_run_start = 0  # last line that starts a run ("... file list")
+        self.last_too_long = False  # the last non-blank line was longer than _MAX_LINE
         self.last_error_line = 0  # last line holding an error (file error or not)
         self.version: str | None = None
         self.unrecognised: list[tuple[int, str]] = []
@@ -552,7 +573,7 @@ class _Scanner:
         nl = self.nl
         # run starts only matter after a completion line (see _final_code), and a
         # multi-byte find over every byte would cost as much as the whole scan
-        starts_from = start if self.codes else -1
+        starts_from = start if self.code_count else -1
         pos = find(b":", start, end)
         while pos >= 0:
             i = rfind(b"\n", start, pos)
@@ -565,7 +586,7 @@ class _Scanner:
                 nl += count(b"\n", counted, ls)
                 counted = ls
                 self._line(line, nl + 1)
-                if starts_from < 0 and self.codes:
+                if starts_from < 0 and self.code_count:
                     starts_from = le
             pos = find(b":", le, end)
         self.nl = nl + count(b"\n", counted, end)
@@ -588,8 +609,24 @@ class _Scanner:
             if _RUN_START_RE.search(buf, ls, le):
                 nl += buf.count(b"\n", counted, ls)
                 counted = ls
-                self.run_starts.append(nl + 1)
+                self.last_run_start = nl + 1
             pos = buf.find(b"file list", le, end)
+
+    def over_long(self, head: bytes) -> None:
+        """A line longer than ``_MAX_LINE``: its head is scanned, the rest is not read.
+
+        Such a line is not one rsync wrote (its messages are a few KiB at most), so it can
+        never be the summary line, whatever it ends with, and nothing before it can be
+        "the last line" either: the tail kept for that is dropped.
+        """
+        lineno = self.nl + 1
+        self.region(head, 0, len(head))
+        self.tail.clear()
+        self._tail_size = 0
+        self._tail_cut = True
+        self.last_too_long = True
+        self._unrecognise(lineno, f"line {lineno}: longer than {_MAX_LINE >> 20} MiB: only its "
+                          "start was read; not an rsync message")
 
     def _remember(self, buf: bytes, start: int, end: int, first_nl: int) -> None:
         # rolling tail for the colon-less summary lines
@@ -614,6 +651,7 @@ class _Scanner:
             e = lo
         i = buf.rfind(b"\n", start, e)
         ls = start if i < 0 else i + 1
+        self.last_too_long = False
         self.last_line = buf[ls : min(e, ls + _LAST_LINE_CAP + 1)]
         self._last_ref = (buf, start, ls, first_nl)
 
@@ -623,7 +661,7 @@ class _Scanner:
         Blank lines, NULs and -vvv's ``_exit_cleanup(code=0 ...)`` debug lines after the
         summary are skipped.
         """
-        if self._last_ref is None:
+        if self._last_ref is None or self.last_too_long:
             return b"", 0
         buf, start, ls, first_nl = self._last_ref
         lineno = first_nl + buf.count(b"\n", start, ls) + 1
@@ -701,8 +739,12 @@ class _Scanner:
             if m:
                 code = int(m.group("code"))
                 if 0 < code <= 255:
-                    self.codes.append(code)
-                    self.code_lines.append(lineno)
+                    if self.code_count and self.last_code not in _OK_CODES:
+                        self.earlier_bad_code = self.last_code
+                    self.code_count += 1
+                    self.last_code, self.last_code_line = code, lineno
+                    if len(self.codes) < MAX_CODES_KEPT:
+                        self.codes.append(code)
                     if m.group("ver"):
                         self.version = m.group("ver")
                 else:  # rsync never prints "(code 0)": not a completion line we trust
@@ -714,7 +756,11 @@ class _Scanner:
 
         fe = self._file_error(text, lineno)
         if fe is not None:
-            self.failures.append(fe)
+            self.failure_count += 1
+            if len(self.failures) < MAX_FAILURES:
+                self.failures.append(fe)
+            if fe.kind not in _INFO_ONLY_KINDS:
+                self.real_failure_line = max(self.real_failure_line, lineno)
             self.last_error_line = max(self.last_error_line, lineno)
             return
 
@@ -869,23 +915,32 @@ def parse_stream(stream: BinaryIO, *, path: str = "<stream>") -> ParseResult:
         # a real log always has LFs in its first MiB)
         cr_only = transcode is None and b"\n" not in block and b"\r" in block
         carry = b""
+        skipping = False  # inside a line longer than _MAX_LINE
         while True:
             if transcode is not None:
                 block = transcode(block)
             elif cr_only:
                 block = block.replace(b"\r", b"\n")
-            if block:
+            start = 0
+            if block and skipping:  # the rest of an over-long line: not read, up to its end
                 nl = block.find(b"\n")
-                start = 0
+                if nl < 0:
+                    block = b""
+                else:
+                    sc.nl += 1
+                    skipping = False
+                    start = nl + 1
+            if block:
+                nl = block.find(b"\n", start)
                 if carry:
                     if nl < 0:
-                        carry += block
+                        carry += block[start:]
                         if len(carry) > _MAX_LINE:
-                            sc.region(carry, 0, len(carry))
-                            carry = b""
+                            sc.over_long(carry)
+                            carry, skipping = b"", True
                         block = b""
                     else:
-                        head = carry + block[: nl + 1]
+                        head = carry + block[start : nl + 1]
                         sc.region(head, 0, len(head))
                         start = nl + 1
                         carry = b""
@@ -897,8 +952,8 @@ def parse_stream(stream: BinaryIO, *, path: str = "<stream>") -> ParseResult:
                     else:
                         carry = block[start:]
                         if len(carry) > _MAX_LINE:
-                            sc.region(carry, 0, len(carry))
-                            carry = b""
+                            sc.over_long(carry)
+                            carry, skipping = b"", True
             raw = stream.read(_BLOCK)
             if not raw:
                 break
@@ -906,7 +961,7 @@ def parse_stream(stream: BinaryIO, *, path: str = "<stream>") -> ParseResult:
             block = raw
         if transcode is not None:
             carry += transcode(b"", final=True)
-        partial_last = bool(carry)
+        partial_last = bool(carry) or skipping
         if carry:
             sc.region(carry, 0, len(carry))
         sc.finish_tail()
@@ -927,6 +982,7 @@ def parse_stream(stream: BinaryIO, *, path: str = "<stream>") -> ParseResult:
         code=code,
         reason=reason,
         failures=sc.failures,
+        failure_count=sc.failure_count,
         stats=sc.stats,
         rsync_version=sc.version,
         codes_seen=sc.codes,
@@ -965,13 +1021,12 @@ def _final_code(sc: _Scanner) -> tuple[int, str | None]:
     """
     last, last_no = sc.effective_last()
     summary_last = len(last) <= _LAST_LINE_CAP and bool(_SUMMARY_LAST_RE.search(last))
-    if sc.codes:
-        code, at = sc.codes[-1], sc.code_lines[-1]
+    if sc.code_count:
+        code, at = sc.last_code, sc.last_code_line
         if code in _OK_CODES:
-            for c in reversed(sc.codes[:-1]):
-                if c not in _OK_CODES:
-                    return c, None  # an earlier run failed
-            activity = max([sc.last_error_line, *[s for s in sc.run_starts if s > at]])
+            if sc.earlier_bad_code is not None:
+                return sc.earlier_bad_code, None  # an earlier run failed
+            activity = max(sc.last_error_line, sc.last_run_start if sc.last_run_start > at else 0)
             if activity > at and not (summary_last and last_no > activity):
                 sc._unrecognise(activity, "a run after the last completion line did not finish")
                 return CODE_INCOMPLETE, "incomplete"
@@ -981,12 +1036,11 @@ def _final_code(sc: _Scanner) -> tuple[int, str | None]:
             # "(DRY RUN)" / "(BATCH ONLY)": rsync exited 0 but backed nothing up.
             sc._unrecognise(sc.nl + 1, "dry run or batch-only run: nothing was transferred")
             return CODE_INCOMPLETE, "incomplete"
-        real = [f for f in sc.failures if f.kind not in _INFO_ONLY_KINDS]
-        if real:
+        if sc.real_failure_line:
             # The write-up: "check for perfect completions". rsync that met an error always
             # ends with a completion line; errors and a summary but no code line is not a
             # perfect completion (a lost stderr, a wrapper, openrsync), so never ok.
-            sc._unrecognise(real[-1].line,
+            sc._unrecognise(sc.real_failure_line,
                             "file errors but no completion line: not a perfect completion")
             return CODE_INCOMPLETE, "incomplete"
         return 0, None
@@ -1003,6 +1057,7 @@ def parse_file(
     *,
     now: datetime | None = None,
     max_age_hours: float = 24,
+    dir_fd: int | None = None,
 ) -> ParseResult:
     """Parse one ``stats.out``; customer and server come from ``<customer>/<server>.out``.
 
@@ -1010,19 +1065,16 @@ def parse_file(
     UTC time) gets code -2 and reason ``"stale"``; its failures and stats are still
     collected.  ``max_age_hours=0`` disables the rule.  Raises :class:`ParseError` when the
     file is missing, a directory, not a regular file, or unreadable.
+
+    Only a regular file is read (see :func:`open_regular`): a symlink (``x.out ->
+    /etc/shadow``), a FIFO, a device or a folder is refused, also when it was swapped in
+    after a type check.  With ``dir_fd`` (an open folder), the file is opened by its last
+    name relative to that folder, so a folder swapped for a symlink cannot redirect the read.
     """
     spath = os.fspath(path)
     try:
-        st = os.stat(spath)
-    except OSError as exc:
-        raise ParseError(f"cannot read stats file: {spath}: {exc.strerror or exc}") from exc
-    if stat.S_ISDIR(st.st_mode):
-        raise ParseError(f"cannot read stats file: {spath}: Is a directory")
-    if not stat.S_ISREG(st.st_mode):
-        raise ParseError(f"cannot read stats file: {spath}: not a regular file")
-    try:
-        with open(spath, "rb", buffering=0) as fh:
-            st = os.fstat(fh.fileno())
+        fd, st = open_regular(spath, dir_fd=dir_fd)
+        with open(fd, "rb", buffering=0) as fh:
             result = parse_stream(fh, path=spath)  # type: ignore[arg-type]
     except OSError as exc:
         raise ParseError(f"cannot read stats file: {spath}: {exc.strerror or exc}") from exc
@@ -1035,3 +1087,57 @@ def parse_file(
             result.code = CODE_INCOMPLETE
             result.reason = "stale"
     return result
+
+
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0))
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words (for "not a regular file (a FIFO)")."""
+    for test, name in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a directory"),
+                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def open_regular(path: str, *, dir_fd: int | None = None) -> tuple[int, os.stat_result]:
+    """Open a regular file for reading without following a symlink or blocking on a FIFO.
+
+    ``lstat`` first, so a symlink, FIFO or device is never opened at all (opening a tape or
+    a terminal can have effects); then ``open`` with ``O_NOFOLLOW | O_NONBLOCK`` and
+    ``fstat`` on what was opened, so a file swapped for something else between the two
+    calls is refused too (a FIFO opened ``O_NONBLOCK`` returns at once, it does not wait
+    for a writer).  Returns (fd, fstat); raises :class:`ParseError` naming the path and what
+    it is, or ``OSError``.
+    """
+    name = os.path.basename(path) if dir_fd is not None else path
+    before = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    if not stat.S_ISREG(before.st_mode):
+        raise ParseError(not_regular_error(path, before.st_mode))
+    try:
+        fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink swapped in after lstat
+            raise ParseError(f"cannot read stats file: {path}: not a regular file "
+                             "(a symbolic link)") from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ParseError(not_regular_error(path, st.st_mode))
+        if (st.st_dev, st.st_ino) != (before.st_dev, before.st_ino):
+            raise ParseError(f"cannot read stats file: {path}: it was replaced while opening it")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def not_regular_error(path: str, mode: int) -> str:
+    """The refusal for a path that is not a regular file, naming it and what it is."""
+    if stat.S_ISDIR(mode):
+        return f"cannot read stats file: {path}: Is a directory"
+    return f"cannot read stats file: {path}: not a regular file ({file_kind(mode)})"

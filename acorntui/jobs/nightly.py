@@ -25,8 +25,9 @@ from acorntui.services.ingest import (
     BatchReport,
     Ingestor,
     Outcome,
+    SpoolListing,
     current_night,
-    iter_spool,
+    list_spool,
     record_fetch_failed,
 )
 
@@ -101,7 +102,10 @@ def run_nightly(cfg: Config, *, now: dt.datetime | None = None,
         run.notes.append(f"no report server configured: ingesting the spool {spool} as it is")
 
     # 2. which spool copies to ingest
-    files = list(iter_spool(spool)) if spool.is_dir() else []
+    # refused entries (symlinks, FIFOs, an unreadable customer folder) are reported by name
+    # with the batch; the rest of the spool, the missing pass and the mails still run
+    listing = list_spool(spool) if spool.is_dir() else SpoolListing()
+    files = listing.files
     failed_files: dict[str, str] = {}
     down: list[fetch.ServerPull] = []
     listed_ok: set[str] = set()
@@ -122,9 +126,11 @@ def run_nightly(cfg: Config, *, now: dt.datetime | None = None,
     # 3. ingest
     ing = Ingestor(now=now, max_age_hours=cfg.max_age_hours,
                    cutoff_hours=cfg.night_cutoff_hours, login=SYSTEM_LOGIN)
-    run.batch = ing.ingest_paths(keep, mark_missing=True, progress=ingest_progress)
+    run.batch = ing.ingest_paths(keep, mark_missing=True, progress=ingest_progress,
+                                 in_spool=True, skipped=listing.skipped)
     for o in run.batch.errors:
-        run.problems.append(f"ingest {o.customer}/{o.server}: {o.error}")
+        where = f"{o.customer}/{o.server}" if o.server else o.customer or o.path
+        run.problems.append(f"ingest {where}: {o.error}")
 
     # 4. fetch_failed instead of missing
     for rel, why in failed_files.items():

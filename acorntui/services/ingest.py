@@ -13,13 +13,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from acorntui.core.nights import current_night, local_from_epoch, night_of, now_local
-from acorntui.core.parser import ParseError, ParseResult, parse_file
+from acorntui.core.parser import (
+    MAX_FAILURES,
+    ParseError,
+    ParseResult,
+    not_regular_error,
+    parse_file,
+)
 from acorntui.core.refs import customer_server_from_path
 from acorntui.core.status import (
     FETCH_FAILED,
@@ -75,14 +83,32 @@ def evaluate(pr: ParseResult, rules: list[ExceptionRule], customer_id: int | Non
 
     Error lines of a 23 that name no recognised file count as errors no exception can cover
     (status.blocking_notes); ingest stores them as failures without a path.
+
+    Only the first ``MAX_FAILURES`` file errors of a log are kept (and matched); the ones past
+    the cap are counted as NOT excepted, so a log with more file errors than that is never
+    green (see :func:`status_of`).
     """
     flags = [match_exception(rules, customer_id, server_id, f.path, f.message, on=on)
              for f in pr.failures]
     excepted = sum(1 for r in flags if r is not None)
     notes = blocking_notes(pr.code, pr.unrecognised_errors)
-    status, reason = compute_status(pr.code, pr.reason or "", len(pr.failures) + len(notes),
-                                    excepted, len(notes))
+    not_kept = pr.failures_not_kept
+    status, reason = status_of(pr.code, pr.reason or "", len(pr.failures) + not_kept + len(notes),
+                               excepted, len(notes), not_kept)
     return Evaluation(flags, notes, excepted, status, reason)
+
+
+def status_of(code: int, reason: str, error_count: int, excepted: int, unrecognised: int,
+              not_kept: int) -> tuple[str, str]:
+    """compute_status, with the file errors past the cap (``not_kept``) counted in
+    ``error_count`` and never excepted: nobody can see which files they name, so no exception
+    can be said to cover them. A TSR who knows why a log holds that many errors fixes the
+    cause (an exclude in the server's backup settings) or acknowledges the night; an
+    exception alone cannot turn it green."""
+    status, why = compute_status(code, reason, error_count, excepted, unrecognised)
+    if not_kept and code == 23:
+        why = f"{why}; {not_kept} past the first {MAX_FAILURES} not listed, never excepted"
+    return status, why
 
 
 @dataclass
@@ -219,16 +245,23 @@ class Ingestor:
     # -- recording -----------------------------------------------------------------------
     def ingest_file(self, path: str | os.PathLike, *, customer: str | None = None,
                     server: str | None = None, night: dt.date | None = None,
-                    force: bool = False, audit_action: str | None = "result.replace"
-                    ) -> Outcome:
+                    force: bool = False, audit_action: str | None = "result.replace",
+                    in_spool: bool = False) -> Outcome:
         """Parse and record one log. ``force`` replaces the night's result even when the log
-        is the same (a re-parse); ``audit_action=None`` leaves auditing to the caller."""
+        is the same (a re-parse); ``audit_action=None`` leaves auditing to the caller.
+
+        ``in_spool``: the file was listed from a spool, so its folder (the customer folder)
+        is opened without following a link and the file is read through it: a folder
+        swapped for a symlink after the listing cannot point the read outside the spool."""
         p = Path(path)
         cname, sname = customer_server_from_path(p)
         cname, sname = customer or cname, server or sname
         out = Outcome(str(p), cname, sname)
         try:
-            pr = self._parse(p, now=_aware(self.now), max_age_hours=self.max_age_hours)
+            if in_spool:
+                pr = self._parse_in_folder(p)
+            else:
+                pr = self._parse(p, now=_aware(self.now), max_age_hours=self.max_age_hours)
         except ParseError as exc:
             out.action, out.error = "error", str(exc)
             return out
@@ -257,6 +290,21 @@ class Ingestor:
                 return out
         return out
 
+    def _parse_in_folder(self, p: Path) -> ParseResult:
+        try:
+            dfd = os.open(p.parent, _DIR_FLAGS)
+        except OSError as exc:
+            # O_NOFOLLOW | O_DIRECTORY on a symlink: ELOOP, or ENOTDIR on Linux
+            link = exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(p.parent)
+            why = ("its folder is a symbolic link (not followed)" if link
+                   else f"cannot open its folder: {exc.strerror or exc}")
+            raise ParseError(f"cannot read stats file: {p}: {why}") from None
+        try:
+            return self._parse(p, now=_aware(self.now), max_age_hours=self.max_age_hours,
+                               dir_fd=dfd)
+        finally:
+            os.close(dfd)
+
     def record(self, pr: ParseResult, *, customer: str, server: str,
                night: dt.date | None = None, out: Outcome | None = None,
                force: bool = False, audit_action: str | None = "result.replace") -> Outcome:
@@ -283,7 +331,7 @@ class Ingestor:
             ev = evaluate(pr, self.rules, cid, sid, night)
             flags, notes, excepted = ev.flags, ev.notes, ev.excepted
             status, reason = ev.status, ev.reason
-            n_errors = len(pr.failures) + len(notes)
+            n_errors = len(pr.failures) + pr.failures_not_kept + len(notes)  # the true count
             st = pr.stats
             values = dict(
                 code=pr.code, status=status, reason=reason, log_path=str(pr.path)[:1000],
@@ -328,27 +376,43 @@ class Ingestor:
 
     def ingest_paths(self, paths: Iterable[str | os.PathLike], *, mark_missing: bool | None = None,
                      progress: Callable[[Outcome], None] | None = None,
-                     night: dt.date | None = None) -> BatchReport:
+                     night: dt.date | None = None, in_spool: bool = False,
+                     skipped: Iterable[Outcome] = ()) -> BatchReport:
         """Files, or spool folders laid out as <customer>/<server>.out.
 
         When a folder is given (or mark_missing=True), every active server with no result for
         the current night (or ``night``, which then also holds every file) afterwards gets -2
         (missing).
+
+        In a spool folder only regular ``.out`` files in real (not symlinked) customer folders
+        are read; anything else, and a customer folder that cannot be read, is reported by
+        name as an ``error`` outcome and the batch goes on (:func:`list_spool`).
+        ``in_spool=True`` says the files given were listed from a spool (the nightly job);
+        ``skipped`` are that listing's refusals, reported with the batch.
         """
         report = BatchReport(night=night or current_night(self.now, self.cutoff_hours))
         any_dir = False
+
+        def note(o: Outcome) -> None:
+            report.outcomes.append(o)
+            if progress:
+                progress(o)
+
+        for o in skipped:
+            note(o)
         for item in paths:
             p = Path(item)
+            spooled = in_spool
             if p.is_dir() and not p.name.endswith(".out"):
-                any_dir = True
-                files = list(iter_spool(p))
+                any_dir = spooled = True
+                listing = list_spool(p)
+                for o in listing.skipped:
+                    note(o)
+                files = listing.files
             else:
                 files = [p]
             for f in files:
-                o = self.ingest_file(f, night=night)
-                report.outcomes.append(o)
-                if progress:
-                    progress(o)
+                note(self.ingest_file(f, night=night, in_spool=spooled))
         if mark_missing or (mark_missing is None and any_dir):
             report.missing = self.record_missing(report.night)
         report.reevaluated = reevaluate_expired(self.now.date())
@@ -396,14 +460,68 @@ def record_fetch_failed(customer: str, server: str, night: dt.date, message: str
                              parsed_at=utcnow())
 
 
-def iter_spool(root: Path) -> Iterable[Path]:
-    """`<customer>/<server>.out` files under a spool folder, sorted; temp files skipped."""
-    for cust in sorted(root.iterdir()):
-        if not cust.is_dir() or cust.name.startswith("."):
+_DIR_FLAGS = (os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+              | getattr(os, "O_CLOEXEC", 0))
+
+
+@dataclass
+class SpoolListing:
+    files: list[Path] = field(default_factory=list)  # regular <customer>/<server>.out files
+    skipped: list[Outcome] = field(default_factory=list)  # refused entries, as error outcomes
+
+
+def list_spool(root: Path) -> SpoolListing:
+    """`<customer>/<server>.out` files under a spool folder, sorted; dot (temp) names skipped.
+
+    Nothing is followed or opened here (``lstat`` only): a customer folder that is a
+    symlink, a ``.out`` that is a symlink, FIFO, device, socket or folder, and a customer
+    folder that cannot be listed are each refused with their name and reason, and the rest
+    of the spool is listed. The spool folder itself may be a symlink (it is configured).
+    """
+    out = SpoolListing()
+
+    def refuse(path: str, customer: str, server: str, why: str) -> None:
+        out.skipped.append(Outcome(path, customer, server, action="error", error=why))
+
+    try:
+        customers = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError as exc:
+        refuse(str(root), "", "", f"cannot read spool folder {root}: {exc.strerror or exc}")
+        return out
+    for cust in customers:
+        if cust.name.startswith("."):
             continue
-        for f in sorted(cust.iterdir()):
-            if f.name.endswith(".out") and not f.name.startswith("."):
-                yield f
+        try:
+            if cust.is_symlink():
+                refuse(cust.path, cust.name, "",
+                       f"customer folder {cust.path} is a symbolic link: not followed")
+                continue
+            if not cust.is_dir(follow_symlinks=False):
+                continue  # a stray file next to the customer folders is no log
+            entries = sorted(os.scandir(cust.path), key=lambda e: e.name)
+        except OSError as exc:
+            refuse(cust.path, cust.name, "",
+                   f"cannot read customer folder {cust.path}: {exc.strerror or exc}")
+            continue
+        for f in entries:
+            if not f.name.endswith(".out") or f.name.startswith("."):
+                continue
+            try:
+                mode = f.stat(follow_symlinks=False).st_mode
+            except OSError as exc:
+                refuse(f.path, cust.name, f.name[:-4],
+                       f"cannot read stats file: {f.path}: {exc.strerror or exc}")
+                continue
+            if not stat.S_ISREG(mode):
+                refuse(f.path, cust.name, f.name[:-4], not_regular_error(f.path, mode))
+                continue
+            out.files.append(Path(f.path))
+    return out
+
+
+def iter_spool(root: Path) -> Iterable[Path]:
+    """The regular log files of :func:`list_spool` (refusals dropped)."""
+    return iter(list_spool(root).files)
 
 
 def _note_line(text: str) -> int:
@@ -448,7 +566,7 @@ def reevaluate(
     """
     rules = load_rules()
     q = (Result.select(Result.id, Result.server, Result.night, Result.code, Result.reason,
-                       Result.status, Result.excepted_count, Server.customer)
+                       Result.status, Result.excepted_count, Result.error_count, Server.customer)
          .join(Server).where((Result.code == 23) & (Result.error_count > 0)))
     if server_ids is not None or customer_ids is not None:
         cond = None
@@ -469,7 +587,7 @@ def reevaluate(
     changed = 0
     results = list(q.tuples())
     today = today or dt.date.today()
-    for rid, sid, night, code, reason, status, old_excepted, cid in results:
+    for rid, sid, night, code, reason, status, old_excepted, errors, cid in results:
         with database_proxy.obj.atomic():
             fails = list(Failure.select().where(Failure.result == rid))
             excepted = 0
@@ -481,10 +599,13 @@ def reevaluate(
                         Failure.id == f.id).execute()
                 excepted += rule is not None
             unrec = sum(1 for f in fails if f.kind == "unrecognised")
-            new_status, new_reason = compute_status(code, reason, len(fails), excepted, unrec)
+            # errors past the cap were counted at ingest but not stored: still not excepted
+            not_kept = max(0, (errors or 0) - len(fails))
+            new_status, new_reason = status_of(code, reason, len(fails) + not_kept, excepted,
+                                               unrec, not_kept)
             if new_status != status or excepted != old_excepted or new_reason != reason:
                 Result.update(status=new_status, reason=new_reason, excepted_count=excepted,
-                              error_count=len(fails)).where(Result.id == rid).execute()
+                              error_count=len(fails) + not_kept).where(Result.id == rid).execute()
                 changed += 1
     return changed
 
