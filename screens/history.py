@@ -366,9 +366,12 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
         self.failures = failures
         t = Text(f"Night {h.night}: ", style="bold")
         t.append_text(status_text(self.app, h.status, h.reason))
-        bad = sum(1 for f in failures if not f.excepted)
-        t.append(f"  {len(failures)} file errors, {bad} not excepted" if failures
+        more = max(0, (h.error_count or 0) - len(failures))  # past the cap: not stored
+        bad = sum(1 for f in failures if not f.excepted) + more
+        t.append(f"  {len(failures) + more} file errors, {bad} not excepted" if failures
                  else "  no file errors")
+        if more:
+            t.append(f"  (first {len(failures)} listed, and {more} more)")
         if bad:
             t.append("  (x: add an exception)", style="dim")
         self.query_one("#failures-title", Static).update(t)

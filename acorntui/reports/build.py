@@ -230,6 +230,9 @@ def _failure_entries(rows: list[NightlyRow], max_files: int) -> list[FailureEntr
         else:
             what = res.get(r.code, "") if r.code is not None else ""
         files, n = opened.get(r.result_id, ([], 0)) if r.result_id else ([], 0)
+        # file errors past the parser's cap are counted in error_count but not stored, and
+        # never excepted: they are open too ("... and N more")
+        n = max(n, (r.error_count or 0) - (r.excepted_count or 0))
         out.append(FailureEntry(r, what, files, n, [r.status]))
     return out
 

@@ -71,6 +71,8 @@ def cmd_parse(args, ctx) -> int:
             },
             "rsync_version": pr.rsync_version,
             "unrecognised_errors": pr.unrecognised_errors,
+            "failure_count": len(pr.failures) + pr.failures_not_kept,
+            "failures_not_listed": pr.failures_not_kept,
         }
         print(json.dumps(obj, ensure_ascii=False, indent=2))
         return 0
@@ -87,6 +89,8 @@ def cmd_parse(args, ctx) -> int:
     for f, r in zip(pr.failures, flags, strict=True):
         mark = f"excepted (#{r.id})" if r else "FAILING"
         print(f"  line {f.line:>6}  {mark:<14} {f.kind:<20} {_safe(f.path)}")
+    if pr.failures_not_kept:
+        print(f"  ... and {pr.failures_not_kept} more file errors (not listed, never excepted)")
     for u in pr.unrecognised_errors[:20]:
         print(f"  note: {_safe(u)}")
     return 0
