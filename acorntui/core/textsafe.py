@@ -34,3 +34,25 @@ def visible_controls(value: str) -> str:
     RIGHT-TO-LEFT OVERRIDE -> \\u202e), tabs/newlines as spaces."""
     value = value.replace("\t", " ").replace("\n", " ").replace("\r", " ")
     return _CONTROL.sub(_escape_char, value)
+
+
+def _json_escape(m: re.Match[str]) -> str:
+    n = ord(m.group())
+    if n < 0x10000:
+        return f"\\u{n:04x}"
+    n -= 0x10000  # outside the BMP: a UTF-16 surrogate pair, as JSON spells it
+    return f"\\u{0xD800 + (n >> 10):04x}\\u{0xDC00 + (n & 0x3FF):04x}"
+
+
+def json_text(value: object, **kwargs: object) -> str:
+    """``json.dumps`` that keeps readable text readable (``ensure_ascii=False``) but writes
+    every character :func:`visible_controls` would escape -- C0 and C1 controls, DEL, bidi
+    overrides and isolates, zero-width and other invisible characters, lone surrogates -- as
+    a ``\\u`` escape, so JSON piped to a terminal cannot drive it and a name reads the same in
+    any viewer. ``json.loads`` gives back the exact text."""
+    import json
+
+    kwargs.setdefault("ensure_ascii", False)
+    text = json.dumps(value, **kwargs)  # type: ignore[arg-type]
+    # outside strings json.dumps writes ASCII only, and the indent's newlines are not matched
+    return _CONTROL.sub(_json_escape, text)

@@ -13,7 +13,6 @@ import csv
 import datetime as dt
 import html
 import io
-import json
 import re
 import textwrap
 from dataclasses import dataclass, field, replace
@@ -27,7 +26,7 @@ from acorntui.core.status import (
     OK,
     OK_WITH_EXCEPTIONS,
 )
-from acorntui.core.textsafe import _CONTROL
+from acorntui.core.textsafe import _CONTROL, json_text
 from acorntui.services import queries
 from acorntui.services.queries import (
     NO_DATA,
@@ -620,8 +619,8 @@ def _json_default(o: Any) -> Any:
 
 
 def render_json(rep: Report) -> str:
-    return json.dumps(report_data(rep), indent=2, default=_json_default,
-                      ensure_ascii=False) + "\n"
+    # names and notes are untrusted: bidi, C0 and C1 characters leave as \u escapes
+    return json_text(report_data(rep), indent=2, default=_json_default) + "\n"
 
 
 # Status colours: words always carry the meaning; colour only helps. Inline styles only,

@@ -9,12 +9,11 @@ Exit status (:mod:`acorntui.errors`, answered by `acorntui.cli.main`): 0 done, 2
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from acorntui.cli.common import UsageError
+from acorntui.cli.common import UsageError, json_text
 
 FORMATS = ("text", "json")
 
@@ -70,7 +69,7 @@ def print_table(rows: Sequence[dict[str, Any]], cols: Sequence[tuple[str, str, i
 
 
 def print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+    print(json_text(value, indent=2, default=str))
 
 
 def given(args, mapping: dict[str, str]) -> dict[str, Any]:

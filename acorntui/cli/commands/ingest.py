@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
-from acorntui.cli.common import eprint, parse_date, parse_now
+from acorntui.cli.common import eprint, json_text, parse_date, parse_now, say
 
 
 def register(sub) -> None:
@@ -49,18 +48,18 @@ def cmd_ingest(args, ctx) -> int:
     report = ing.ingest_paths(paths, mark_missing=False if args.no_missing else None,
                               night=night)
     if args.json:
-        print(json.dumps([{**o.__dict__, "night": str(o.night) if o.night else None}
-                          for o in report.outcomes], indent=2, ensure_ascii=False))
+        print(json_text([{**o.__dict__, "night": str(o.night) if o.night else None}
+                         for o in report.outcomes], indent=2))
     for o in report.errors:
         eprint(f"acorntui: {o.error}")
     if not args.json:
-        print(f"night {report.night}: {report.summary()}")
+        say(f"night {report.night}: {report.summary()}")
         bad = [o for o in report.outcomes if o.action in ("created", "replaced")
                and o.status not in ("ok", "ok_with_exceptions")]
         for o in bad[:50]:
-            print(f"  {o.customer}/{o.server}  {o.night}  {o.status}"
-                  f"{' (' + o.reason + ')' if o.reason else ''}  code {o.code}")
+            say(f"  {o.customer}/{o.server}  {o.night}  {o.status}"
+                f"{' (' + o.reason + ')' if o.reason else ''}  code {o.code}")
         if len(bad) > 50:
-            print(f"  ... and {len(bad) - 50} more")
+            say(f"  ... and {len(bad) - 50} more")
     sys.stdout.flush()
     return 1 if (report.errors or missing_paths) else 0

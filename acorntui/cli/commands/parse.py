@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 
-from acorntui.cli.common import eprint, parse_now
+from acorntui.cli.common import eprint, json_text, parse_now, say
 
 
 def register(sub) -> None:
@@ -74,30 +73,23 @@ def cmd_parse(args, ctx) -> int:
             "failure_count": len(pr.failures) + pr.failures_not_kept,
             "failures_not_listed": pr.failures_not_kept,
         }
-        print(json.dumps(obj, ensure_ascii=False, indent=2))
+        print(json_text(obj, indent=2))
         return 0
     from acorntui.services.queries import status_label
 
-    print(f"{pr.customer}/{pr.server}: {status_label(status, reason)}  code {pr.code}"
-          + (f"  ({reason})" if reason and status != "incomplete" else ""))
+    say(f"{pr.customer}/{pr.server}: {status_label(status, reason)}  code {pr.code}"
+        + (f"  ({reason})" if reason and status != "incomplete" else ""))
     if pr.rsync_version:
-        print(f"rsync {pr.rsync_version}")
+        say(f"rsync {pr.rsync_version}")
     st = pr.stats
     if st.total_size is not None or st.sent_bytes is not None:
-        print(f"sent {st.sent_bytes} bytes, received {st.received_bytes} bytes, "
-              f"total size {st.total_size}, speedup {st.speedup}")
+        say(f"sent {st.sent_bytes} bytes, received {st.received_bytes} bytes, "
+            f"total size {st.total_size}, speedup {st.speedup}")
     for f, r in zip(pr.failures, flags, strict=True):
         mark = f"excepted (#{r.id})" if r else "FAILING"
-        print(f"  line {f.line:>6}  {mark:<14} {f.kind:<20} {_safe(f.path)}")
+        say(f"  line {f.line:>6}  {mark:<14} {f.kind:<20} {f.path}")
     if pr.failures_not_kept:
-        print(f"  ... and {pr.failures_not_kept} more file errors (not listed, never excepted)")
+        say(f"  ... and {pr.failures_not_kept} more file errors (not listed, never excepted)")
     for u in pr.unrecognised_errors[:20]:
-        print(f"  note: {_safe(u)}")
+        say(f"  note: {u}")
     return 0
-
-
-def _safe(text: str) -> str:
-    """Control and bidi characters made visible so a log line cannot drive the terminal."""
-    from acorntui.core.textsafe import visible_controls
-
-    return visible_controls(text)
