@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -101,6 +102,8 @@ def hostile_spool(tmp_path):
     os.mkfifo(evil / "fifo.out")
     sock = socket.socket(socket.AF_UNIX)
     sock.bind(str(evil / "sock.out"))
+    if os.geteuid() == 0:  # a real device node (only root may make one): /dev/null's numbers
+        os.mknod(evil / "dev.out", stat.S_IFCHR | 0o600, os.makedev(1, 3))
     (spool / "linked").symlink_to(outside, target_is_directory=True)  # a customer folder link
     (outside / "srv.out").symlink_to(secret)
     shutil.copy(secret, outside / "real.out")
@@ -122,8 +125,11 @@ def test_ingest_refuses_links_fifos_sockets_and_folders_by_name(hostile_spool, t
     assert f"{evil / 'dir.out'}: Is a directory" in err
     assert f"{evil / 'fifo.out'}: not a regular file (a FIFO)" in err
     assert f"{evil / 'sock.out'}: not a regular file (a socket)" in err
+    if (evil / "dev.out").exists():
+        assert f"{evil / 'dev.out'}: not a regular file (a character device)" in err
     assert f"customer folder {hostile_spool / 'linked'} is a symbolic link: not followed" in err
-    assert "5 unreadable" in proc.stdout or "6 unreadable" in proc.stdout, proc.stdout
+    refused = 7 if (evil / "dev.out").exists() else 6  # 5 (+ dev.out) in evil/, and linked/
+    assert f"{refused} unreadable" in proc.stdout, proc.stdout
     results, paths = db_rows(db)
     assert SECRET not in " ".join(paths)  # nothing from outside the spool was recorded
     assert not any(k.startswith("linked/") for k in results)

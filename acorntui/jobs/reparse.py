@@ -78,7 +78,7 @@ def reparse_server(cfg: Config, customer: str, server: str, *, night: dt.date | 
         # force: replace even when the log is the same, so a parser fix reaches old results;
         # the audit row is ours (result.reparse), not ingest's
         out = ing.ingest_file(path, customer=customer, server=server, night=night, force=True,
-                              audit_action=None)
+                              audit_action=None, in_spool=True)  # no link out of the spool
         if out.action == "error":
             raise ReparseError(out.error)
         if night is None:
