@@ -13,6 +13,9 @@ Then runs ``acorntui parse`` and ``acorntui ingest`` on them, each in its own su
 prints wall seconds and peak RSS (``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` of that
 subprocess alone, measured through a small wrapper), plus references measured in the same
 run: ``wc -l`` on the file and a plain Python process reading it in 1 MiB blocks.
+
+Linux carries ``ru_maxrss`` over ``exec`` from the forked copy of the parent, so every figure
+includes the small wrapper's own RSS (about 12 MB: the references show that floor).
 """
 
 from __future__ import annotations

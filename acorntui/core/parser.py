@@ -114,6 +114,11 @@ _BLOCK = 1 << 20  # read size
 _MAX_LINE = 4 << 20  # a "line" longer than this is cut (memory bound for newline-less input)
 _TAIL_BYTES = 1 << 20  # at least this much of the end of the log is kept for the summary lines
 _LAST_LINE_CAP = 64 * 1024  # a last line longer than this cannot be rsync's summary line
+# Only this much of a line is matched against the rules: rsync formats a message into a buffer
+# of a few KiB (BIGPATHBUFLEN), \#ooo escapes at most quadruple it, and it starts a new line
+# before an error (ending a progress line). Past it a line is progress output or garbage, and
+# matching dozens of rules against megabytes of colons cost seconds per line.
+_CLASSIFY_CAP = 64 * 1024
 _HASH_THREAD_AFTER = 8 << 20  # hash in a helper thread once this many bytes were read
 _BLANK = b" \t\r\n\x00\x0b\x0c"
 
@@ -581,7 +586,7 @@ class _Scanner:
             le = find(b"\n", pos, end)
             if le < 0:
                 le = end
-            line = buf[ls:le]
+            line = buf[ls : min(le, ls + _CLASSIFY_CAP)]
             if cand(line):
                 nl += count(b"\n", counted, ls)
                 counted = ls
@@ -697,7 +702,7 @@ class _Scanner:
                 le = buf.find(b"\n", ls, end)
                 if le < 0:
                     le = end
-                line = buf[ls:le]
+                line = buf[ls : min(le, ls + _CLASSIFY_CAP)]
                 nl += buf.count(b"\n", counted, ls)
                 counted = ls
                 if b":" not in line:  # colon lines were handled by the main scan
