@@ -155,8 +155,74 @@ def list_exceptions() -> list[Exception_]:
     return list(Exception_.select().order_by(Exception_.scope, Exception_.path_pattern))
 
 
+@dataclass
+class ExceptionView:
+    """One exception as the console lists it: where it applies, named, and how much it
+    covered lately."""
+
+    id: int
+    scope: str
+    applies_to: str  # "customer/server", "customer" or "everyone"
+    path_pattern: str
+    message_pattern: str
+    reason: str
+    method: str
+    created_by: str
+    created_at: dt.datetime | None
+    expires_at: dt.date | None
+    active: bool
+    covered: int  # file errors covered in the last ``days`` nights
+    stale: bool  # active, old enough, and covered nothing in that time
+    expired: bool
+
+
+def exception_views(days: int, ref: dt.date) -> list[ExceptionView]:
+    """Every exception, with coverage over the ``days`` nights before ``ref``."""
+    cov = coverage(days, today=ref)
+    rows = list_exceptions()
+    sids = {e.server_id for e in rows if e.server_id}
+    cids = {e.customer_id for e in rows if e.customer_id}
+    servers = {s.id: f"{s.customer.name}/{s.name}" for s in
+               Server.select(Server, Customer).join(Customer).where(Server.id.in_(list(sids)))
+               } if sids else {}
+    customers = {c.id: c.name for c in Customer.select().where(Customer.id.in_(list(cids)))} \
+        if cids else {}
+    out = []
+    for e in rows:
+        applies = (servers.get(e.server_id, "?") if e.scope == SCOPE_SERVER else
+                   customers.get(e.customer_id, "?") if e.scope == SCOPE_CUSTOMER
+                   else "everyone")
+        n = cov.get(e.id, 0)
+        old_enough = e.created_at is None or e.created_at.date() <= ref - dt.timedelta(days=days)
+        out.append(ExceptionView(
+            e.id, e.scope, applies, e.path_pattern, e.message_pattern or "", e.reason or "",
+            e.method or "", e.created_by or "", e.created_at, e.expires_at, bool(e.active), n,
+            stale=bool(e.active and n == 0 and old_enough),
+            expired=e.expires_at is not None and e.expires_at < ref))
+    return out
+
+
+def scope_ids(scope: str, applies_to: str) -> tuple[int | None, int | None]:
+    """(server id, customer id) of what an exception form names: ``customer/server`` for a
+    server scope, ``customer`` for a customer scope, nothing for global."""
+    applies = (applies_to or "").strip()
+    if scope == SCOPE_SERVER:
+        cname, _, sname = applies.partition("/")
+        s = (Server.select(Server.id).join(Customer)
+             .where((Customer.name == cname) & (Server.name == sname)).first())
+        if s is None:
+            raise ExceptionInputError(f"applies to: no server {applies!r}")
+        return s.id, None
+    if scope == SCOPE_CUSTOMER:
+        c = Customer.get_or_none(Customer.name == applies.split("/")[0])
+        if c is None:
+            raise ExceptionInputError(f"applies to: no customer {applies!r}")
+        return None, c.id
+    return None, None
+
+
 __all__ = [
     "ExceptionInput", "ExceptionInputError", "add_exception", "edit_exception", "set_active",
-    "delete_exception", "coverage", "list_exceptions", "SCOPE_SERVER", "SCOPE_CUSTOMER",
-    "SCOPE_GLOBAL",
+    "delete_exception", "coverage", "list_exceptions", "ExceptionView", "exception_views",
+    "scope_ids", "SCOPE_SERVER", "SCOPE_CUSTOMER", "SCOPE_GLOBAL",
 ]

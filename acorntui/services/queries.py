@@ -543,3 +543,61 @@ def night_remarks(night: dt.date, *, customer: str | None = None) -> dict[int, N
         else:
             out[sid] = NightRemark("note", login, text, at)
     return out
+
+
+# ---- one server, as the console's history screen shows it ---------------------------------------
+
+
+@dataclass
+class ServerInfo:
+    id: int
+    customer_id: int
+    customer: str
+    name: str
+    description: str
+    os: str
+    custbak: str
+    tsr: str  # the assigned TSR's login, or ""
+    snoozed_until: dt.date | None
+    snooze_reason: str
+    registered: bool
+
+
+def server_info(server_id: int) -> ServerInfo:
+    """One server with its customer's name and its TSR's login (raises if it is gone)."""
+    s = (Server.select(Server, Customer).join(Customer)
+         .where(Server.id == server_id).get())
+    tsr = Tsr.get_or_none(Tsr.id == s.tsr_id) if s.tsr_id else None
+    return ServerInfo(s.id, s.customer_id, s.customer.name, s.name, s.description, s.os,
+                      s.custbak, tsr.login if tsr else "", s.snoozed_until, s.snooze_reason,
+                      bool(s.registered))
+
+
+@dataclass
+class FailureView:
+    path: str
+    message: str
+    line: int
+    excepted: bool
+    exception: str  # "#12 */Outlook/*.pst (customer)" or ""
+
+
+def failure_views(result_id: int) -> list[FailureView]:
+    """A result's file errors, each with the exception that covered it (two queries)."""
+    from acorntui.db.models import Exception_
+
+    fails = result_failures(result_id)
+    ids = {f.exception_id for f in fails if f.exception_id}
+    rules = ({e.id: e for e in Exception_.select().where(Exception_.id.in_(list(ids)))}
+             if ids else {})
+    out = []
+    for f in fails:
+        e = rules.get(f.exception_id)
+        label = f"#{e.id} {e.path_pattern} ({e.scope})" if e else ""
+        out.append(FailureView(f.path, f.message, f.line, bool(f.excepted), label))
+    return out
+
+
+def server_count() -> int:
+    """How many servers the database knows, active or not (the console's first-run check)."""
+    return Server.select().count()
