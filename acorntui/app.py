@@ -12,8 +12,10 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
+from acorntui.config import Config
 from acorntui.screens.management import ManagementCommands
 from acorntui.screens.widgets import visible_controls
+from acorntui.services.roles import User
 
 
 class JumpProvider(Provider):
@@ -65,13 +67,14 @@ class AcornApp(App):
     COMMAND_PALETTE_BINDING = "ctrl+p"
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", show=False)]
 
-    def __init__(self, *, cfg: Any = None, db_url: str = "", cursor_blink: bool = True,
-                 poll_seconds: float | None = None, startup_error: str = "",
-                 theme: str | None = None) -> None:
+    def __init__(self, *, cfg: Config | None = None, db_url: str = "",
+                 cursor_blink: bool = True, poll_seconds: float | None = None,
+                 startup_error: str = "", theme: str | None = None) -> None:
         super().__init__()
+        # what the screens use of the App (acorntui.screens.widgets.ConsoleApp)
         self.cfg = cfg
         self.db_url = db_url
-        self.user: Any = None  # roles.User, looked up by the first load
+        self.user: User | None = None  # looked up by the grid's first load
         self.cursor_blink_enabled = cursor_blink
         self.poll_seconds = poll_seconds
         self.startup_error = startup_error

@@ -17,6 +17,7 @@ from acorntui.screens.widgets import (
     GridColumn,
     safe_text,
 )
+from acorntui.screens.worker import DbDone
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -49,6 +50,14 @@ def _pretty(raw: str) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}={v!r}" for k, v in value.items())
     return str(value)
+
+
+class AuditLoaded(DbDone[list[dict[str, Any]]]):
+    """The audit rows for the filter text of request ``seq`` (a newer one wins)."""
+
+    def __init__(self, seq: int) -> None:
+        super().__init__()
+        self.seq = seq
 
 
 class AuditScreen(AcornScreen):
@@ -91,13 +100,14 @@ class AuditScreen(AcornScreen):
     def load(self) -> None:
         self._seq += 1
         text = self.query_one("#audit-filter", AcornInput).value
-        self.db_call("rows", manage.audit_rows, server_id=self.server_id, text=text,
-                     limit=self.LIMIT, context=self._seq, group="audit",
+        self.db_call(AuditLoaded(self._seq), manage.audit_rows, server_id=self.server_id,
+                     text=text, limit=self.LIMIT, group="audit",
                      description="load the audit trail")
 
-    def on_db_rows(self, rows: list[dict[str, Any]], seq: int) -> None:
-        if seq != self._seq:
+    def on_audit_loaded(self, message: AuditLoaded) -> None:
+        if message.failed or message.seq != self._seq:
             return
+        rows = message.value
         self.rows = rows
         self.query_one("#audit-grid", FastGrid).set_rows(rows)
         if not rows:

@@ -3,9 +3,10 @@ own name. `/` searches all of that text."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from acorntui.screens.widgets import AcornInput, AcornScreen, Banner, safe_text
+from acorntui.screens.worker import DbDone
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -15,6 +16,10 @@ from textual.widgets import DataTable, Footer, Static
 
 from acorntui.services import codes as codes_mod
 from acorntui.services.codes import CodeInfo
+
+
+class CodesLoaded(DbDone[list[CodeInfo]]):
+    pass
 
 
 class CodeReferenceScreen(AcornScreen):
@@ -53,10 +58,12 @@ not in the original table.
         t.add_column("Code", key="code", width=5)
         t.add_column("Jargon", key="jargon")
         t.focus()
-        self.db_call("codes", codes_mod.all_codes, description="load codes")
+        self.db_call(CodesLoaded(), codes_mod.all_codes, description="load codes")
 
-    def on_db_codes(self, codes: list[CodeInfo], _ctx: Any) -> None:
-        self.codes = codes
+    def on_codes_loaded(self, message: CodesLoaded) -> None:
+        if message.failed:
+            return
+        codes = self.codes = message.value
         self.show(codes)
         if self.start_code is not None:
             self.move_to(self.start_code)

@@ -6,101 +6,63 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from acorntui.screens.forms import ExceptionFormResult
 from acorntui.screens.widgets import AcornInput, AcornScreen, Banner, safe_text, status_style
+from acorntui.screens.worker import DbDone
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
+from acorntui.services import queries
+from acorntui.services.exceptions import (
+    ExceptionInput,
+    ExceptionView,
+    add_exception,
+    delete_exception,
+    edit_exception,
+    exception_views,
+    scope_ids,
+    set_active,
+)
+from acorntui.services.roles import User
+
 STALE_DAYS = 30
 
 
+def search_text(e: ExceptionView) -> str:
+    """What the `/` filter matches."""
+    return " ".join((str(e.id), e.scope, e.applies_to, e.path_pattern, e.reason, e.method,
+                     e.created_by, "stale" if e.stale else "",
+                     "disabled" if not e.active else "", "expired" if e.expired else "")).lower()
+
+
 @dataclass
-class ExceptionView:
-    id: int
-    scope: str
-    applies_to: str
-    path_pattern: str
-    message_pattern: str
-    reason: str
-    method: str
-    created_by: str
-    created_at: dt.datetime
-    expires_at: dt.date | None
-    active: bool
-    covered: int
-    stale: bool
-    expired: bool
+class ExceptionList:
+    """Every exception (``load_exceptions``), and the names the form offers."""
 
-    def search_text(self) -> str:
-        return " ".join((str(self.id), self.scope, self.applies_to, self.path_pattern,
-                         self.reason, self.method, self.created_by,
-                         "stale" if self.stale else "", "disabled" if not self.active else "",
-                         "expired" if self.expired else "")).lower()
+    rows: list[ExceptionView]
+    ref: dt.date  # coverage counts the STALE_DAYS nights before this day
+    servers: list[str]  # "customer/server"
+    customers: list[str]
 
 
-def load_exceptions() -> dict[str, Any]:
-    from acorntui.db.models import Customer, Server
-
-    from acorntui.services import queries
-    from acorntui.services.exceptions import coverage, list_exceptions
-
+def load_exceptions() -> ExceptionList:
     latest = queries.latest_night()
     ref = (latest + dt.timedelta(days=1)) if latest else dt.date.today()
-    cov = coverage(STALE_DAYS, today=ref)
-    rows = list_exceptions()
-    sids = {e.server_id for e in rows if e.server_id}
-    cids = {e.customer_id for e in rows if e.customer_id}
-    servers = {s.id: f"{s.customer.name}/{s.name}" for s in
-               Server.select(Server, Customer).join(Customer).where(Server.id.in_(list(sids)))
-               } if sids else {}
-    customers = {c.id: c.name for c in Customer.select().where(Customer.id.in_(list(cids)))} \
-        if cids else {}
-    out = []
-    for e in rows:
-        applies = (servers.get(e.server_id, "?") if e.scope == "server" else
-                   customers.get(e.customer_id, "?") if e.scope == "customer" else "everyone")
-        n = cov.get(e.id, 0)
-        old_enough = e.created_at is None or e.created_at.date() <= ref - dt.timedelta(
-            days=STALE_DAYS)
-        out.append(ExceptionView(
-            e.id, e.scope, applies, e.path_pattern, e.message_pattern or "", e.reason or "",
-            e.method or "", e.created_by or "", e.created_at, e.expires_at, bool(e.active), n,
-            stale=bool(e.active and n == 0 and old_enough),
-            expired=e.expires_at is not None and e.expires_at < ref))
     targets = queries.jump_targets()
-    return dict(rows=out, ref=ref,
-                servers=[f"{t.customer}/{t.server}" for t in targets if t.server],
-                customers=[t.customer for t in targets if not t.server])
+    return ExceptionList(exception_views(STALE_DAYS, ref), ref,
+                         servers=[f"{t.customer}/{t.server}" for t in targets if t.server],
+                         customers=[t.customer for t in targets if not t.server])
 
 
-def save_exception(user, exc_id: int | None, form) -> tuple[int, int]:
-    from acorntui.db.models import Customer
-
-    from acorntui.services import queries
-    from acorntui.services.exceptions import (
-        ExceptionInput,
-        ExceptionInputError,
-        add_exception,
-        edit_exception,
-    )
-
-    server_id = customer_id = None
-    applies = (form.applies_to or "").strip()
-    if form.scope == "server":
-        cname, _, sname = applies.partition("/")
-        s = queries.find_server(cname, sname)
-        if s is None:
-            raise ExceptionInputError(f"applies to: no server {applies!r}")
-        server_id = s.id
-    elif form.scope == "customer":
-        c = Customer.get_or_none(Customer.name == applies.split("/")[0])
-        if c is None:
-            raise ExceptionInputError(f"applies to: no customer {applies!r}")
-        customer_id = c.id
+def save_exception(user: User | None, exc_id: int | None, form: ExceptionFormResult
+                   ) -> tuple[int, int]:
+    """Add (``exc_id`` None) or edit an exception; (its id, results re-evaluated)."""
+    server_id, customer_id = scope_ids(form.scope, form.applies_to)
     data = ExceptionInput(scope=form.scope, path_pattern=form.path_pattern,
                           server_id=server_id, customer_id=customer_id,
                           message_pattern=form.message_pattern, reason=form.reason,
@@ -112,16 +74,36 @@ def save_exception(user, exc_id: int | None, form) -> tuple[int, int]:
     return e.id, changed
 
 
-def toggle_exception(user, exc_id: int, active: bool) -> int:
-    from acorntui.services.exceptions import set_active
+# -- what the screen's DB calls bring back -----------------------------------------------------
 
-    return set_active(user, exc_id, active)
+class ExceptionsLoaded(DbDone[ExceptionList]):
+    pass
 
 
-def remove_exception(user, exc_id: int) -> int:
-    from acorntui.services.exceptions import delete_exception
+class ExceptionSaved(DbDone[tuple[int, int]]):
+    """Added or edited (``what``): (id, results re-evaluated)."""
 
-    return delete_exception(user, exc_id)
+    CHANGE = "The change"
+
+    def __init__(self, what: str) -> None:
+        super().__init__()
+        self.what = what
+
+
+class ExceptionToggled(DbDone[int]):
+    CHANGE = "The change"
+
+    def __init__(self, exc_id: int, active: bool) -> None:
+        super().__init__()
+        self.exc_id, self.active = exc_id, active
+
+
+class ExceptionDeleted(DbDone[int]):
+    CHANGE = "The deletion"
+
+    def __init__(self, exc_id: int) -> None:
+        super().__init__()
+        self.exc_id = exc_id
 
 
 class ExceptionsScreen(AcornScreen):
@@ -172,15 +154,18 @@ Every change re-evaluates the affected results at once and is written to the aud
         self.load()
 
     def load(self) -> None:
-        self.db_call("rows", load_exceptions, description="load exceptions")
+        self.db_call(ExceptionsLoaded(), load_exceptions, description="load exceptions")
 
-    def on_db_rows(self, data: dict[str, Any], _ctx: Any) -> None:
-        self.rows = data["rows"]
-        self.servers, self.customers = data["servers"], data["customers"]
+    def on_exceptions_loaded(self, message: ExceptionsLoaded) -> None:
+        if message.failed:
+            return
+        data = message.value
+        self.rows = data.rows
+        self.servers, self.customers = data.servers, data.customers
         stale = sum(1 for r in self.rows if r.stale)
         t = Text("Exceptions", style="bold")
         t.append(f"  {len(self.rows)} in all, {stale} stale  (covered = file errors in the "
-                 f"{STALE_DAYS} nights to {data['ref'] - dt.timedelta(days=1)})")
+                 f"{STALE_DAYS} nights to {data.ref - dt.timedelta(days=1)})")
         self.query_one("#topbar", Static).update(t)
         self.show()
 
@@ -189,7 +174,7 @@ Every change re-evaluates the affected results at once and is written to the aud
         if keep is None and 0 <= table.cursor_row < len(self.shown):
             keep = self.shown[table.cursor_row].id
         words = self.filter_text.lower().split()
-        self.shown = [r for r in self.rows if all(w in r.search_text() for w in words)]
+        self.shown = [r for r in self.rows if all(w in search_text(r) for w in words)]
         table.clear()
         for r in self.shown:
             if not r.active:
@@ -291,15 +276,17 @@ Every change re-evaluates the affected results at once and is written to the aud
             applies_to="" if r.scope == "global" else r.applies_to), self._saved_form(r.id))
 
     def _saved_form(self, exc_id: int | None):
-        def done(form) -> None:
+        def done(form: ExceptionFormResult | None) -> None:
             if form is not None:
-                self.db_call("saved", save_exception, self._user(), exc_id, form,
-                             context="added" if exc_id is None else "saved")
+                self.db_call(ExceptionSaved("added" if exc_id is None else "saved"),
+                             save_exception, self._user(), exc_id, form)
         return done
 
-    def on_db_saved(self, value: tuple[int, int], what: str) -> None:
-        eid, changed = value
-        self.notify(f"Exception #{eid} {what}; {changed} result(s) re-evaluated.")
+    def on_exception_saved(self, message: ExceptionSaved) -> None:
+        if message.failed:
+            return
+        eid, changed = message.value
+        self.notify(f"Exception #{eid} {message.what}; {changed} result(s) re-evaluated.")
         self._changed()
         self.load()
 
@@ -307,11 +294,13 @@ Every change re-evaluates the affected results at once and is written to the aud
         r = self.current
         if r is None or not self.allowed("exception"):
             return
-        self.db_call("toggled", toggle_exception, self._user(), r.id, not r.active,
-                     context=(r.id, not r.active))
+        self.db_call(ExceptionToggled(r.id, not r.active), set_active, self._user(), r.id,
+                     not r.active)
 
-    def on_db_toggled(self, changed: int, ctx: tuple[int, bool]) -> None:
-        eid, active = ctx
+    def on_exception_toggled(self, message: ExceptionToggled) -> None:
+        if message.failed:
+            return
+        eid, active, changed = message.exc_id, message.active, message.value
         self.notify(f"Exception #{eid} {'enabled' if active else 'disabled'}; "
                     f"{changed} result(s) re-evaluated.")
         self._changed()
@@ -325,14 +314,17 @@ Every change re-evaluates the affected results at once and is written to the aud
 
         def done(yes: bool | None) -> None:
             if yes:
-                self.db_call("deleted", remove_exception, self._user(), r.id, context=r.id)
+                self.db_call(ExceptionDeleted(r.id), delete_exception, self._user(), r.id)
 
         self.app.push_screen(ConfirmScreen(
             f"Delete exception #{r.id} {r.path_pattern!r} ({r.scope}: {r.applies_to})? "
             "Files it covers will count as failures again."), done)
 
-    def on_db_deleted(self, changed: int, eid: int) -> None:
-        self.notify(f"Exception #{eid} deleted; {changed} result(s) re-evaluated.")
+    def on_exception_deleted(self, message: ExceptionDeleted) -> None:
+        if message.failed:
+            return
+        self.notify(f"Exception #{message.exc_id} deleted; {message.value} result(s) "
+                    "re-evaluated.")
         self._changed()
         self.load()
 

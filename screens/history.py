@@ -8,6 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from acorntui.screens.forms import ExceptionFormResult
 from acorntui.screens.help import footer_fit
 from acorntui.screens.widgets import (
     STATUS_LOOK,
@@ -18,6 +19,7 @@ from acorntui.screens.widgets import (
     status_style,
     status_text,
 )
+from acorntui.screens.worker import DbDone
 from rich.style import Style
 from rich.text import Text
 from textual import events, on
@@ -29,61 +31,26 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Sparkline, Static
 
 from acorntui.services import queries
-from acorntui.services.queries import HistoryRow, TimelineEntry
+from acorntui.services.queries import FailureView, HistoryRow, ServerInfo, TimelineEntry
 
 
 @dataclass
-class ServerInfo:
-    id: int
-    customer_id: int
-    customer: str
-    name: str
-    description: str
-    os: str
-    custbak: str
-    tsr: str
-    snoozed_until: dt.date | None
-    snooze_reason: str
-    registered: bool
+class HistoryData:
+    """What the screen shows of one server (``load_history``)."""
+
+    info: ServerInfo
+    history: list[HistoryRow]
+    timeline: list[TimelineEntry]
 
 
-@dataclass
-class FailureView:
-    path: str
-    message: str
-    line: int
-    excepted: bool
-    exception: str  # "#12 */Outlook/*.pst (customer)" or ""
+def load_history(server_id: int) -> HistoryData:
+    return HistoryData(queries.server_info(server_id),
+                       queries.server_history(server_id, limit=400),
+                       queries.server_timeline(server_id))
 
 
-def load_history(server_id: int) -> dict[str, Any]:
-    from acorntui.db.models import Server, Tsr
-
-    s = Server.get_by_id(server_id)
-    tsr = Tsr.get_or_none(Tsr.id == s.tsr_id) if s.tsr_id else None
-    info = ServerInfo(s.id, s.customer_id, s.customer.name, s.name, s.description, s.os,
-                      s.custbak, tsr.login if tsr else "", s.snoozed_until, s.snooze_reason,
-                      bool(s.registered))
-    return dict(info=info, history=queries.server_history(server_id, limit=400),
-                timeline=queries.server_timeline(server_id))
-
-
-def load_failures(result_id: int) -> list[FailureView]:
-    from acorntui.db.models import Exception_
-
-    fails = queries.result_failures(result_id)
-    ids = {f.exception_id for f in fails if f.exception_id}
-    rules = {e.id: e for e in Exception_.select().where(Exception_.id.in_(list(ids)))} if ids \
-        else {}
-    out = []
-    for f in fails:
-        e = rules.get(f.exception_id)
-        label = f"#{e.id} {e.path_pattern} ({e.scope})" if e else ""
-        out.append(FailureView(f.path, f.message, f.line, bool(f.excepted), label))
-    return out
-
-
-def add_exception_for(user, info: ServerInfo, form, night: dt.date) -> tuple[Any, int]:
+def add_exception_for(user, info: ServerInfo, form: ExceptionFormResult, night: dt.date
+                      ) -> tuple[Any, int]:
     from acorntui.services.exceptions import ExceptionInput, add_exception
     from acorntui.services.ingest import reevaluate
 
@@ -141,6 +108,38 @@ class NightStrip(Widget):
             t.append(STATUS_LOOK[status][1], style=status_style(self.app, status))
             t.append(f" {word}  ")
         return t
+
+
+# -- what the screen's DB calls bring back -----------------------------------------------------
+
+class HistoryLoaded(DbDone[HistoryData]):
+    """The server, its results and its timeline."""
+
+
+class FailuresLoaded(DbDone[list[FailureView]]):
+    """The file errors of the night ``row``."""
+
+    def __init__(self, row: HistoryRow) -> None:
+        super().__init__()
+        self.row = row
+
+
+class Excepted(DbDone[tuple[Any, int]]):
+    """An exception added from a failing file: (the exception, results re-evaluated)."""
+
+    CHANGE = "The exception"
+
+    def __init__(self, form: ExceptionFormResult) -> None:
+        super().__init__()
+        self.form = form
+
+
+class Acked(DbDone[None]):
+    CHANGE = "The acknowledgement"
+
+
+class Noted(DbDone[None]):
+    CHANGE = "The note"
 
 
 class ServerHistoryScreen(AcornScreen):
@@ -238,10 +237,13 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
         self._timeline_title()
 
     def load(self) -> None:
-        self.db_call("history", load_history, self.server_id, description="load history")
+        self.db_call(HistoryLoaded(), load_history, self.server_id, description="load history")
 
-    def on_db_history(self, data: dict[str, Any], _ctx: Any) -> None:
-        self.info, self.history = data["info"], data["history"]
+    def on_history_loaded(self, message: HistoryLoaded) -> None:
+        if message.failed:
+            return
+        data = message.value
+        self.info, self.history = data.info, data.history
         self._header()
         self.query_one("#strip", NightStrip).set_data(self.history)
         chrono = list(reversed(self.history[:120]))
@@ -255,7 +257,7 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
             f" Sent {human_bytes(sent[-1]) if sent else '—'} ")
         keep = self.current.night if self.current else self.want_night
         index = next((i for i, h in enumerate(self.history) if h.night == keep), 0)
-        self.timeline = data["timeline"]
+        self.timeline = data.timeline
         self._fill_results(index, force=True)
         if self.history:
             self._choose(self.history[index], force=True)
@@ -357,13 +359,14 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
         self.failures = []
         self.query_one("#failures", DataTable).clear()
         self.query_one("#failure-detail", Static).display = False
-        self.db_call("failures", load_failures, h.result_id, context=h,
+        self.db_call(FailuresLoaded(h), queries.failure_views, h.result_id,
                      description="load file errors")
 
-    def on_db_failures(self, failures: list[FailureView], h: HistoryRow) -> None:
-        if self.current is None or self.current.result_id != h.result_id:
+    def on_failures_loaded(self, message: FailuresLoaded) -> None:
+        h = message.row
+        if message.failed or self.current is None or self.current.result_id != h.result_id:
             return
-        self.failures = failures
+        failures = self.failures = message.value
         t = Text(f"Night {h.night}: ", style="bold")
         t.append_text(status_text(self.app, h.status, h.reason))
         more = max(0, (h.error_count or 0) - len(failures))  # past the cap: not stored
@@ -526,23 +529,24 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
             return
         if f.excepted:
             self.notify(f"Already covered by {f.exception}.", markup=False)
-        from acorntui.screens.forms import ExceptionForm, ExceptionFormResult
+        from acorntui.screens.forms import ExceptionForm
 
         info, night = self.info, self.current.night
 
         def done(res: ExceptionFormResult | None) -> None:
             if res is None:
                 return
-            self.db_call("excepted", add_exception_for, self._user(), info,
-                         res, night, context=res)
+            self.db_call(Excepted(res), add_exception_for, self._user(), info, res, night)
 
         self.app.push_screen(ExceptionForm(
             title="New exception", path_pattern=f.path, scope="server",
             server_label=f"{info.customer}/{info.name}", customer_label=info.customer,
             failing_path=f"{f.path}  ({_short_message(f)})"), done)
 
-    def on_db_excepted(self, value: tuple[Any, int], res: Any) -> None:
-        e, changed = value
+    def on_excepted(self, message: Excepted) -> None:
+        if message.failed:
+            return
+        (e, changed), res = message.value, message.form
         self.notify(f"Exception #{e.id} added ({res.scope}); {changed} result(s) re-evaluated.",
                     markup=False)
         if self.info is not None:
@@ -557,11 +561,13 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
 
         def done(text: str | None) -> None:
             if text:
-                self.db_call("acked", _ack, self._user(), h.result_id, text)
+                self.db_call(Acked(), _ack, self._user(), h.result_id, text)
 
         self.app.push_screen(AckForm(f"{self.label}, night {h.night}", h.ack_note), done)
 
-    def on_db_acked(self, _value: Any, _ctx: Any) -> None:
+    def on_acked(self, message: Acked) -> None:
+        if message.failed:
+            return
         self.notify("Acknowledged.")
         if self.info:
             self._note_change(self.info.customer)
@@ -577,12 +583,14 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
 
         def done(text: str | None) -> None:
             if text:
-                self.db_call("noted", _note, self._user(), info.id, text,
+                self.db_call(Noted(), _note, self._user(), info.id, text,
                              h.result_id if h else None)
 
         self.app.push_screen(NoteForm(where), done)
 
-    def on_db_noted(self, _value: Any, _ctx: Any) -> None:
+    def on_noted(self, message: Noted) -> None:
+        if message.failed:
+            return
         self.notify("Note added (see the timeline).")
         self.load()
 

@@ -22,6 +22,7 @@ from acorntui.screens.widgets import (
     safe_text,
     visible_controls,
 )
+from acorntui.screens.worker import DbDone
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -255,6 +256,33 @@ class RecordForm(FormScreen):
         self.dismiss(out)
 
 
+# -- what the screen's DB calls bring back -----------------------------------------------------
+
+class UserResolved(DbDone[User]):
+    """Who is using the console (roles.current_user), when the caller did not say."""
+
+
+class RowsLoaded(DbDone[list[dict[str, Any]]]):
+    """One list (``kind``), for the filter text of request ``seq`` (a newer one wins)."""
+
+    def __init__(self, kind: str, seq: int) -> None:
+        super().__init__()
+        self.kind, self.seq = kind, seq
+
+
+class RecordSaved(DbDone[str]):
+    """A row added, edited or (de)activated: what happened, in words. A bad field re-opens
+    the form with what was typed."""
+
+    CHANGE = "The change"
+    OWN_ERRORS = True
+
+    def __init__(self, kind: str, key: str | None, values: dict[str, Any] | None,
+                 change: dict[str, Any]) -> None:
+        super().__init__()
+        self.kind, self.key, self.values, self.change = kind, key, values, change
+
+
 # -- the screen ---------------------------------------------------------------------------
 
 class ManagementScreen(AcornScreen):
@@ -298,7 +326,7 @@ class ManagementScreen(AcornScreen):
 
     def on_mount(self) -> None:
         self.sub_title = "Management"
-        self.db_call("user", self._resolve_user)
+        self.db_call(UserResolved(), self._resolve_user)
         for kind in KINDS:
             self.load(kind)
         self.call_after_refresh(self._focus_grid)
@@ -307,8 +335,10 @@ class ManagementScreen(AcornScreen):
     def _resolve_user(self) -> User:
         return self.user or roles.current_user()
 
-    def on_db_user(self, user: User, _ctx: Any) -> None:
-        self.user = user
+    def on_user_resolved(self, message: UserResolved) -> None:
+        if message.failed:
+            return
+        user = self.user = message.value
         text = roles.whoami_text(user)
         if not user.can("manage"):
             text += "  Changes here need a TSR3."
@@ -317,26 +347,15 @@ class ManagementScreen(AcornScreen):
     def load(self, kind: str) -> None:
         self._seq[kind] += 1
         text = self.query_one(f"#filter-{kind}", AcornInput).value
-        self.db_call(f"rows_{kind}", LISTERS[kind], text=text, context=self._seq[kind],
+        self.db_call(RowsLoaded(kind, self._seq[kind]), LISTERS[kind], text=text,
                      group=f"manage-{kind}", description=f"load {kind}")
 
-    def _loaded(self, kind: str, rows: list[dict[str, Any]], seq: int) -> None:
-        if seq != self._seq[kind]:
-            return  # a newer filter is on its way
-        self.rows[kind] = rows
-        self.query_one(f"#grid-{kind}", FastGrid).set_rows(rows)
-
-    def on_db_rows_customers(self, rows, seq) -> None:
-        self._loaded("customers", rows, seq)
-
-    def on_db_rows_servers(self, rows, seq) -> None:
-        self._loaded("servers", rows, seq)
-
-    def on_db_rows_csrs(self, rows, seq) -> None:
-        self._loaded("csrs", rows, seq)
-
-    def on_db_rows_tsrs(self, rows, seq) -> None:
-        self._loaded("tsrs", rows, seq)
+    def on_rows_loaded(self, message: RowsLoaded) -> None:
+        kind = message.kind
+        if message.failed or message.seq != self._seq[kind]:
+            return  # the banner says a failure; or a newer filter is on its way
+        self.rows[kind] = message.value
+        self.query_one(f"#grid-{kind}", FastGrid).set_rows(message.value)
 
     # -- helpers ----------------------------------------------------------------------------
     @property
@@ -424,23 +443,23 @@ class ManagementScreen(AcornScreen):
                 if not result:
                     self.notify("nothing changed")
                     return
-            self.db_call("saved", _save_as, self.user, kind, key, result,
-                         context=(kind, key, values, result), group="manage-save",
-                         exclusive=False, description=f"save {kind}")
+            self.db_call(RecordSaved(kind, key, values, result), _save_as, self.user, kind,
+                         key, result, group="manage-save", exclusive=False,
+                         description=f"save {kind}")
 
         self.app.push_screen(RecordForm(kind, values, error=error), done)
 
-    def on_db_saved(self, text: str, ctx: Any) -> None:
-        self.notify(text, markup=False)
-        self.action_refresh()
-
-    def on_db_error_saved(self, error: BaseException, ctx: Any) -> None:
-        kind, key, values, result = ctx
-        if isinstance(error, ManageInputError):
-            self._open_form(kind, key, {**(values or {}), **result}, error=str(error))
-            return
-        self.notify(str(error), title="Not allowed" if isinstance(error, PermissionDenied)
-                    else "Error", severity="error", timeout=8, markup=False)
+    def on_record_saved(self, message: RecordSaved) -> None:
+        error = message.error
+        if error is None:
+            self.notify(message.value, markup=False)
+            self.action_refresh()
+        elif isinstance(error, ManageInputError):
+            self._open_form(message.kind, message.key,
+                            {**(message.values or {}), **message.change}, error=str(error))
+        else:
+            self.notify(str(error), title="Not allowed" if isinstance(error, PermissionDenied)
+                        else "Error", severity="error", timeout=8, markup=False)
 
     def action_toggle_active(self) -> None:
         row = self.grid().current
@@ -449,8 +468,8 @@ class ManagementScreen(AcornScreen):
         kind = self.kind
         key = _key_of(kind, row)
         change = {"active": not row["active"]}
-        self.db_call("saved", _save_as, self.user, kind, key, change,
-                     context=(kind, key, row, change), group="manage-save", exclusive=False,
+        self.db_call(RecordSaved(kind, key, row, change), _save_as, self.user, kind, key,
+                     change, group="manage-save", exclusive=False,
                      description=f"deactivate {key}")
 
     def action_audit(self) -> None:

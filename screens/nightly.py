@@ -20,14 +20,19 @@ from acorntui.screens.widgets import (
     status_style,
     status_text,
 )
+from acorntui.screens.worker import DbDone
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
+from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
+from acorntui.config import Config, config_path
 from acorntui.services import queries
-from acorntui.services.queries import STATUS_ORDER, NightlyRow
+from acorntui.services.queries import STATUS_ORDER, JumpTarget, NightlyRow
+from acorntui.services.roles import User, current_user
+from acorntui.services.session import mask_url
 
 # priority 0 columns are what triage needs and always show (they fit 80 columns); the others
 # go, lowest priority first, when the terminal is narrower than all of them (the detail line
@@ -127,7 +132,22 @@ def make_filter(text: str) -> Callable[[NightlyRow, str], bool] | None:
     return match
 
 
-def load_night(night: dt.date | None, direction: int = 0) -> dict[str, Any]:
+@dataclass
+class NightData:
+    """What the grid shows of one night (``load_night``)."""
+
+    night: dt.date | None  # None: no results at all yet
+    latest: dt.date | None
+    rows: list[NightlyRow]
+    remarks: dict[int, queries.NightRemark]
+    has_prev: bool
+    user: User
+    signature: tuple
+    seconds: float
+    servers: int  # how many servers the database knows (counted only when it has no results)
+
+
+def load_night(night: dt.date | None, direction: int = 0) -> NightData:
     """Worker body: the rows of a night (latest when None), shifted by ``direction``."""
     t0 = time.perf_counter()
     latest = queries.latest_night()
@@ -141,11 +161,10 @@ def load_night(night: dt.date | None, direction: int = 0) -> dict[str, Any]:
     rows = queries.nightly_rows(night) if night is not None else []
     remarks = queries.night_remarks(night) if night is not None else {}
     has_prev = night is not None and queries.adjacent_night(night, -1) is not None
-    from acorntui.services.roles import current_user
-
-    return dict(night=night, latest=latest, rows=rows, remarks=remarks, has_prev=has_prev,
-                user=current_user(), signature=signature,
-                seconds=time.perf_counter() - t0)
+    servers = len(rows) if night is not None else queries.server_count()
+    return NightData(night=night, latest=latest, rows=rows, remarks=remarks, has_prev=has_prev,
+                     user=current_user(), signature=signature,
+                     seconds=time.perf_counter() - t0, servers=servers)
 
 
 @dataclass
@@ -159,6 +178,54 @@ class CustomerRows:
 def load_customer_rows(night: dt.date, customer: str) -> CustomerRows:
     return CustomerRows(queries.nightly_rows(night, customer=customer),
                         queries.night_remarks(night, customer=customer))
+
+
+# -- what the grid's DB calls bring back -------------------------------------------------------
+
+class NightLoaded(DbDone[NightData]):
+    """A night's rows (the first load, ctrl+r, [ and ], a poll that saw a change)."""
+
+    OWN_ERRORS = True
+
+
+class TargetsLoaded(DbDone[list[JumpTarget]]):
+    """Every server and customer, for the command palette."""
+
+    OWN_ERRORS = True  # the palette keeps the grid's servers; the banner says what is wrong
+
+
+class Polled(DbDone[tuple]):
+    """The night's signature (queries.night_signature): reload when it changed."""
+
+    OWN_ERRORS = True  # the banner says it; the next poll retries
+
+
+class CustomerReloaded(DbDone[CustomerRows]):
+    """One customer's rows again, after a change made on another screen."""
+
+
+class Acted(DbDone[CustomerRows]):
+    """An acknowledgement or a snooze was saved; ``what`` says which, for the user."""
+
+    CHANGE = "The change"
+
+    def __init__(self, what: str) -> None:
+        super().__init__()
+        self.what = what
+
+
+class Noted(Acted):
+    CHANGE = "The note"
+
+
+class Reparsed(DbDone[tuple[Any, CustomerRows]]):
+    """A server's night re-parsed from its stats.out: (outcome, the customer's rows)."""
+
+    OWN_ERRORS = True
+
+    def __init__(self, row: NightlyRow) -> None:
+        super().__init__()
+        self.row = row
 
 
 class NightlyScreen(AcornScreen):
@@ -222,6 +289,7 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         self._summary_cache: tuple[Text, list] | None = None
         self.loaded = False
         self.last_load_seconds = 0.0
+        self.server_total = 0
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -230,6 +298,8 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         yield Static(id="summary", classes="summary")
         yield Static(id="outages", classes="outages")
         yield FastGrid(COLUMNS, self.render_row, lambda r: r.server_id, id="grid")
+        with VerticalScroll(id="first-run"):
+            yield Static(id="first-run-text")
         yield Static(id="detail", classes="detail")
         yield AcornInput(placeholder="filter: words, or status:failed code:23 tsr:login "
                          "customer:name (enter keeps, esc clears)", id="filter")
@@ -249,13 +319,14 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
     def on_mount(self) -> None:
         self.query_one("#filter").display = False
         self.query_one("#outages").display = False
+        self.query_one("#first-run").display = False
         self._topbar("loading…")
         self.load()
         self.set_interval(self.POLL_SECONDS, self.poll, name="poll")
         self.grid.focus()
 
     def on_screen_resume(self) -> None:
-        changed = getattr(self.app, "take_changes", lambda: None)()
+        changed = self.console.take_changes()
         if changed == "all":
             self.load(self.night)
         elif changed:
@@ -264,44 +335,46 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
 
     # -- loading -----------------------------------------------------------------------------
     def load(self, night: dt.date | None = None, direction: int = 0) -> None:
-        self.db_call("rows", load_night, night, direction, description="load the night")
+        self.db_call(NightLoaded(), load_night, night, direction, description="load the night")
         self.load_targets()
 
     def load_targets(self) -> None:
         """Every server and customer for the palette (ctrl+p), inactive ones too."""
-        self.db_call("targets", queries.jump_targets, description="load palette targets")
+        self.db_call(TargetsLoaded(), queries.jump_targets, description="load palette targets")
 
-    def on_db_targets(self, targets: list[queries.JumpTarget], _ctx: Any) -> None:
-        if hasattr(self.app, "remember_targets"):
-            self.app.remember_targets(targets)
+    def on_targets_loaded(self, message: TargetsLoaded) -> None:
+        if not message.failed:
+            self.console.remember_targets(message.value)
 
-    def on_db_error_targets(self, exc: BaseException, _ctx: Any) -> None:
-        pass  # the palette keeps the grid's servers; the banner says what is wrong
+    def on_night_loaded(self, message: NightLoaded) -> None:
+        if message.failed:
+            self._topbar("could not load the night")
+        else:
+            self.show_night(message.value)
 
-    def on_db_rows(self, data: dict[str, Any], _ctx: Any) -> None:
-        self.night, self.latest = data["night"], data["latest"]
-        self.app.user = data["user"]
+    def show_night(self, data: NightData) -> None:
+        self.night, self.latest = data.night, data.latest
+        self.console.user = data.user
         self.follow_latest = self.night == self.latest
-        self.signature = data["signature"]
-        self.all_rows = data["rows"]
-        self.remarks = data["remarks"]
+        self.signature = data.signature
+        self.all_rows = data.rows
+        self.remarks = data.remarks
         self._hay = {r.server_id: haystack(r) for r in self.all_rows}
-        self.last_load_seconds = data["seconds"]
-        self.apply_view()
-        if hasattr(self.app, "remember_servers"):
-            self.app.remember_servers(self.all_rows)
+        self.last_load_seconds = data.seconds
+        self.server_total = data.servers
         self.loaded = True
-
-    def on_db_error_rows(self, exc: BaseException, _ctx: Any) -> None:
-        self._topbar("could not load the night")
+        self.apply_view()
+        self.console.remember_servers(self.all_rows)
+        self._first_run()
 
     def poll(self) -> None:
         """Every 30 s: a cheap signature query; reload only when something changed."""
-        self.db_call("poll", queries.night_signature, self.night, description="poll")
+        self.db_call(Polled(), queries.night_signature, self.night, description="poll")
         self.load_targets()  # servers added or renamed elsewhere reach the palette
 
-    def on_db_poll(self, signature: tuple, _ctx: Any) -> None:
-        if self.signature is None or signature == self.signature:
+    def on_polled(self, message: Polled) -> None:
+        signature = message.value
+        if message.failed or self.signature is None or signature == self.signature:
             return
         latest = signature[0]
         if self.follow_latest and latest != self.night:
@@ -310,24 +383,15 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         else:
             self.load(self.night)
 
-    def on_db_error_poll(self, exc: BaseException, _ctx: Any) -> None:
-        pass  # the banner says it; the next poll retries
-
     def _reload_customer(self, customer: str) -> None:
         if self.night is None:
             return
-        self.db_call(f"customer-{customer}", load_customer_rows, self.night, customer,
-                     context=customer, exclusive=True)
+        self.db_call(CustomerReloaded(), load_customer_rows, self.night, customer,
+                     group=f"customer-{customer}")
 
-    def on_db_customer_rows(self, fresh: CustomerRows, _ctx: Any) -> None:
-        self.replace_rows(fresh)
-
-    def handler_tag(self, tag: str) -> str:  # per-customer/per-server workers, one handler
-        if tag.startswith("customer-"):
-            return "customer_rows"
-        if tag.startswith("reparse-"):
-            return "reparse"
-        return tag
+    def on_customer_reloaded(self, message: CustomerReloaded) -> None:
+        if not message.failed:
+            self.replace_rows(message.value)
 
     def replace_rows(self, fresh: CustomerRows) -> None:
         """Rows changed in place (ack, note, snooze, re-parse, exception): update grid and
@@ -348,6 +412,22 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         self._counts_dirty = True
         self._sorted = None  # re-sorted on the next sort/filter; rows stay where they are
         self._summary()
+
+    def _first_run(self) -> None:
+        """No results at all yet: the next steps instead of an empty grid."""
+        first = self.night is None
+        for part in ("#summary", "#grid", "#detail"):
+            self.query_one(part).display = not first
+        panel = self.query_one("#first-run", VerticalScroll)
+        panel.display = first
+        if not first:
+            if self.focused is None or self.focused is panel:
+                self.grid.focus()
+            return
+        cfg = self.console.cfg or Config(path=config_path(), exists=config_path().is_file())
+        self.query_one("#first-run-text", Static).update(
+            first_run_text(cfg, self.console.db_url, self.server_total, self._user()))
+        panel.focus()
 
     # -- view: sort + filter -----------------------------------------------------------------
     def apply_view(self, keep_key: int | None = None, *, resort: bool = True) -> None:
@@ -386,10 +466,10 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
                 t.append(" (latest)")
             else:
                 t.append(f" (latest {self.latest})")
-        else:
-            t.append("no results yet: run `acorntui fetch` and `acorntui ingest`, "
-                     "or try `acorntui demo`")
-        t.append(f"  sort: {SORTS[self.sort_index].name}")
+        elif self.loaded:
+            t.append("no results yet: first steps below", style="bold")
+        if self.night is not None:
+            t.append(f"  sort: {SORTS[self.sort_index].name}")
         if self.filter_text:
             t.append("  filter: ")
             t.append_text(safe_text(self.filter_text, style="bold"))
@@ -623,8 +703,8 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
 
         def done(note: str | None) -> None:
             if note:
-                self.db_call("acted", _ack, self._user(), r.result_id, note, r.night, r.customer,
-                             context=f"{r.customer}/{r.server} acknowledged")
+                self.db_call(Acted(f"{r.customer}/{r.server} acknowledged"), _ack,
+                             self._user(), r.result_id, note, r.night, r.customer)
 
         self.app.push_screen(AckForm(f"{r.customer}/{r.server}, night {r.night}: {r.label}",
                                      r.ack_note), done)
@@ -637,9 +717,9 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
 
         def done(text: str | None) -> None:
             if text:
-                self.db_call("noted", _note, self._user(), r.server_id, text, r.result_id,
-                             r.night, r.customer,
-                             context=f"Note added to {r.customer}/{r.server} (enter: history)")
+                self.db_call(Noted(f"Note added to {r.customer}/{r.server} (enter: history)"),
+                             _note, self._user(), r.server_id, text, r.result_id, r.night,
+                             r.customer)
 
         self.app.push_screen(NoteForm(f"{r.customer}/{r.server}, night {r.night}: {r.label}"),
                              done)
@@ -653,17 +733,17 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         def done(res: SnoozeResult | None) -> None:
             if res is not None:
                 what = (f"snoozed until {res.until}" if res.until else "snooze lifted")
-                self.db_call("acted", _snooze, self._user(), r.server_id, res.until, res.reason,
-                             r.night, r.customer, context=f"{r.customer}/{r.server} {what}")
+                self.db_call(Acted(f"{r.customer}/{r.server} {what}"), _snooze, self._user(),
+                             r.server_id, res.until, res.reason, r.night, r.customer)
 
         self.app.push_screen(SnoozeForm(f"{r.customer}/{r.server}", r.snoozed_until,
                                         r.snooze_reason), done)
 
-    def on_db_acted(self, fresh: CustomerRows, what: str) -> None:
-        self.replace_rows(fresh)
-        self.notify(what, markup=False)
-
-    on_db_noted = on_db_acted  # a note: the same reload and message
+    @on(Acted)  # and Noted: the same reload and message
+    def _acted(self, message: Acted) -> None:
+        if not message.failed:
+            self.replace_rows(message.value)
+            self.notify(message.what, markup=False)
 
     def action_reparse(self) -> None:
         r = self.current
@@ -675,24 +755,82 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         self.busy.add(r.server_id)
         self.grid.update_row(r.server_id, r)
         self.notify(f"Re-parsing {r.customer}/{r.server}…", markup=False, timeout=3)
-        self.db_call(f"reparse-{r.server_id}", _reparse, getattr(self.app, "cfg", None),
-                     self._user(), r.customer, r.server, self.night, context=r,
+        self.db_call(Reparsed(r), _reparse, self.console.cfg, self._user(), r.customer,
+                     r.server, self.night, group=f"reparse-{r.server_id}",
                      description=f"re-parse {r.customer}/{r.server}")
 
-    def on_db_reparse(self, value: tuple[Any, CustomerRows], r: NightlyRow) -> None:
-        outcome, fresh = value
+    def on_reparsed(self, message: Reparsed) -> None:
+        r = message.row
         self.busy.discard(r.server_id)
+        if message.failed:
+            self.grid.update_row(r.server_id, r)
+            self.notify(f"Re-parse of {r.customer}/{r.server} failed: {message.error}",
+                        title="Re-parse", severity="error", timeout=10, markup=False)
+            return
+        outcome, fresh = message.value
         self.replace_rows(fresh)
         new = next((x for x in fresh.rows if x.server_id == r.server_id), None)
         self.grid.update_row(r.server_id, new or r)
         self.notify(f"{r.customer}/{r.server} re-parsed: {_describe(outcome, new)}",
                     markup=False, timeout=6)
 
-    def on_db_error_reparse(self, exc: BaseException, r: NightlyRow) -> None:
-        self.busy.discard(r.server_id)
-        self.grid.update_row(r.server_id, r)
-        self.notify(f"Re-parse of {r.customer}/{r.server} failed: {exc}", title="Re-parse",
-                    severity="error", timeout=10, markup=False)
+
+def first_run_text(cfg: Config, db_url: str, servers: int, user: User | None = None) -> Text:
+    """The first-run panel: where the config file is, a report server to add, then the
+    commands that fill the database. Every path is the real one, shown literally."""
+    t = Text()
+    t.append("No servers and no results yet." if not servers else
+             f"{servers} server{'s' if servers != 1 else ''} known, no results yet.",
+             style="bold")
+    t.append(" To get started:\n\n")
+    t.append("1. ", style="bold")
+    if cfg.report_servers:
+        t.append("Report servers, from the config file\n")
+        t.append_text(safe_text(f"     {cfg.path}", style="bold"))
+        t.append("\n")
+        for rs in cfg.report_servers:
+            t.append_text(safe_text(f"     {rs.name}: {rs.user + '@' if rs.user else ''}"
+                                    f"{rs.host}:{rs.remote_dir}"))
+            t.append("\n")
+    else:
+        t.append("Say where the logs are: edit the config file")
+        t.append(" (it does not exist yet)\n" if not cfg.exists else "\n")
+        t.append_text(safe_text(f"     {cfg.path}", style="bold"))
+        t.append("\n   and add a report server, for example:\n")
+        known_hosts = cfg.path.parent / "known_hosts"
+        example = ("[[report_servers]]", 'name = "reports1"', 'host = "reports.example.com"',
+                   'user = "acorn"', 'key_file = "~/.ssh/id_ed25519"',
+                   'remote_dir = "/reports"', f'known_hosts = "{known_hosts}"')
+        for line in example:
+            t.append_text(safe_text(f"     {line}", style="bold" if line[0] == "[" else ""))
+            t.append("\n")
+    t.append("\n2. ", style="bold")
+    t.append("Pull the logs, then record them:  ")
+    t.append("acorntui fetch", style="bold")
+    t.append("  then  ")
+    t.append("acorntui ingest", style="bold")
+    t.append("\n")
+    t.append_text(safe_text(f"   (fetch writes to the spool {cfg.spool_dir})"))
+    t.append("\n   or record logs you already have:  ")
+    t.append("acorntui ingest SPOOL", style="bold")
+    t.append("\n   (SPOOL: a folder of <customer>/<server>.out files)\n\n")
+    t.append("3. ", style="bold")
+    t.append("Or look around on made-up data first:  ")
+    t.append("acorntui demo", style="bold")
+    if user is not None and not user.can("ack"):
+        t.append("\n4. ", style="bold")
+        t.append_text(safe_text(f"You ({user.login}) may only read: "))
+        t.append("acorntui init-db", style="bold")
+        t.append(" makes the first user a TSR3")
+    t.append("\n\n")
+    if db_url:
+        t.append("Database: ")
+        t.append_text(safe_text(mask_url(db_url)))
+        t.append("   ")
+    t.append("ctrl+r looks again", style="dim")
+    t.no_wrap = False
+    t.overflow = "fold"
+    return t
 
 
 def _short_role(user: Any) -> str:

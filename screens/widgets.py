@@ -8,17 +8,17 @@
   only for the lines on screen (about 30), so loading, sorting and filtering cost what Python
   needs to order a list, not what building 120,000 cells costs. No new dependency (the other
   measured option, textual-fastdatatable, brings pyarrow, about 170 MB).
-- ``AcornScreen``: DB calls in named thread workers that report back with a message; a database
-  error shows a banner and the app keeps running.
+- ``AcornScreen``: the screens' base: DB calls (``db_call``, screens/worker.py) that come back
+  as typed messages, a banner for database errors, the hosting App typed (``ConsoleApp``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import partial
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
+from acorntui.screens.worker import Banner, DbDone, DbScreen
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -26,16 +26,28 @@ from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from acorntui.core.status import FAILED, FETCH_FAILED, INCOMPLETE, OK, OK_WITH_EXCEPTIONS
-
-# -- untrusted text ----------------------------------------------------------------------------
 from acorntui.core.textsafe import visible_controls
 from acorntui.services.queries import NO_DATA, STATUS_LABELS, status_label
+from acorntui.services.roles import PermissionDenied
+
+if TYPE_CHECKING:
+    from textual.dom import DOMNode
+
+    from acorntui.config import Config
+    from acorntui.services.queries import JumpTarget, NightlyRow
+    from acorntui.services.roles import User
+
+__all__ = ["AcornInput", "AcornScreen", "Banner", "ConsoleApp", "DbDone", "FastGrid",
+           "GridColumn", "STATUS_LOOK", "console_of", "human_bytes", "safe_text",
+           "status_style", "status_text", "visible_controls"]
+
+
+# -- untrusted text ----------------------------------------------------------------------------
 
 
 def safe_text(value: object, style: str | Style = "") -> Text:
@@ -106,7 +118,7 @@ class AcornInput(Input):
     """An Input that honours the app's cursor-blink setting (off in tests and snapshots)."""
 
     def on_mount(self) -> None:
-        self.cursor_blink = bool(getattr(self.app, "cursor_blink_enabled", True))
+        self.cursor_blink = console_of(self).cursor_blink_enabled
 
 
 # -- the grid ------------------------------------------------------------------------------------
@@ -413,103 +425,52 @@ class FastGrid(ScrollView, can_focus=True):
         return [self.render_line(y).text for y in range(self.size.height)]
 
 
-# -- DB calls from screens --------------------------------------------------------------------
+# -- the screens' base ---------------------------------------------------------------------------
 
-DB_ERRORS: tuple[type[BaseException], ...]
+class ConsoleApp(Protocol):
+    """What the screens rely on from the App that hosts them (acorntui.app.AcornApp)."""
 
+    cfg: Config | None
+    db_url: str  # as given (--db, ACORN_DB, the config file); "" when unknown
+    user: User | None  # looked up by the grid's first load
+    cursor_blink_enabled: bool
 
-def _db_errors() -> tuple[type[BaseException], ...]:
-    from acorntui.db.connection import DatabaseUnavailable
-    from peewee import InterfaceError, OperationalError
+    def note_change(self, customer_or_all: str) -> None:
+        """A change made on another screen: the grid reloads ``customer_or_all`` ("all")
+        when it is shown again."""
 
-    errs: list[type[BaseException]] = [OperationalError, InterfaceError, DatabaseUnavailable]
-    try:
-        import pymysql
+    def take_changes(self) -> set[str] | str | None:
+        """What ``note_change`` collected since the last call (and forget it)."""
 
-        errs.append(pymysql.err.OperationalError)
-    except ImportError:
-        pass
-    return tuple(errs)
+    def remember_servers(self, rows: Iterable[NightlyRow]) -> None:
+        """The grid's rows, for the command palette until ``remember_targets`` is called."""
 
-
-DB_ERRORS = _db_errors()
-
-
-class DbDone(Message):
-    """A named DB call finished (value) or failed (error)."""
-
-    def __init__(self, tag: str, value: Any = None, error: BaseException | None = None,
-                 context: Any = None) -> None:
-        super().__init__()
-        self.tag, self.value, self.error, self.context = tag, value, error, context
+    def remember_targets(self, targets: Iterable[JumpTarget]) -> None:
+        """Every server and customer, for the command palette."""
 
 
-class Banner(Static):
-    """One line across the screen for a database error; hidden when all is well."""
-
-    DEFAULT_CSS = """
-    Banner { display: none; height: auto; background: $error; color: $text; padding: 0 1; }
-    Banner.-shown { display: block; }
-    """
-
-    def show(self, message: str) -> None:
-        self.update(safe_text(message))
-        self.add_class("-shown")
-
-    def clear(self) -> None:
-        self.remove_class("-shown")
+def console_of(node: DOMNode) -> ConsoleApp:
+    """The hosting App, typed as what the screens use of it."""
+    return cast("ConsoleApp", node.app)
 
 
-class AcornScreen(Screen):
-    """A screen whose DB work runs in named thread workers and comes back as ``DbDone``.
-
-    ``self.db_call("rows", fn, *args)`` runs ``fn`` off the UI thread (exclusive per tag) and
-    then calls ``self.on_db_<tag>(value, context)`` on the UI thread. Database errors show the
-    banner (``ctrl+r`` retries); other errors (permission, bad input) show a notification.
-    """
+class AcornScreen(DbScreen):
+    """A console screen: DB calls through ``db_call`` (screens/worker.py), the App's shared
+    state through ``console``, and role checks before a form is opened."""
 
     HELP: ClassVar[str] = ""
-    _failed_tags: set[str]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._failed_tags = set()
+    @property
+    def console(self) -> ConsoleApp:
+        return console_of(self)
 
-    def db_call(self, tag: str, fn: Callable[..., Any], *args: Any, context: Any = None,
-                description: str = "", exclusive: bool = True, group: str = "",
-                **kwargs: Any) -> None:
-        self.run_worker(partial(self._db_thread, tag, fn, args, kwargs, context), thread=True,
-                        exclusive=exclusive, group=f"db-{group or tag}", exit_on_error=False,
-                        description=description or tag, name=tag)
-
-    def _db_thread(self, tag: str, fn: Callable[..., Any], args: tuple, kwargs: dict,
-                   context: Any) -> None:
-        from acorntui.db.models import database_proxy
-
-        try:
-            value = fn(*args, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - reported on the UI thread
-            self.post_message(DbDone(tag, error=exc, context=context))
-        else:
-            self.post_message(DbDone(tag, value=value, context=context))
-        finally:
-            # each worker thread has its own connection (peewee): close it
-            db = database_proxy.obj
-            if db is not None and not db.is_closed():
-                try:
-                    db.close()
-                except Exception:  # noqa: BLE001
-                    pass
-
-    def _user(self) -> Any:
-        """The app's user (roles.User), or None until the first load has looked it up."""
-        return getattr(self.app, "user", None)
+    def _user(self) -> User | None:
+        """The user (roles.User), or None until the first load has looked it up."""
+        return self.console.user
 
     def _note_change(self, customer_or_all: str) -> None:
-        """Tell the grid (app.note_change) what to reload when it is shown again."""
-        note = getattr(self.app, "note_change", None)
-        if note:
-            note(customer_or_all)
+        """Tell the grid what to reload when it is shown again."""
+        self.console.note_change(customer_or_all)
 
     def allowed(self, action: str) -> bool:
         """Refuse at once, before a form is filled in for nothing, when the user's role may
@@ -518,8 +479,6 @@ class AcornScreen(Screen):
         user = self._user()
         if user is None:
             return True
-        from acorntui.services.roles import PermissionDenied
-
         try:
             user.require(action)
         except PermissionDenied as exc:
@@ -527,71 +486,3 @@ class AcornScreen(Screen):
                         markup=False)
             return False
         return True
-
-    def handler_tag(self, tag: str) -> str:
-        """Which ``on_db_<name>`` handles a tag (screens route families of tags)."""
-        return tag
-
-    def on_db_done(self, message: DbDone) -> None:
-        message.stop()
-        message.tag = self.handler_tag(message.tag)
-        banner = self._banner()
-        if message.error is not None:
-            if isinstance(message.error, DB_ERRORS):
-                self._failed_tags.add(message.tag)
-                text = f"Database unavailable: {db_error_text(message.error)}  (ctrl+r retries)"
-                if banner is not None:
-                    banner.show(text)
-                else:
-                    self.notify(text, severity="error", markup=False)
-                what = WRITE_TAGS.get(message.tag)
-                if what:
-                    # a change that did not land must say so: ctrl+r reloads, it does not
-                    # repeat the change
-                    self.notify(f"{what} was NOT saved: {db_error_text(message.error)}. "
-                                "Do it again when the database answers.", title="Not saved",
-                                severity="error", timeout=15, markup=False)
-            handler = getattr(self, f"on_db_error_{message.tag}", None)
-            if handler is not None:
-                handler(message.error, message.context)
-            elif not isinstance(message.error, DB_ERRORS):
-                self.notify(f"{message.error}", title=_error_title(message.error),
-                            severity="error", timeout=8, markup=False)
-            return
-        # the banner goes when what failed works again (not when some other query works)
-        self._failed_tags.discard(message.tag)
-        if banner is not None and not self._failed_tags:
-            banner.clear()
-        handler = getattr(self, f"on_db_{message.tag}", None)
-        if handler is not None:
-            handler(message.value, message.context)
-
-    def _banner(self) -> Banner | None:
-        found = self.query(Banner)
-        return found.first() if found else None
-
-
-# db_call tags of changes (screens/*.py) -> what the user did, for "was NOT saved"
-WRITE_TAGS = {
-    "acked": "The acknowledgement",
-    "acted": "The change",
-    "noted": "The note",
-    "excepted": "The exception",
-    "saved": "The change",
-    "deleted": "The deletion",
-    "toggled": "The change",
-}
-
-
-def db_error_text(exc: BaseException) -> str:
-    """A driver error as one readable line (db.connection.error_text), controls visible."""
-    from acorntui.db.connection import error_text
-
-    return visible_controls(error_text(exc))
-
-
-def _error_title(exc: BaseException) -> str:
-    name = exc.__class__.__name__
-    return {"PermissionDenied": "Not allowed", "ExceptionInputError": "Check the form",
-            "ActionInputError": "Check the form"}.get(name, "Error")
-

@@ -147,13 +147,13 @@ async def test_console_shows_the_night_ingest_records_while_it_is_open(throwaway
     async with app.run_test(size=(140, 40)) as pilot:
         screen = await grid_ready(pilot)
         assert shows_whole_night(screen, NIGHT0 + dt.timedelta(1))
-        real = screen.on_db_rows
+        real = screen.show_night
 
-        def counting(data, ctx):
-            loads.append(sum(1 for r in data["rows"] if r.result_id is not None))
-            real(data, ctx)
+        def counting(data):
+            loads.append(sum(1 for r in data.rows if r.result_id is not None))
+            real(data)
 
-        screen.on_db_rows = counting
+        screen.show_night = counting
         proc = start(ingest_cmd(url, spool2, 2))
         await pause_until_exit(pilot, proc)
         _out, err = proc.communicate()
