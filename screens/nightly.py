@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from textual.binding import ActiveBinding, Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
-from acorntui.config import Config, config_path
+from acorntui.config import Config, config_path, resolve_db_url
 from acorntui.services import queries
 from acorntui.services.queries import STATUS_ORDER, JumpTarget, NightlyRow
 from acorntui.services.roles import User, current_user
@@ -778,12 +779,22 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
 def first_run_text(cfg: Config, db_url: str, servers: int, user: User | None = None) -> Text:
     """The first-run panel: where the config file is, a report server to add, then the
     commands that fill the database. Every path is the real one, shown literally."""
+    # the options the commands need to reach this console's config and database
+    opts = []
+    if cfg.path != config_path():
+        opts += ["--config", shlex.quote(str(cfg.path))]
+    if db_url and db_url != resolve_db_url(None, cfg)[0]:
+        opts += ["--db", shlex.quote(mask_url(db_url))]
     t = Text()
     t.append("No servers and no results yet." if not servers else
              f"{servers} server{'s' if servers != 1 else ''} known, no results yet.",
              style="bold")
-    t.append(" To get started:\n\n")
-    t.append("1. ", style="bold")
+    t.append(" To get started (ctrl+r looks again):\n")
+    if opts:
+        t.append("Run the commands as  ")
+        t.append_text(safe_text(" ".join(["acorntui", *opts, "COMMAND"]), style="bold"))
+        t.append("\n")
+    t.append("\n1. ", style="bold")
     if cfg.report_servers:
         t.append("Report servers, from the config file\n")
         t.append_text(safe_text(f"     {cfg.path}", style="bold"))
@@ -815,19 +826,16 @@ def first_run_text(cfg: Config, db_url: str, servers: int, user: User | None = N
     t.append("acorntui ingest SPOOL", style="bold")
     t.append("\n   (SPOOL: a folder of <customer>/<server>.out files)\n\n")
     t.append("3. ", style="bold")
-    t.append("Or look around on made-up data first:  ")
+    t.append("Or look around on made-up data (a database of its own):  ")
     t.append("acorntui demo", style="bold")
     if user is not None and not user.can("ack"):
         t.append("\n4. ", style="bold")
         t.append_text(safe_text(f"You ({user.login}) may only read: "))
         t.append("acorntui init-db", style="bold")
         t.append(" makes the first user a TSR3")
-    t.append("\n\n")
-    if db_url:
-        t.append("Database: ")
+    if db_url and not opts:
+        t.append("\n\nDatabase: ")
         t.append_text(safe_text(mask_url(db_url)))
-        t.append("   ")
-    t.append("ctrl+r looks again", style="dim")
     t.no_wrap = False
     t.overflow = "fold"
     return t

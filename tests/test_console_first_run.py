@@ -25,6 +25,10 @@ def open_like_the_cli(url: str):
     return database
 
 
+def panel_text(screen) -> str:
+    return screen.query_one("#first-run-text").render().plain
+
+
 @asynctest
 async def test_empty_database_shows_the_next_steps_with_the_real_paths(tmp_path, monkeypatch):
     from acorntui.config import config_path, load_config
@@ -41,7 +45,8 @@ async def test_empty_database_shows_the_next_steps_with_the_real_paths(tmp_path,
         async with app.run_test(size=(120, 35)) as pilot:
             screen = await grid_ready(pilot)
             text = check_screen(app, [
-                "No servers and no results yet. To get started:",
+                "No servers and no results yet. To get started (ctrl+r looks again):",
+                "Run the commands as  acorntui --db sqlite:///",
                 "edit the config file (it does not exist yet)",
                 str(cfg.path),
                 "[[report_servers]]",
@@ -50,13 +55,17 @@ async def test_empty_database_shows_the_next_steps_with_the_real_paths(tmp_path,
                 'remote_dir = "/reports"',
                 f'known_hosts = "{cfg.path.parent / "known_hosts"}"',
                 "acorntui fetch  then  acorntui ingest",
-                f"(fetch writes to the spool {cfg.spool_dir})",
+                "(fetch writes to the spool",
                 "acorntui ingest SPOOL",
-                "acorntui demo",
+                "made-up data (a database of its own):  acorntui demo",
                 "You (newbie) may only read: acorntui init-db makes the first user a TSR3",
-                f"Database: {url}",
                 "no results yet: first steps below",
             ])
+            # long paths (pytest's tmp_path) wrap on screen: whole in the panel's text. --db
+            # was given, so the commands need it too (before the command)
+            panel = panel_text(screen)
+            assert f"Run the commands as  acorntui --db {url} COMMAND\n" in panel
+            assert f"(fetch writes to the spool {cfg.spool_dir})\n" in panel
             assert "Customer" not in text  # no empty grid under the panel
             assert not screen.grid.display and screen.query_one("#first-run").display
 
@@ -108,7 +117,39 @@ async def test_first_run_at_80x24_lists_configured_report_servers(tmp_path, monk
             assert "[[report_servers]]" not in text and "does not exist" not in text
             # the paths are long here (pytest's tmp_path) and wrap at 80 columns: whole in
             # the panel's text
-            panel = screen.query_one("#first-run-text").render().plain
-            assert f"     {cfg_file}\n" in panel and url in panel
+            panel = panel_text(screen)
+            assert f"     {cfg_file}\n" in panel and f"--db {url} COMMAND" in panel
+    finally:
+        database.close()
+
+
+@asynctest
+async def test_fresh_machine_opens_the_default_database_and_shows_the_first_run(tmp_path,
+                                                                               monkeypatch):
+    """No user data directory yet (a fresh machine), no --db, no config file: the console
+    opens on the default database the CLI creates and shows the first-run panel, whose
+    commands need no --db (they reach the same database)."""
+    import argparse
+
+    from acorntui.cli.main import Ctx
+    from acorntui.config import load_config
+
+    data = tmp_path / "fresh-home" / ".local" / "share"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    assert not data.exists()
+    cfg = load_config()
+    ctx = Ctx(argparse.Namespace(db=None), cfg)  # what `acorntui` does before the console
+    assert ctx.db_source == "default"
+    database = ctx.connect()
+    assert (data / "acorntui" / "acorntui.db").is_file()
+    app = make_app(cfg=cfg, db_url=ctx.db_url)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await grid_ready(pilot)
+            text = check_screen(app, ["No servers and no results yet.", "acorntui demo",
+                                      "Database:"])
+            assert panel_text(screen).endswith(f"Database: {ctx.db_url}")
+            assert "--db" not in text  # the commands reach this database without it
+            assert "retry" not in text and "may only read" not in text  # the first TSR3
     finally:
         database.close()
