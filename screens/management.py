@@ -8,7 +8,7 @@ validates and writes the audit trail. A refusal or a bad field comes back as a n
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from functools import partial
 from typing import Any, ClassVar
 
@@ -268,6 +268,10 @@ class RowsLoaded(DbDone[list[dict[str, Any]]]):
     def __init__(self, kind: str, seq: int) -> None:
         super().__init__()
         self.kind, self.seq = kind, seq
+
+    @property
+    def call(self) -> Hashable:
+        return (RowsLoaded, self.kind)
 
 
 class RecordSaved(DbDone[str]):

@@ -18,7 +18,7 @@ field) becomes a notification unless the message class says its handler reports 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.text import Text
@@ -56,6 +56,12 @@ class DbDone(Message, Generic[T]):
         super().__init__()
         self.value: T = None  # type: ignore[assignment]  # set by the worker
         self.error: BaseException | None = None
+
+    @property
+    def call(self) -> Hashable:
+        """Which call this answers: the banner goes when every call that failed has worked
+        again. One per message class, unless a class answers several calls (one per list)."""
+        return type(self)
 
     @property
     def failed(self) -> bool:
@@ -121,7 +127,7 @@ class DbScreen(Screen):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._failed_calls: set[type[DbDone]] = set()
+        self._failed_calls: set[Hashable] = set()
 
     def db_call(self, message: DbDone[T], fn: Callable[..., T], *args: Any, group: str = "",
                 exclusive: bool = True, description: str = "", **kwargs: Any) -> None:
@@ -133,16 +139,16 @@ class DbScreen(Screen):
     def _db_call_done(self, message: DbDone[Any]) -> None:
         # runs after the screen's own handler for the message (Textual walks the screen's
         # classes first, then this base class)
-        kind = type(message)
+        call = message.call
         banner = self._banner()
         if message.error is None:
             # the banner goes when what failed works again, not when another query works
-            self._failed_calls.discard(kind)
+            self._failed_calls.discard(call)
             if banner is not None and not self._failed_calls:
                 banner.clear()
             return
         if message.database_failed:
-            self._failed_calls.add(kind)
+            self._failed_calls.add(call)
             reason = db_error_text(message.error)
             text = f"Database unavailable: {reason}  (ctrl+r retries)"
             if banner is not None:
