@@ -196,9 +196,13 @@ class TargetsLoaded(DbDone[list[JumpTarget]]):
 
 
 class Polled(DbDone[tuple]):
-    """The night's signature (queries.night_signature): reload when it changed."""
+    """The signature (queries.night_signature) of ``night``: reload when it changed."""
 
     OWN_ERRORS = True  # the banner says it; the next poll retries
+
+    def __init__(self, night: dt.date | None) -> None:
+        super().__init__()
+        self.night = night
 
 
 class CustomerReloaded(DbDone[CustomerRows]):
@@ -370,12 +374,17 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
 
     def poll(self) -> None:
         """Every 30 s: a cheap signature query; reload only when something changed."""
-        self.db_call(Polled(), queries.night_signature, self.night, description="poll")
+        self.db_call(Polled(self.night), queries.night_signature, self.night,
+                     description="poll")
         self.load_targets()  # servers added or renamed elsewhere reach the palette
 
     def on_polled(self, message: Polled) -> None:
         signature = message.value
         if message.failed or self.signature is None or signature == self.signature:
+            return
+        if message.night != self.night:
+            # taken for another night (a poll that started before a load finished): it says
+            # nothing about the one shown, and reloading for it would race the load
             return
         latest = signature[0]
         if self.follow_latest and latest != self.night:

@@ -94,12 +94,13 @@ def run_db_call(screen: Screen, message: DbDone[T], fn: Callable[..., T], *args:
 
     def body() -> None:
         try:
-            message.value = fn(*args, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - reported on the UI thread
-            message.error = exc
+            try:
+                message.value = fn(*args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - reported on the UI thread
+                message.error = exc
+            screen.post_message(message)
         finally:
             close_thread_connection()  # each worker thread opened its own
-        screen.post_message(message)
 
     return screen.run_worker(body, thread=True, exclusive=exclusive,
                              group=f"db-{group or name}", exit_on_error=False,
