@@ -266,7 +266,7 @@ def error_text(exc: BaseException, *, name_class: bool = False) -> str:
     """A driver error as one readable line, URLs masked: ``(2003) Can't connect ...``
     rather than the args tuple, and pymysql's empty ``InterfaceError(0, '')`` (the socket is
     gone) said in words (prefixed by the error's class with ``name_class``)."""
-    args = getattr(exc, "args", ())
+    args = exc.args
     if len(args) >= 2 and isinstance(args[0], int):
         text = f"({args[0]}) {args[1]}" if str(args[1]).strip() else ""
     else:

@@ -303,7 +303,7 @@ Every change re-evaluates the affected results at once and is written to the aud
         self._changed()
         self.load()
 
-    def action_toggle(self) -> None:
+    def action_toggle(self) -> None:  # type: ignore[override]  # shadows DOMNode.action_toggle
         r = self.current
         if r is None or not self.allowed("exception"):
             return

@@ -219,7 +219,7 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         self._sorted: list[NightlyRow] | None = None
         self._shown_for: str | None = None
         self._counts_dirty = True
-        self._summary_cache: tuple[Text, list] | None = None
+        self._summary_cache: tuple[dict[str, int], list[queries.CustbakOutage]] | None = None
         self.loaded = False
         self.last_load_seconds = 0.0
 
@@ -280,7 +280,7 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
 
     def on_db_rows(self, data: dict[str, Any], _ctx: Any) -> None:
         self.night, self.latest = data["night"], data["latest"]
-        self.app.user = data["user"]
+        self.app.user = data["user"]  # type: ignore[attr-defined]  # AcornApp.user
         self.follow_latest = self.night == self.latest
         self.signature = data["signature"]
         self.all_rows = data["rows"]

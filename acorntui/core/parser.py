@@ -64,7 +64,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 __all__ = [
     "KINDS",
@@ -171,7 +171,7 @@ class ParseResult:
         """File errors past :data:`MAX_FAILURES`: counted, not listed."""
         return max(0, self.failure_count - len(self.failures))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The ``parse --json`` shape (DESIGN.md) without ``status``/``excepted``."""
         s = self.stats
         return {
@@ -193,7 +193,7 @@ class ParseResult:
             "rsync_version": self.rsync_version,
         }
 
-    def as_full_dict(self) -> dict:
+    def as_full_dict(self) -> dict[str, Any]:
         """Every field (for debugging and the benchmark)."""
         return asdict(self)
 
@@ -281,11 +281,11 @@ def _parse_number(s: str, decimal: bool) -> int | float | None:
         return int(s) * mult
     if not decimal and _GROUPED.match(s):
         return int(re.sub(r"\D", "", s)) * mult
-    value = _to_decimal(s)
-    if value is None:
+    number = _to_decimal(s)
+    if number is None:
         return None
-    value *= mult
-    return value if decimal else int(round(value))
+    number *= mult
+    return number if decimal else int(round(number))
 
 
 # --------------------------------------------------------------------------- line rules
@@ -738,8 +738,8 @@ class _Scanner:
                 return
 
         if "rsync" in text:
-            for m in _VERSION_TAG_RE.finditer(text):
-                self.version = m.group("ver")
+            for tag in _VERSION_TAG_RE.finditer(text):
+                self.version = tag.group("ver")
             m = _CODE_RE.search(text)
             if m:
                 code = int(m.group("code"))
