@@ -2,7 +2,7 @@
 """Static checks: the import-linter layer contracts, mypy and ruff.
 
     python scripts/check.py                 # all three; exit 1 if any fails
-    python scripts/check.py imports mypy    # some of them
+    python scripts/check.py imports ruff    # some of them
     python scripts/check.py --stage DIR     # only lay out the tree in DIR, to run tools by hand
 
 The repository keeps screens/ and db/ at the top level and the wheel installs them as
@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = ROOT / "pyproject.toml"
 RUFF_PATHS = ["acorntui", "screens", "db", "tests", "bench", "scripts"]
-STEPS = ("imports", "mypy", "ruff")
+STEPS = ("imports", "ruff", "mypy")
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "*.db")
 
 
