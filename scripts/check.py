@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Static checks: the import-linter layer contracts, mypy and ruff.
+"""Static checks: the import-linter layer contracts, ruff and mypy.
 
     python scripts/check.py                 # all three; exit 1 if any fails
     python scripts/check.py imports ruff    # some of them
-    python scripts/check.py --stage DIR     # only lay out the tree in DIR, to run tools by hand
+    python scripts/check.py --stage DIR     # only lay out the tree in DIR (new or empty)
+
+By hand, in DIR: PYTHONPATH=REPO/scripts lint-imports REPO/pyproject.toml (scripts/ holds the
+stdlib_only contract type), or mypy --config-file REPO/pyproject.toml -p acorntui.
 
 The repository keeps screens/ and db/ at the top level and the wheel installs them as
 acorntui.screens and acorntui.db (setuptools package-dir). grimp (behind import-linter) and mypy
@@ -101,11 +104,13 @@ def ruff() -> tuple[int, str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("steps", nargs="*", metavar="STEP",
-                    help="imports, mypy, ruff (default: all three)")
+                    help="imports, ruff, mypy (default: all three)")
     ap.add_argument("--stage", metavar="DIR", type=Path,
                     help="only copy the tree, laid out as installed, into DIR")
     args = ap.parse_args(argv)
     if args.stage:
+        if args.stage.exists() and any(args.stage.iterdir()):
+            ap.error(f"--stage {args.stage}: give a new or empty folder")
         print(stage(args.stage))
         return 0
     unknown = [s for s in args.steps if s not in STEPS]
