@@ -737,24 +737,8 @@ class _Scanner:
             if not text:
                 return
 
-        if "rsync" in text:
-            for tag in _VERSION_TAG_RE.finditer(text):
-                self.version = tag.group("ver")
-            m = _CODE_RE.search(text)
-            if m:
-                code = int(m.group("code"))
-                if 0 < code <= 255:
-                    if self.code_count and self.last_code not in _OK_CODES:
-                        self.earlier_bad_code = self.last_code
-                    self.code_count += 1
-                    self.last_code, self.last_code_line = code, lineno
-                    if len(self.codes) < MAX_CODES_KEPT:
-                        self.codes.append(code)
-                    if m.group("ver"):
-                        self.version = m.group("ver")
-                else:  # rsync never prints "(code 0)": not a completion line we trust
-                    self._unrecognise(lineno, text)
-                return
+        if "rsync" in text and self._rsync_line(text, lineno):
+            return
 
         if self._stats_line(text):
             return
@@ -771,6 +755,27 @@ class _Scanner:
 
         if _ERRORISH_RE.search(text):
             self._unrecognise(lineno, text)
+
+    def _rsync_line(self, text: str, lineno: int) -> bool:
+        """Version tags and a ``(code N)`` line; True when the line held a code."""
+        for tag in _VERSION_TAG_RE.finditer(text):
+            self.version = tag.group("ver")
+        m = _CODE_RE.search(text)
+        if not m:
+            return False
+        code = int(m.group("code"))
+        if 0 < code <= 255:
+            if self.code_count and self.last_code not in _OK_CODES:
+                self.earlier_bad_code = self.last_code
+            self.code_count += 1
+            self.last_code, self.last_code_line = code, lineno
+            if len(self.codes) < MAX_CODES_KEPT:
+                self.codes.append(code)
+            if m.group("ver"):
+                self.version = m.group("ver")
+        else:  # rsync never prints "(code 0)": not a completion line we trust
+            self._unrecognise(lineno, text)
+        return True
 
     def _stats_line(self, text: str) -> bool:
         st = self.stats
@@ -902,7 +907,8 @@ def _read_exactly(stream: BinaryIO, n: int) -> bytes:
     return data
 
 
-def parse_stream(stream: BinaryIO, *, path: str = "<stream>") -> ParseResult:
+# the block / carry / skipping state of the line splitter stays in one loop, read in one place
+def parse_stream(stream: BinaryIO, *, path: str = "<stream>") -> ParseResult:  # noqa: C901
     """Parse a binary stream holding an rsync log.  Never raises on its content.
 
     No age rule (that needs the file's mtime: see :func:`parse_file`).  Errors reading the
@@ -1080,7 +1086,7 @@ def parse_file(
     try:
         fd, st = open_regular(spath, dir_fd=dir_fd)
         with open(fd, "rb", buffering=0) as fh:
-            result = parse_stream(fh, path=spath)  # type: ignore[arg-type]
+            result = parse_stream(fh, path=spath)
     except OSError as exc:
         raise ParseError(f"cannot read stats file: {spath}: {exc.strerror or exc}") from exc
     result.mtime = st.st_mtime
