@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, unquote_to_bytes, urlsplit
 
 from peewee import (
@@ -179,8 +180,8 @@ def set_refusal_translator(fn: Callable[[BaseException], BaseException | None] |
     _refusal_translator = fn
 
 
-class _MySQLDatabase(MySQLDatabase):
-    def execute_sql(self, sql, params=None):
+class _MySQLDatabase(MySQLDatabase):  # type: ignore[misc]  # peewee is Any to mypy: pyproject.toml
+    def execute_sql(self, sql: str, params: Any = None) -> Any:
         try:
             return super().execute_sql(sql, params)
         except (OperationalError, ProgrammingError) as exc:
@@ -210,7 +211,8 @@ def make_database(url: str | DBURL) -> Database:
             # wait like any writer (tests/test_reliability_ingest.py, concurrent ingests)
             lock_type="IMMEDIATE",
         )
-    params = parse_qs(urlsplit(f"mysql://{_split(u.raw)[3]}").query)
+    parts = _split(u.raw)
+    params = parse_qs(urlsplit(f"mysql://{parts[3]}").query if parts else "")
     connect_timeout = int(params.get("connect_timeout", ["5"])[0])
     return _MySQLDatabase(
         u.name,
@@ -266,7 +268,7 @@ def error_text(exc: BaseException, *, name_class: bool = False) -> str:
     """A driver error as one readable line, URLs masked: ``(2003) Can't connect ...``
     rather than the args tuple, and pymysql's empty ``InterfaceError(0, '')`` (the socket is
     gone) said in words (prefixed by the error's class with ``name_class``)."""
-    args = getattr(exc, "args", ())
+    args = exc.args
     if len(args) >= 2 and isinstance(args[0], int):
         text = f"({args[0]}) {args[1]}" if str(args[1]).strip() else ""
     else:
@@ -285,7 +287,7 @@ SQLITE_DIR_MODE = 0o750
 _warned: set[str] = set()
 
 
-def create_sqlite_file(path: str | os.PathLike, *, folder_mode: int = SQLITE_DIR_MODE,
+def create_sqlite_file(path: str | os.PathLike[str], *, folder_mode: int = SQLITE_DIR_MODE,
                        file_mode: int = SQLITE_FILE_MODE) -> bool:
     """Create an empty SQLite file (an empty file is a valid database) and its missing folders,
     the folders ``folder_mode`` (0750) and the file ``file_mode`` (0640) whatever the umask:
@@ -325,7 +327,7 @@ def create_sqlite_file(path: str | os.PathLike, *, folder_mode: int = SQLITE_DIR
     return True
 
 
-def writable_by_others(path: str | os.PathLike) -> str | None:
+def writable_by_others(path: str | os.PathLike[str]) -> str | None:
     """Why other users can write the SQLite file (``o+w``, or ``g+w`` for a group that is not the
     owner's own), or None."""
     import pwd

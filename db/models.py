@@ -31,7 +31,7 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
-class BaseModel(Model):
+class BaseModel(Model):  # type: ignore[misc]  # peewee is Any to mypy: see pyproject.toml
     class Meta:
         database = database_proxy
         legacy_table_names = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from importlib import resources
+from typing import Any
 
 from peewee import Database
 
@@ -32,9 +33,10 @@ MIGRATIONS: dict[int, Callable[[Database], None]] = {
 }
 
 
-def load_code_rows() -> list[dict]:
+def load_code_rows() -> list[dict[str, Any]]:
     """The shipped code reference: the write-up's 23 codes plus rsync's own extra codes."""
-    text = resources.files(__package__ or "acorntui.db").joinpath("data/error_codes.tsv").read_text(encoding="utf-8")
+    data = resources.files(__package__ or "acorntui.db").joinpath("data/error_codes.tsv")
+    text = data.read_text(encoding="utf-8")
     rows = []
     for r in csv.DictReader(text.splitlines(), delimiter="\t"):
         rows.append(
@@ -58,13 +60,13 @@ def current_version(db: Database | None = None) -> int | None:
     return row.version if row else None
 
 
-def init_schema(db: Database | None = None) -> dict:
+def init_schema(db: Database | None = None) -> dict[str, Any]:
     """Create missing tables/indexes, run pending migrations, load missing codes.
 
     Safe to run again: changes nothing on an up-to-date database. Returns what it did.
     """
     db = db or database_proxy.obj
-    did: dict = {"created_tables": [], "migrated_to": None, "codes_added": 0}
+    did: dict[str, Any] = {"created_tables": [], "migrated_to": None, "codes_added": 0}
     existing = set(db.get_tables())
     with db.atomic():
         for model in ALL_MODELS + [SchemaVersion]:

@@ -28,7 +28,7 @@ from acorntui.services.exceptions import (
     scope_ids,
     set_active,
 )
-from acorntui.services.roles import User
+from acorntui.services.roles import User, current_user
 
 STALE_DAYS = 30
 
@@ -61,7 +61,11 @@ def load_exceptions() -> ExceptionList:
 
 def save_exception(user: User | None, exc_id: int | None, form: ExceptionFormResult
                    ) -> tuple[int, int]:
-    """Add (``exc_id`` None) or edit an exception; (its id, results re-evaluated)."""
+    """Add (``exc_id`` None) or edit an exception; (its id, results re-evaluated).
+
+    Runs in the worker thread, so a user not looked up yet is looked up here."""
+    if user is None:
+        user = current_user()
     server_id, customer_id = scope_ids(form.scope, form.applies_to)
     data = ExceptionInput(scope=form.scope, path_pattern=form.path_pattern,
                           server_id=server_id, customer_id=customer_id,
@@ -290,7 +294,7 @@ Every change re-evaluates the affected results at once and is written to the aud
         self._changed()
         self.load()
 
-    def action_toggle(self) -> None:
+    def action_toggle(self) -> None:  # type: ignore[override]  # shadows DOMNode.action_toggle
         r = self.current
         if r is None or not self.allowed("exception"):
             return

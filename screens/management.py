@@ -205,8 +205,8 @@ class RecordForm(FormScreen):
         return shown
 
     def _stored(self, field: str, text: str) -> str:
-        shown, original = self._shown.get(field, (None, None))
-        return original if shown is not None and text == shown else text
+        shown, original = self._shown.get(field, (None, text))
+        return original if text == shown else text
 
     def compose(self) -> ComposeResult:
         noun = TITLES[self.kind][:-1]
@@ -216,7 +216,7 @@ class RecordForm(FormScreen):
             with VerticalScroll(classes="form-fields"):
                 for field, label, fn, required, placeholder in FORM_FIELDS[self.kind]:
                     v = self.values.get(field, "1" if field == "level" else "")
-                    validators = [FieldCheck(fn, field, required)] if fn else []
+                    validators: list[Validator] = [FieldCheck(fn, field, required)] if fn else []
                     yield _input(label, self._display(field, str(v if v is not None else "")),
                                  id=f"f-{field}",
                                  placeholder=placeholder, validators=validators)
@@ -247,10 +247,10 @@ class RecordForm(FormScreen):
             return
         out: dict[str, Any] = {}
         for inp in inputs:
-            field = inp.id.removeprefix("f-")
+            field = (inp.id or "").removeprefix("f-")
             out[field] = self._stored(field, inp.value).strip()
         for area in self.query(TextArea):
-            field = area.id.removeprefix("f-")
+            field = (area.id or "").removeprefix("f-")
             out[field] = self._stored(field, area.text)
         out["active"] = self.query_one("#f-active", Switch).value
         self.dismiss(out)
@@ -405,7 +405,7 @@ class ManagementScreen(AcornScreen):
 
     @on(AcornInput.Changed, ".filter")
     def _filter_changed(self, event: AcornInput.Changed) -> None:
-        self.load(event.input.id.removeprefix("filter-"))
+        self.load((event.input.id or "").removeprefix("filter-"))
 
     @on(AcornInput.Submitted, ".filter")
     def _filter_done(self) -> None:

@@ -291,7 +291,7 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         self._sorted: list[NightlyRow] | None = None
         self._shown_for: str | None = None
         self._counts_dirty = True
-        self._summary_cache: tuple[Text, list] | None = None
+        self._summary_cache: tuple[dict[str, int], list[queries.CustbakOutage]] | None = None
         self.loaded = False
         self.last_load_seconds = 0.0
         self.server_total = 0

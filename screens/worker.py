@@ -61,7 +61,8 @@ class DbDone(Message, Generic[T]):
     def call(self) -> Hashable:
         """Which call this answers: the banner goes when every call that failed has worked
         again. One per message class, unless a class answers several calls (one per list)."""
-        return type(self)
+        kind: Hashable = type(self).__qualname__, type(self).__module__
+        return kind
 
     @property
     def failed(self) -> bool:

@@ -80,11 +80,3 @@ def test_demo_command_no_tui(tmp_path):
         [sys.executable, "-m", "acorntui", "--db", f"sqlite:///{db}", "demo", "--servers", "10",
          "--days", "3", "--no-tui"], cwd=root, capture_output=True, text=True, timeout=120)
     assert "reused" in again.stderr
-
-
-def test_domain_modules_do_not_import_textual():
-    code = ("import sys, acorntui.jobs.demo, acorntui.services.queries; "
-            "print(any(m == 'textual' or m.startswith('textual.') for m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=Path(__file__).resolve().parent.parent)
-    assert out.stdout.strip() == "False"

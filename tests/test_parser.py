@@ -424,17 +424,6 @@ def test_empty_file_is_incomplete(tmp_path):
     assert (r.code, r.reason, r.lines, r.size) == (-2, "incomplete", 0, 0)
 
 
-def test_parser_imports_only_the_standard_library():
-    code = (
-        "import sys; import acorntui.core.parser; "
-        "bad = [m for m in sys.modules if m.split('.')[0] in "
-        "('textual', 'peewee', 'db', 'pymysql', 'paramiko', 'rich')]; print(bad)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=Path(__file__).parent.parent, check=True).stdout
-    assert out.strip() == "[]"
-
-
 def test_million_line_log_parses_in_bounded_memory(tmp_path):
     """A 1M-line verbose log: right answer, and the parse does not hold the file."""
     log = tmp_path / "big.out"

@@ -7,8 +7,6 @@ import datetime as dt
 import io
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 from acorntui.db.models import Csr, Customer, Failure, Result, Server, Tsr
@@ -280,13 +278,6 @@ def test_cli_report_formats_default_night_and_output(sqlite_db, sqlite_url, worl
 def test_cli_report_on_an_empty_database(sqlite_url, capsys):
     assert main(["--db", sqlite_url, "report", "nightly"]) == 1
     assert "no results in the database yet" in capsys.readouterr().err
-
-
-def test_reports_do_not_import_textual():
-    code = ("import sys, acorntui.reports.build, acorntui.reports.mail, acorntui.cli.commands.report; "
-            "sys.exit('textual' in sys.modules)")
-    assert subprocess.run([sys.executable, "-c", code], cwd=str(__import__("pathlib").Path(
-        __file__).parent.parent)).returncode == 0
 
 
 def test_routing_rows_have_rep_links(sqlite_db):

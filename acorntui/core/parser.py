@@ -64,7 +64,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 __all__ = [
     "KINDS",
@@ -171,7 +171,7 @@ class ParseResult:
         """File errors past :data:`MAX_FAILURES`: counted, not listed."""
         return max(0, self.failure_count - len(self.failures))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The ``parse --json`` shape (DESIGN.md) without ``status``/``excepted``."""
         s = self.stats
         return {
@@ -193,7 +193,7 @@ class ParseResult:
             "rsync_version": self.rsync_version,
         }
 
-    def as_full_dict(self) -> dict:
+    def as_full_dict(self) -> dict[str, Any]:
         """Every field (for debugging and the benchmark)."""
         return asdict(self)
 
@@ -281,11 +281,11 @@ def _parse_number(s: str, decimal: bool) -> int | float | None:
         return int(s) * mult
     if not decimal and _GROUPED.match(s):
         return int(re.sub(r"\D", "", s)) * mult
-    value = _to_decimal(s)
-    if value is None:
+    number = _to_decimal(s)
+    if number is None:
         return None
-    value *= mult
-    return value if decimal else int(round(value))
+    number *= mult
+    return number if decimal else int(round(number))
 
 
 # --------------------------------------------------------------------------- line rules
@@ -737,24 +737,8 @@ class _Scanner:
             if not text:
                 return
 
-        if "rsync" in text:
-            for m in _VERSION_TAG_RE.finditer(text):
-                self.version = m.group("ver")
-            m = _CODE_RE.search(text)
-            if m:
-                code = int(m.group("code"))
-                if 0 < code <= 255:
-                    if self.code_count and self.last_code not in _OK_CODES:
-                        self.earlier_bad_code = self.last_code
-                    self.code_count += 1
-                    self.last_code, self.last_code_line = code, lineno
-                    if len(self.codes) < MAX_CODES_KEPT:
-                        self.codes.append(code)
-                    if m.group("ver"):
-                        self.version = m.group("ver")
-                else:  # rsync never prints "(code 0)": not a completion line we trust
-                    self._unrecognise(lineno, text)
-                return
+        if "rsync" in text and self._rsync_line(text, lineno):
+            return
 
         if self._stats_line(text):
             return
@@ -771,6 +755,27 @@ class _Scanner:
 
         if _ERRORISH_RE.search(text):
             self._unrecognise(lineno, text)
+
+    def _rsync_line(self, text: str, lineno: int) -> bool:
+        """Version tags and a ``(code N)`` line; True when the line held a code."""
+        for tag in _VERSION_TAG_RE.finditer(text):
+            self.version = tag.group("ver")
+        m = _CODE_RE.search(text)
+        if not m:
+            return False
+        code = int(m.group("code"))
+        if 0 < code <= 255:
+            if self.code_count and self.last_code not in _OK_CODES:
+                self.earlier_bad_code = self.last_code
+            self.code_count += 1
+            self.last_code, self.last_code_line = code, lineno
+            if len(self.codes) < MAX_CODES_KEPT:
+                self.codes.append(code)
+            if m.group("ver"):
+                self.version = m.group("ver")
+        else:  # rsync never prints "(code 0)": not a completion line we trust
+            self._unrecognise(lineno, text)
+        return True
 
     def _stats_line(self, text: str) -> bool:
         st = self.stats
@@ -902,7 +907,8 @@ def _read_exactly(stream: BinaryIO, n: int) -> bytes:
     return data
 
 
-def parse_stream(stream: BinaryIO, *, path: str = "<stream>") -> ParseResult:
+# the block / carry / skipping state of the line splitter stays in one loop, read in one place
+def parse_stream(stream: BinaryIO, *, path: str = "<stream>") -> ParseResult:  # noqa: C901
     """Parse a binary stream holding an rsync log.  Never raises on its content.
 
     No age rule (that needs the file's mtime: see :func:`parse_file`).  Errors reading the
@@ -1080,7 +1086,7 @@ def parse_file(
     try:
         fd, st = open_regular(spath, dir_fd=dir_fd)
         with open(fd, "rb", buffering=0) as fh:
-            result = parse_stream(fh, path=spath)  # type: ignore[arg-type]
+            result = parse_stream(fh, path=spath)
     except OSError as exc:
         raise ParseError(f"cannot read stats file: {spath}: {exc.strerror or exc}") from exc
     result.mtime = st.st_mtime

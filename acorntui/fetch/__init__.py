@@ -344,7 +344,8 @@ def connect(rs: ReportServer, *, trust_new_host: bool = False,
                 raise HostKeyError(f"cannot read known_hosts file {own}: {exc}") from None
         client.set_missing_host_key_policy(_HostKeyPolicy(own, trust_new_host, notify or print))
         client.connect(
-            t.hostname, t.port, username=t.user, key_filename=t.key_files or None,
+            t.hostname, t.port, username=t.user,
+            key_filename=t.key_files or None,  # type: ignore[arg-type]  # paramiko takes a list
             allow_agent=not t.key_files, look_for_keys=False, timeout=CONNECT_TIMEOUT,
             banner_timeout=CONNECT_TIMEOUT, auth_timeout=AUTH_TIMEOUT,
             channel_timeout=CONNECT_TIMEOUT,
@@ -371,7 +372,8 @@ def connect(rs: ReportServer, *, trust_new_host: bool = False,
             from None
     except paramiko.ssh_exception.NoValidConnectionsError as exc:
         client.close()
-        why = "; ".join(sorted({(e.strerror or str(e)) for e in exc.errors.values()}))
+        why = "; ".join(sorted({(getattr(e, "strerror", None) or str(e))
+                                for e in exc.errors.values()}))
         raise FetchError(f"cannot connect to {t.label}: {why or exc}") from None
     except (OSError, paramiko.SSHException, EOFError) as exc:
         client.close()
@@ -655,7 +657,7 @@ class _Lister:
                 tr, window_size=WINDOW_SIZE, max_packet_size=MAX_PACKET)
             if self._sftp is None:
                 raise FetchError("the SFTP subsystem is not available")
-            self._sftp.get_channel().settimeout(TRANSFER_TIMEOUT)
+            self._sftp.get_channel().settimeout(TRANSFER_TIMEOUT)  # type: ignore[union-attr]
         return self._sftp
 
     def root_real(self) -> str:
@@ -727,7 +729,7 @@ class _Lister:
         return RemoteFile(rel, a.st_size or 0, int(a.st_mtime or 0), real)
 
     def _list_dir_sftp(self, cust: str, real_dir: str) -> list[RemoteFile]:
-        out = []
+        out: list[RemoteFile] = []
         try:
             attrs = self.sftp().listdir_attr(real_dir)
         except OSError as exc:
@@ -828,7 +830,7 @@ def pull_tar(client: paramiko.SSHClient, remote_dir: str, files: list[RemoteFile
             stream = unzip.stdout
             mode = "r|"
         else:
-            stream = ch.makefile("rb", 1 << 20)
+            stream = ch.makefile("rb", 1 << 20)  # type: ignore[assignment]
             mode = "r|gz" if compress == "gzip" else "r|"
         _read_tar(stream, mode, wanted, spool, pull, progress)
         ch.recv_exit_status()
@@ -886,7 +888,7 @@ def _tar_errors(stderr: str, wanted: dict[str, RemoteFile], pull: ServerPull) ->
 def _read_tar(stream, mode: str, wanted: dict[str, RemoteFile], spool: Spool,
               pull: ServerPull, progress: Progress | None) -> None:
     # default bufsize: _Stream re-slices its buffer on every read, a big one costs O(n^2)
-    tf = tarfile.open(fileobj=stream, mode=mode)
+    tf = tarfile.open(fileobj=stream, mode=mode)  # type: ignore[call-overload]
     for member in tf:
         rel = member.name
         if rel not in wanted or not member.isfile():
@@ -929,10 +931,10 @@ class _SftpPipe:
         self.answers[num] = (t, msg)
 
     def send(self, t: int, *args) -> int:
-        return self.sftp._async_request(self, t, *args)
+        return self.sftp._async_request(self, t, *args)  # type: ignore[attr-defined]
 
     def pump(self) -> None:
-        self.sftp._read_response()
+        self.sftp._read_response()  # type: ignore[attr-defined]
 
 
 def _status_text(msg: paramiko.Message) -> tuple[int, str]:
@@ -963,7 +965,8 @@ class _Job:
         return not self.pending and (self.eof or bool(self.failed) or self.next_off > self.limit)
 
 
-def pull_sftp(sftp: paramiko.SFTPClient, files: list[RemoteFile], spool: Spool,
+# one pipelined loop over the SFTP answers, kept whole: the in-flight accounting reads in one place
+def pull_sftp(sftp: paramiko.SFTPClient, files: list[RemoteFile], spool: Spool,  # noqa: C901
               pull: ServerPull, progress: Progress | None) -> None:
     """Every file of ``files`` with up to SFTP_FILES_IN_FLIGHT open at once and up to
     SFTP_BYTES_IN_FLIGHT of reads outstanding; each written whole, then renamed into place."""

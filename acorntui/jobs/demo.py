@@ -256,9 +256,9 @@ def _plan(rng: random.Random, n_servers: int) -> list[DemoServer]:
         if s.quickbooks:
             s.qb_covered = rng.random() < 0.6
     # named scenarios on distinct servers (not on the outage custbak, so each stands out)
-    pool = [s for s in plan if s.custbak != big_custbak and s.windows] or plan
-    rng.shuffle(pool)
-    for s, scenario in zip(pool, ["streak", "stale", "missing", "fetch", "snoozed", "odd"],
+    named = [s for s in plan if s.custbak != big_custbak and s.windows] or plan
+    rng.shuffle(named)
+    for s, scenario in zip(named, ["streak", "stale", "missing", "fetch", "snoozed", "odd"],
                            strict=False):
         s.scenario = scenario
         if scenario == "odd":

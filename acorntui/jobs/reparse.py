@@ -30,7 +30,7 @@ class ReparseError(Exception):
 def reparse_server(cfg: Config, customer: str, server: str, *, night: dt.date | None = None,
                    user: User | None = None,
                    client_factory: Callable[[], paramiko.SSHClient] | None = None,
-                   now: dt.datetime | None = None) -> Outcome:
+                   now: dt.datetime | None = None) -> ReparseOutcome:
     """Fetch ``customer/server``'s log (or re-read the spool copy when no report server is
     configured), parse it and replace the result of its night (or of ``night``).
 
@@ -82,7 +82,7 @@ def reparse_server(cfg: Config, customer: str, server: str, *, night: dt.date | 
         if out.action == "error":
             raise ReparseError(out.error)
         if night is None:
-            before = snapshots.get(out.night)
+            before = snapshots.get(out.night) if out.night is not None else None
         res = Result.get_by_id(out.result_id)
         audit.record("result.reparse", user.login, table="results", row_id=res.id,
                      server=res.server, result=res,

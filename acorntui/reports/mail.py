@@ -295,13 +295,13 @@ def resend(settings: MailSettings, path: str | os.PathLike) -> SendOutcome:
             msg = email.message_from_binary_file(f, policy=_POLICY)
     except OSError as exc:
         raise MailError(f"cannot read {p}: {exc.strerror or exc}") from None
-    to = _recipients(msg)  # type: ignore[arg-type]
+    to = _recipients(msg)
     if not to:
         raise MailError(f"{p} names no recipient (To/Cc)")
     conn = _Connection(settings)
     try:
         conn.open()
-        conn.send(msg)  # type: ignore[arg-type]
+        conn.send(msg)
     finally:
         conn.close()
     p.unlink()

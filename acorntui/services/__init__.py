@@ -1,1 +1,4 @@
-"""What the CLI and the console both call: ingest, queries, exceptions, triage, manage, roles, audit, codes."""
+"""What the CLI and the console both call.
+
+ingest, queries, exceptions, triage, manage, roles, audit, codes.
+"""

@@ -390,7 +390,8 @@ class Ingestor:
         ``in_spool=True`` says the files given were listed from a spool (the nightly job);
         ``skipped`` are that listing's refusals, reported with the batch.
         """
-        report = BatchReport(night=night or current_night(self.now, self.cutoff_hours))
+        batch_night = night or current_night(self.now, self.cutoff_hours)
+        report = BatchReport(night=batch_night)
         any_dir = False
 
         def note(o: Outcome) -> None:
@@ -414,7 +415,7 @@ class Ingestor:
             for f in files:
                 note(self.ingest_file(f, night=night, in_spool=spooled))
         if mark_missing or (mark_missing is None and any_dir):
-            report.missing = self.record_missing(report.night)
+            report.missing = self.record_missing(batch_night)
         report.reevaluated = reevaluate_expired(self.now.date())
         return report
 

@@ -147,10 +147,10 @@ def split_lines(text: str) -> list[str]:
 
 # -- snapshots (what before/after hold, and what list/JSON show) ----------------------------
 
-def _login_of(model: type, rep_id: int | None, logins: dict[int, str] | None) -> str:
+def _login_of(model: type[Tsr | Csr], rep_id: int | None, logins: dict[int, str] | None) -> str:
     """A CSR's/TSR's login by id: from ``logins`` (id -> login) when given, else looked up."""
     if logins is not None:
-        return logins.get(rep_id, "")
+        return logins.get(rep_id, "") if rep_id is not None else ""
     r = model.get_or_none(model.id == rep_id) if rep_id else None
     return r.login if r else ""
 
@@ -226,7 +226,7 @@ def get_server(label: str) -> Server:
     return s
 
 
-def _get_rep(model: type, kind: str, login: str) -> Any:
+def _get_rep(model: type[Tsr | Csr], kind: str, login: str) -> Any:
     r = model.get_or_none(model.login == str(login).strip())
     if r is None:
         raise NotFound(kind, f"no {kind.upper()} with login {login!r}")
@@ -241,7 +241,7 @@ def get_tsr(login: str) -> Tsr:
     return _get_rep(Tsr, "tsr", login)
 
 
-def _rep_id(model: type, kind: str, value: Any) -> int | None:
+def _rep_id(model: type[Tsr | Csr], kind: str, value: Any) -> int | None:
     """An assigned CSR/TSR given by login ('' or None unassigns)."""
     if value is None or str(value).strip() == "":
         return None
@@ -543,7 +543,7 @@ CSR_FIELDS = ("login", "name", "email", "active")
 TSR_FIELDS = ("login", "name", "email", "level", "active")
 
 
-def _rep_values(given: dict[str, Any], model: type, current: Any) -> dict[str, Any]:
+def _rep_values(given: dict[str, Any], model: type[Tsr | Csr], current: Any) -> dict[str, Any]:
     is_tsr = model is Tsr
     _check_fields(given, TSR_FIELDS if is_tsr else CSR_FIELDS, "TSR" if is_tsr else "CSR")
     out: dict[str, Any] = {}
@@ -581,7 +581,7 @@ def _guard_last_tsr3(t: Tsr, level: int, active: bool) -> None:
                                    "TSR3 first")
 
 
-def _add_rep(user: User, model: type, values: dict[str, Any]) -> Any:
+def _add_rep(user: User, model: type[Tsr | Csr], values: dict[str, Any]) -> Any:
     user.require("manage")
     kind = "tsr" if model is Tsr else "csr"
     if not str(values.get("login") or "").strip():
@@ -598,7 +598,7 @@ def _add_rep(user: User, model: type, values: dict[str, Any]) -> Any:
     return r
 
 
-def _edit_rep(user: User, model: type, login: str, changes: dict[str, Any]) -> Any:
+def _edit_rep(user: User, model: type[Tsr | Csr], login: str, changes: dict[str, Any]) -> Any:
     user.require("manage")
     kind = "tsr" if model is Tsr else "csr"
     snapf = tsr_dict if kind == "tsr" else csr_dict
@@ -618,7 +618,7 @@ def _edit_rep(user: User, model: type, login: str, changes: dict[str, Any]) -> A
     return r
 
 
-def _remove_rep(user: User, model: type, login: str, purge: bool) -> Removal:
+def _remove_rep(user: User, model: type[Tsr | Csr], login: str, purge: bool) -> Removal:
     user.require("manage")
     kind = "tsr" if model is Tsr else "csr"
     snapf = tsr_dict if kind == "tsr" else csr_dict
@@ -670,7 +670,7 @@ def remove_tsr(user: User, login: str, *, purge: bool = False) -> Removal:
     return _remove_rep(user, Tsr, login, purge)
 
 
-def _list_reps(model: type, owned_fk: Any, text: str, include_inactive: bool,
+def _list_reps(model: type[Tsr | Csr], owned_fk: Any, text: str, include_inactive: bool,
                row: Any) -> list[dict[str, Any]]:
     """CSRs or TSRs by login; ``row(rep, count)`` builds a row from the rep and how many
     rows point at it through ``owned_fk`` (Customer.csr, Server.tsr)."""

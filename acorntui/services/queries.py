@@ -11,6 +11,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import overload
 
 from peewee import JOIN, Case, fn
 
@@ -118,7 +119,11 @@ def _chunks(seq: list, n: int = 500) -> Iterable[list]:
         yield seq[i:i + n]
 
 
-def _as_date(value) -> dt.date | None:
+@overload
+def _as_date(value: None) -> None: ...
+@overload
+def _as_date(value: dt.date | str) -> dt.date: ...
+def _as_date(value: dt.date | str | None) -> dt.date | None:
     """Dates from raw SQL / subqueries: SQLite gives ISO text, MariaDB gives date objects."""
     if value is None or isinstance(value, dt.date):
         return value
@@ -352,7 +357,8 @@ def history_stats(night: dt.date, server_ids: list[int] | None = None
     chunks: list[list[int] | None] = (list(_chunks(server_ids)) if server_ids is not None
                                       else [None])
     for chunk in chunks:
-        where, params = f"night <= {p}", [night]
+        where = f"night <= {p}"
+        params: list[object] = [night]
         if chunk is not None:
             where += f" AND server_id IN ({', '.join([p] * len(chunk))})"
             params += chunk
@@ -388,13 +394,15 @@ def history_stats(night: dt.date, server_ids: list[int] | None = None
         for sid, max_gap in db.execute_sql(sql, params + list(GOOD_STATUSES)).fetchall():
             out[sid].longest_bad_streak = max(int(max_gap) - 1, 0)
     for sid, st in out.items():
-        st.nights = (night - st.first_night).days + 1
+        first = st.first_night
+        assert first is not None  # every server in ``out`` has at least one result
+        st.nights = (night - first).days + 1
         st.missing = st.nights - (st.good + st.failed + st.incomplete + st.fetch_failed)
         if st.last_good is None:
             st.current_bad_streak = st.longest_bad_streak = st.nights
             continue
         st.current_bad_streak = (night - st.last_good).days
-        leading = (first_good[sid] - st.first_night).days
+        leading = (first_good[sid] - first).days
         st.longest_bad_streak = max(st.longest_bad_streak, st.current_bad_streak, leading)
     return out
 

@@ -106,7 +106,8 @@ def _port(field: str, text: str | None) -> int | None:
     return n
 
 
-def plan(server: dict[str, Any], *, os_kind: str | None = None,
+# a straight run of field checks, each raising a ScriptError that names its field
+def plan(server: dict[str, Any], *, os_kind: str | None = None,  # noqa: C901
          remote_dir: str | None = None, default_report: str = "") -> ScriptPlan:
     """Validate a server's settings (``manage.server_dict`` shape) into a ScriptPlan."""
     kind = os_kind or os_kind_for(server.get("os", ""))

@@ -48,6 +48,21 @@ def _night(text: str | None) -> dt.date | None:
         raise UsageError(f"--night: {text!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _check_args(args) -> None:
+    if not args.kind:
+        raise UsageError("which report? nightly, history or failures (or --resend FILE)")
+    if args.days is not None and args.days < 1:
+        raise UsageError("--days must be 1 or more")
+    if args.days is not None and args.kind == "nightly":
+        raise UsageError("--days applies to failures and history, not nightly")
+    if args.server and args.kind != "history":
+        raise UsageError("--server applies to the history report")
+    if args.server and "/" not in args.server:
+        raise UsageError(f"--server: {args.server!r} is not CUSTOMER/SERVER")
+    if args.max_files < 0:
+        raise UsageError("--max-files must be 0 or more")
+
+
 def handler(args, ctx) -> int:
     from acorntui.reports import mail
     from acorntui.reports.build import safe
@@ -63,18 +78,7 @@ def handler(args, ctx) -> int:
             return 1
         print(f"sent {out.subject!r} to {safe(', '.join(out.to))}; removed {args.resend}")
         return 0
-    if not args.kind:
-        raise UsageError("which report? nightly, history or failures (or --resend FILE)")
-    if args.days is not None and args.days < 1:
-        raise UsageError("--days must be 1 or more")
-    if args.days is not None and args.kind == "nightly":
-        raise UsageError("--days applies to failures and history, not nightly")
-    if args.server and args.kind != "history":
-        raise UsageError("--server applies to the history report")
-    if args.server and "/" not in args.server:
-        raise UsageError(f"--server: {args.server!r} is not CUSTOMER/SERVER")
-    if args.max_files < 0:
-        raise UsageError("--max-files must be 0 or more")
+    _check_args(args)
     night = _night(args.night)
 
     from acorntui.reports.build import ReportError, build_report, render
