@@ -312,3 +312,56 @@ def test_default_cutoff_is_noon():
     assert night_of(dt.datetime(2026, 11, 26, 12, 1)) == dt.date(2026, 11, 26)
     assert current_night(dt.datetime(2026, 11, 26, 11, 59)) == dt.date(2026, 11, 25)
     assert current_night(dt.datetime(2026, 11, 26, 12, 1)) == dt.date(2026, 11, 26)
+
+
+# -- server references and file times ------------------------------------------------------------
+
+@pytest.mark.parametrize("path, ref", [
+    ("/srv/spool/acme/fs1.out", ("acme", "fs1")),
+    ("/srv/spool/acme/fs1.out.bak", ("acme", "fs1.out.bak")),  # only a final .out is dropped
+    ("/srv/spool/acme/fs1.log", ("acme", "fs1.log")),
+    ("fs1.out", ("unknown", "fs1")),  # a bare file name: no customer folder to name
+])
+def test_customer_and_server_from_a_log_path(path, ref):
+    from acorntui.core.refs import customer_server_from_path
+
+    assert customer_server_from_path(Path(path)) == ref
+
+
+def test_a_log_given_without_its_customer_folder_is_recorded_under_unknown(sqlite_db, tmp_path,
+                                                                           monkeypatch):
+    (tmp_path / "fs1.out").write_text(CLEAN_309)
+    ts = (NOW - HOUR).timestamp()
+    os.utime(tmp_path / "fs1.out", (ts, ts))
+    monkeypatch.chdir(tmp_path)
+    out = Ingestor(now=NOW).ingest_file("fs1.out")
+    assert (out.action, out.customer, out.server) == ("created", "unknown", "fs1")
+    assert Server.get().customer.name == "unknown"
+
+
+@pytest.mark.parametrize("rel, ref", [
+    ("acme/fs1.out", ("acme", "fs1")),
+    ("acme/fs1.out.out", ("acme", "fs1.out")),
+    ("acme/fs1.log", None),
+    ("acme/fs1", None),
+    ("fs1.out", None),
+    ("spool/acme/fs1.out", None),  # a deeper path is not a <customer>/<server>.out reference
+    ("a/b/c", None),
+])
+def test_split_rel_accepts_only_customer_slash_server_out(rel, ref):
+    from acorntui.core.refs import rel_of, split_rel
+
+    assert split_rel(rel) == ref
+    if ref is not None:
+        assert rel_of(*ref) == rel
+
+
+def test_log_times_are_whole_seconds(sqlite_db, tmp_path):
+    """A log's mtime is kept to the whole second on both backends (MariaDB's DATETIME keeps no
+    fraction), so the same log compares and shows alike on SQLite and MariaDB."""
+    from acorntui.core.nights import local_from_epoch
+
+    written = dt.datetime(2026, 11, 26, 2, 30, 5, 750000)
+    assert local_from_epoch(written.timestamp()) == dt.datetime(2026, 11, 26, 2, 30, 5)
+    r = _ingest_one(tmp_path, CLEAN_309, written)
+    assert r.log_mtime == dt.datetime(2026, 11, 26, 2, 30, 5)
