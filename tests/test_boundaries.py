@@ -365,3 +365,126 @@ def test_log_times_are_whole_seconds(sqlite_db, tmp_path):
     assert local_from_epoch(written.timestamp()) == dt.datetime(2026, 11, 26, 2, 30, 5)
     r = _ingest_one(tmp_path, CLEAN_309, written)
     assert r.log_mtime == dt.datetime(2026, 11, 26, 2, 30, 5)
+
+
+# -- fetch failed: our own pull failed ------------------------------------------------------------
+
+def test_fetch_failed_is_recorded_with_the_reason(sqlite_db):
+    from acorntui.services.ingest import record_fetch_failed
+
+    r = record_fetch_failed("acme", "fs1", NIGHT, "cannot connect to root@192.0.2.1")
+    stored = Result.get_by_id(r.id)
+    assert (stored.night, stored.code, stored.status, stored.reason) == (
+        NIGHT, -2, "fetch_failed", "fetch failed: cannot connect to root@192.0.2.1")
+    assert stored.parsed_at is not None
+    # a long driver message is cut to the column's 255 characters, never an error
+    r2 = record_fetch_failed("acme", "fs2", NIGHT, "x" * 400)
+    assert Result.get_by_id(r2.id).reason == ("fetch failed: " + "x" * 400)[:255]
+
+
+def test_fetch_failed_replaces_missing_but_never_a_real_log(sqlite_db, tmp_path):
+    from acorntui.services.ingest import record_fetch_failed
+
+    c = Customer.create(name="acme", display_name="Acme")
+    fs1 = Server.create(customer=c, name="fs1")
+    Server.create(customer=c, name="fs2")
+    missing = Ingestor(now=NOW).record_missing(NIGHT)
+    assert missing == ["acme/fs1", "acme/fs2"]
+    before = Result.get(Result.server == fs1)
+    r = record_fetch_failed("acme", "fs1", NIGHT, "host key changed")
+    assert r.id == before.id  # the missing row becomes the fetch failure, no second row
+    assert (r.code, r.status, r.reason) == (-2, "fetch_failed", "fetch failed: host key changed")
+    assert r.parsed_at >= before.parsed_at
+    rows = {(x.server.name, x.status, x.reason) for x in Result.select()}
+    assert rows == {("fs1", "fetch_failed", "fetch failed: host key changed"),
+                    ("fs2", "incomplete", "missing")}  # the other server is left alone
+    # a result from a real log stays: the log we have says more than our failed pull
+    out = Ingestor(now=NOW).ingest_file(
+        write_log(tmp_path, "acme", "fs1", CLEAN_309, dt.datetime(2026, 11, 26, 2, 30)))
+    assert (out.action, out.night, out.result_id) == ("replaced", NIGHT, r.id)
+    real = Result.get_by_id(out.result_id)
+    assert record_fetch_failed("acme", "fs1", NIGHT, "timeout") is None
+    assert (Result.get_by_id(real.id).status, Result.get_by_id(real.id).reason) == ("ok", "")
+
+
+# -- re-evaluation: which results an exception change touches -------------------------------------
+
+N1, N2 = NIGHT - dt.timedelta(days=1), NIGHT
+
+
+@pytest.fixture
+def two_nights(sqlite_db, tmp_path):
+    """acme/fs1, acme/fs2 and beta/bk1, each failed (code 23, the .pst) on two nights, and a
+    code-12 failure naming the same file; then a global exception for the .pst that nothing
+    has re-evaluated yet."""
+    for night, when in ((N1, dt.datetime(2026, 11, 25, 2, 30)),
+                        (N2, dt.datetime(2026, 11, 26, 2, 30))):
+        root = tmp_path / str(night)
+        ing = Ingestor(now=NOW, max_age_hours=0)  # not stale: each log keeps its own night
+        for cust, srv in (("acme", "fs1"), ("acme", "fs2"), ("beta", "bk1")):
+            out = ing.ingest_file(write_log(root, cust, srv, FAIL_ONE, when))
+            assert (out.night, out.status) == (night, "failed")
+    code12 = FAIL_ONE.replace("(code 23)", "(code 12)")
+    assert "(code 12)" in code12
+    out = Ingestor(now=NOW).ingest_file(write_log(tmp_path / "c12", "gamma", "g1", code12,
+                                                  dt.datetime(2026, 11, 26, 2, 30)))
+    assert (out.code, out.status) == (12, "failed")
+    _exception(None)
+
+    def state():
+        return {(r.server.name, r.night): r.status for r in Result.select()}
+    return state
+
+
+def _ids(*names):
+    return [Server.get(Server.name == n).id for n in names]
+
+
+def test_reevaluate_one_server_touches_its_latest_night_only(two_nights):
+    from acorntui.services.ingest import reevaluate
+
+    assert reevaluate(server_ids=_ids("fs1")) == 1
+    s = two_nights()
+    assert s[("fs1", N2)] == "ok_with_exceptions"
+    assert s[("fs1", N1)] == s[("fs2", N2)] == s[("bk1", N2)] == "failed"
+
+
+def test_reevaluate_by_customer_and_by_both(two_nights):
+    from acorntui.services.ingest import reevaluate
+
+    beta = Customer.get(Customer.name == "beta").id
+    assert reevaluate(customer_ids=[beta]) == 1
+    assert two_nights()[("bk1", N2)] == "ok_with_exceptions"
+    assert two_nights()[("fs1", N2)] == "failed"
+    # servers and customers together: either one is enough (fs2, and acme's fs1)
+    acme = Customer.get(Customer.name == "acme").id
+    assert reevaluate(server_ids=_ids("fs2"), customer_ids=[acme]) == 2
+    s = two_nights()
+    assert s[("fs1", N2)] == s[("fs2", N2)] == "ok_with_exceptions"
+    assert s[("fs1", N1)] == "failed"
+
+
+def test_reevaluate_all_nights_and_since(two_nights):
+    from acorntui.services.ingest import reevaluate
+
+    assert reevaluate(server_ids=_ids("fs1"), all_nights=True) == 2
+    assert two_nights()[("fs1", N1)] == two_nights()[("fs1", N2)] == "ok_with_exceptions"
+    assert reevaluate(since=N2) == 2  # fs2 and bk1 on N2; fs1's N2 is already right
+    s = two_nights()
+    assert s[("fs2", N2)] == s[("bk1", N2)] == "ok_with_exceptions"
+    assert s[("fs2", N1)] == s[("bk1", N1)] == "failed"
+    assert reevaluate(since=N1) == 2  # the night itself counts: fs2 and bk1 on N1
+    assert set(two_nights().values()) == {"ok_with_exceptions", "failed"}
+    assert two_nights()[("g1", N2)] == "failed"
+
+
+def test_reevaluate_leaves_other_codes_alone(two_nights):
+    """An exception covers file errors of a 23 only: a code-12 failure that names the same
+    file stays failed, and its failure is not marked excepted."""
+    from acorntui.services.ingest import reevaluate
+
+    reevaluate(all_nights=True)
+    g1 = Result.get(Result.server == _ids("g1")[0])
+    assert g1.status == "failed" and g1.excepted_count == 0
+    assert [f.excepted for f in Failure.select().where(Failure.result == g1.id)] == [False]
+    assert two_nights()[("fs1", N1)] == "ok_with_exceptions"
