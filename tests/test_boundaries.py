@@ -488,3 +488,90 @@ def test_reevaluate_leaves_other_codes_alone(two_nights):
     assert g1.status == "failed" and g1.excepted_count == 0
     assert [f.excepted for f in Failure.select().where(Failure.result == g1.id)] == [False]
     assert two_nights()[("fs1", N1)] == "ok_with_exceptions"
+
+
+# -- exception matching: which rule covers which file ---------------------------------------
+
+def _rule(rid, scope="global", pattern=PST, server_id=None, customer_id=None, **kw):
+    from acorntui.core.status import ExceptionRule
+
+    return ExceptionRule(id=rid, scope=scope, server_id=server_id, customer_id=customer_id,
+                         path_pattern=pattern, **kw)
+
+
+def test_a_server_or_customer_rule_covers_only_its_own():
+    from acorntui.core.status import match_exception
+
+    srv = _rule(1, "server", server_id=10)
+    cust = _rule(2, "customer", customer_id=5)
+    assert match_exception([srv], 5, 10, PST).id == 1
+    assert match_exception([srv], 5, 11, PST) is None  # another server of the same customer
+    assert match_exception([cust], 5, 11, PST).id == 2
+    assert match_exception([cust], 6, 12, PST) is None  # another customer's server
+    # an inactive rule never covers, even the right server
+    assert match_exception([_rule(3, "server", server_id=10, active=False)], 5, 10, PST) is None
+
+
+def test_an_expired_rule_does_not_hide_a_later_one():
+    from acorntui.core.status import match_exception
+
+    rules = [_rule(1, expires_at=dt.date(2026, 11, 1)), _rule(2)]
+    assert match_exception(rules, 5, 10, PST, on=NIGHT).id == 2
+    assert match_exception(rules[:1], 5, 10, PST, on=NIGHT) is None
+
+
+@pytest.mark.parametrize("pattern, path, covered", [
+    ("Mail/outlook.pst", PST, True),              # no leading * or /: matched at any depth
+    ("shares/Mail/*.pst", PST, True),
+    ("Mail/outlook.pst", "/cygdrive/E/shares/OldMail/outlook.pst", False),  # whole names only
+    ("/cygdrive/E/shares/Mail/outlook.pst", PST, True),  # leading /: the whole path
+    ("/Mail/outlook.pst", PST, False),
+    ("/Mail/outlook.pst", "/data//Mail/outlook.pst", False),
+    ("*.pst", PST, True),
+    ("*.PST", PST, True),                          # Windows: case does not matter
+    ("*\\Mail\\outlook.pst", PST, True),            # nor which slash
+    ("C:/Users/tess/mail.pst", "C:\\Users\\tess\\mail.pst", True),
+    ("", PST, False),                              # an empty pattern covers nothing
+])
+def test_path_patterns(pattern, path, covered):
+    from acorntui.core.status import match_exception, pattern_matches
+
+    assert pattern_matches(pattern, path) is covered
+    assert (match_exception([_rule(1, pattern=pattern)], 5, 10, path) is not None) is covered
+
+
+# -- ingest_paths: files, folders, the night ------------------------------------------------
+
+def test_files_given_one_by_one_mark_nothing_missing(sqlite_db, tmp_path):
+    c = Customer.create(name="acme", display_name="Acme")
+    Server.create(customer=c, name="silent")
+    log = write_log(tmp_path, "acme", "fs1", CLEAN_309, NOW - HOUR)
+    report = Ingestor(now=NOW).ingest_paths([log])
+    assert report.missing == []
+    assert [(r.server.name, r.status) for r in Result.select()] == [("fs1", "ok")]
+    # a folder (a spool) does mark the silent server missing
+    report = Ingestor(now=NOW).ingest_paths([tmp_path])
+    assert report.missing == ["acme/silent"]
+
+
+def test_a_file_named_otherwise_is_still_a_log_and_a_folder_named_out_is_not_a_spool(
+        sqlite_db, tmp_path):
+    log = write_log(tmp_path, "acme", "fs1", CLEAN_309, NOW - HOUR)
+    other = log.with_name("fs1.log")
+    log.rename(other)
+    report = Ingestor(now=NOW).ingest_paths([other])
+    assert [(o.action, o.server) for o in report.outcomes] == [("created", "fs1.log")]
+    folder = tmp_path / "acme" / "box.out"
+    folder.mkdir()
+    report = Ingestor(now=NOW).ingest_paths([folder])
+    assert [(o.action, o.server) for o in report.outcomes] == [("error", "box")]
+    assert str(folder) in report.outcomes[0].error
+
+
+def test_a_night_given_holds_every_file(sqlite_db, tmp_path):
+    """`ingest --night`: every log goes to that night, whatever its mtime says."""
+    write_log(tmp_path, "acme", "fs1", CLEAN_309, NOW - HOUR)
+    other = dt.date(2026, 11, 20)
+    report = Ingestor(now=NOW).ingest_paths([tmp_path], night=other)
+    assert report.night == other
+    assert [(r.server.name, r.night) for r in Result.select()] == [("fs1", other)]
