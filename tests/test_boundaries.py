@@ -575,3 +575,58 @@ def test_a_night_given_holds_every_file(sqlite_db, tmp_path):
     report = Ingestor(now=NOW).ingest_paths([tmp_path], night=other)
     assert report.night == other
     assert [(r.server.name, r.night) for r in Result.select()] == [("fs1", other)]
+
+
+# -- status and the reason a user reads ------------------------------------------------------
+
+@pytest.mark.parametrize("code, reason, errors, excepted, unrec, expect", [
+    (0, "", 0, 0, 0, ("ok", "")),
+    (24, "", 0, 0, 0, ("ok", "")),
+    (-2, "stale", 0, 0, 0, ("incomplete", "stale")),
+    (-2, "", 0, 0, 0, ("incomplete", "incomplete")),
+    (23, "", 2, 2, 0, ("ok_with_exceptions", "")),
+    (23, "", 1, 0, 0, ("failed", "1 file error not excepted")),
+    (23, "", 2, 0, 0, ("failed", "2 file errors not excepted")),
+    (23, "", 3, 1, 0, ("failed", "2 file errors not excepted")),
+    (23, "", 3, 2, 1, ("failed", "1 unrecognised error line")),
+    (23, "", 4, 1, 2, ("failed", "1 file error not excepted, 2 unrecognised error lines")),
+    (23, "", 1, 0, 1, ("failed", "unrecognised errors")),
+    (12, "", 0, 0, 0, ("failed", "")),
+    (12, "connection died", 0, 0, 0, ("failed", "connection died")),
+])
+def test_status_and_reason(code, reason, errors, excepted, unrec, expect):
+    from acorntui.core.status import compute_status
+
+    assert compute_status(code, reason, errors, excepted, unrec) == expect
+    if unrec == 0:  # the callers that know of no unrecognised lines leave it out
+        assert compute_status(code, reason, errors, excepted) == expect
+
+
+def test_a_message_pattern_narrows_an_exception(sqlite_db, tmp_path):
+    """An exception with a message pattern covers a file only when rsync's message matches;
+    the result counts exactly the files it covers."""
+    _exception(None, pattern="*.pst", message_pattern="*Permission denied*")
+    _exception(None, pattern="*.qbw", message_pattern="*No such file*")
+    r = _ingest_one(tmp_path, FAIL_309, dt.datetime(2026, 11, 26, 2, 30))
+    flags = {f.path: f.excepted for f in Failure.select()}
+    assert flags == {PST: True, QBW: False}
+    assert (r.status, r.reason, r.error_count, r.excepted_count) == (
+        "failed", "1 file error not excepted", 2, 1)
+
+
+def test_unrecognised_error_lines_keep_a_covered_23_failed(sqlite_db, tmp_path):
+    odd = "rsync: read errors mapping something odd happened here (5)"
+    text = FAIL_309.replace("\r\n\r\nsent", f"\r\n{odd}\r\n\r\nsent")
+    _exception(None, pattern="*.pst")
+    _exception(None, pattern="*.qbw")
+    r = _ingest_one(tmp_path, text, dt.datetime(2026, 11, 26, 2, 30))
+    assert (r.status, r.reason, r.error_count, r.excepted_count) == (
+        "failed", "1 unrecognised error line", 3, 2)
+    assert [(f.path, f.kind) for f in Failure.select().where(Failure.excepted == False)  # noqa: E712
+            ] == [("", "unrecognised")]
+
+
+def test_another_code_keeps_no_reason_of_its_own(sqlite_db, tmp_path):
+    text = FAIL_ONE.replace("(code 23)", "(code 12)")
+    r = _ingest_one(tmp_path, text, dt.datetime(2026, 11, 26, 2, 30))
+    assert (r.code, r.status, r.reason) == (12, "failed", "")
