@@ -33,8 +33,9 @@ cannot kill a mutant; that only makes the score lower, never higher.
 
 Prints killed / survived / timeout / no tests per module and the overall score
 (killed + timeout) / all, then (with ``--survivors``) each surviving mutant's diff.
-``--keep`` reuses the work folder: only mutants without a verdict, and the ones named with
-``--only``, run again (mutmut picks up new tests by itself).
+``--keep`` reuses the work folder: only mutants without a verdict, the ones named with
+``--only``, or with ``--recheck`` every one not killed last time, run again (mutmut picks up new
+tests by itself).
 """
 
 from __future__ import annotations
@@ -187,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="reuse the work folder's verdicts; re-run only unchecked mutants")
     ap.add_argument("--only", action="append", default=[],
                     help="with --keep: re-run these mutant names/globs (repeatable)")
+    ap.add_argument("--recheck", action="store_true",
+                    help="with --keep: re-run every mutant not killed last time (after adding "
+                    "tests)")
     ap.add_argument("--survivors", action="store_true", help="print each survivor's diff")
     ap.add_argument("--report", action="store_true", help="only print the last run's figures")
     args = ap.parse_args(argv)
@@ -206,7 +210,10 @@ def main(argv: list[str] | None = None) -> int:
         work.mkdir(parents=True, exist_ok=True)
         stage(work, modules)
         names = args.only or [g for m in modules for g in MODULES[m][1]]
-        if args.keep and not args.only:
+        if args.keep and args.recheck:
+            names = [n for found in verdicts(work, modules).values()
+                     for n, v in found.items() if v not in ("killed", "timeout")]
+        elif args.keep and not args.only:
             names = []  # mutmut then runs every mutant that has no verdict yet
         env = dict(os.environ)
         env.pop("ACORN_REQUIRE_INTEGRATION", None)
