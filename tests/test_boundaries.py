@@ -456,12 +456,21 @@ def test_reevaluate_by_customer_and_by_both(two_nights):
     assert reevaluate(customer_ids=[beta]) == 1
     assert two_nights()[("bk1", N2)] == "ok_with_exceptions"
     assert two_nights()[("fs1", N2)] == "failed"
-    # servers and customers together: either one is enough (fs2, and acme's fs1)
-    acme = Customer.get(Customer.name == "acme").id
-    assert reevaluate(server_ids=_ids("fs2"), customer_ids=[acme]) == 2
+    # servers and customers together: either one is enough (fs1, and gamma's g1 is not a 23)
+    gamma = Customer.get(Customer.name == "gamma").id
+    assert reevaluate(server_ids=_ids("fs1"), customer_ids=[gamma]) == 1
     s = two_nights()
-    assert s[("fs1", N2)] == s[("fs2", N2)] == "ok_with_exceptions"
-    assert s[("fs1", N1)] == "failed"
+    assert s[("fs1", N2)] == "ok_with_exceptions" and s[("fs2", N2)] == "failed"
+
+
+def test_reevaluate_by_servers_and_customers_together(two_nights):
+    from acorntui.services.ingest import reevaluate
+
+    beta = Customer.get(Customer.name == "beta").id
+    assert reevaluate(server_ids=_ids("fs1"), customer_ids=[beta]) == 2
+    s = two_nights()
+    assert s[("fs1", N2)] == s[("bk1", N2)] == "ok_with_exceptions"
+    assert s[("fs2", N2)] == s[("fs1", N1)] == "failed"
 
 
 def test_reevaluate_all_nights_and_since(two_nights):
@@ -630,3 +639,38 @@ def test_another_code_keeps_no_reason_of_its_own(sqlite_db, tmp_path):
     text = FAIL_ONE.replace("(code 23)", "(code 12)")
     r = _ingest_one(tmp_path, text, dt.datetime(2026, 11, 26, 2, 30))
     assert (r.code, r.status, r.reason) == (12, "failed", "")
+
+
+def test_a_rule_whose_message_does_not_match_does_not_hide_a_later_one():
+    from acorntui.core.status import match_exception
+
+    msg = f'rsync: send_files failed to open "{PST}": Permission denied (13)'
+    rules = [_rule(1, pattern="*.pst", message_pattern="*No such file*"), _rule(2, "global")]
+    assert match_exception(rules, 5, 10, PST, msg).id == 2
+    assert match_exception(rules[:1], 5, 10, PST, msg) is None
+
+
+def test_adding_an_exception_reevaluates_with_messages_and_unrecognised_lines(sqlite_db,
+                                                                              tmp_path):
+    """The re-evaluation an exception change runs (no log re-read) applies the same rules as
+    ingest: message patterns, and error lines that name no file keep a 23 failed."""
+    from acorntui.services import exceptions as er
+    from acorntui.services.roles import User
+
+    tess = User("tess", "tsr3", "Tess", 3)
+    odd = "rsync: read errors mapping something odd happened here (5)"
+    text = FAIL_309.replace("\r\n\r\nsent", f"\r\n{odd}\r\n\r\nsent")
+    r = _ingest_one(tmp_path, text, dt.datetime(2026, 11, 26, 2, 30))
+    assert (r.status, r.reason) == ("failed", "2 file errors not excepted, "
+                                    "1 unrecognised error line")
+    er.add_exception(tess, er.ExceptionInput(scope="global", path_pattern="*.pst",
+                                             message_pattern="*Permission denied*"))
+    er.add_exception(tess, er.ExceptionInput(scope="global", path_pattern="*.qbw",
+                                             message_pattern="*No such file*"))
+    r = Result.get_by_id(r.id)
+    assert (r.status, r.reason, r.excepted_count) == (
+        "failed", "1 file error not excepted, 1 unrecognised error line", 1)
+    assert {f.path: f.excepted for f in Failure.select()} == {PST: True, QBW: False, "": False}
+    er.add_exception(tess, er.ExceptionInput(scope="global", path_pattern="*.qbw"))
+    r = Result.get_by_id(r.id)
+    assert (r.status, r.reason, r.excepted_count) == ("failed", "1 unrecognised error line", 2)
