@@ -131,10 +131,17 @@ def stage(work: Path, modules: list[str]) -> None:
     text = "[tool.pytest.ini_options]\n" + _toml(pytest_ini["ini_options"]) + "\n"
     text += "[tool.mutmut]\n" + _toml(conf)
     (work / "pyproject.toml").write_text(text)
-    # mutmut copies tests/ and pyproject.toml into mutants/ itself; refresh the copies
+    # mutmut copies tests/ and pyproject.toml into mutants/ itself; refresh the copies, and
+    # drop its copies of the files it does not mutate (it never copies over an existing file,
+    # so after a `git pull` they would be stale)
     mutants = work / "mutants"
     if mutants.exists():
         shutil.rmtree(mutants / "tests", ignore_errors=True)
+        keep = set(conf["only_mutate"])
+        for f in (mutants / "acorntui").rglob("*"):
+            rel = f.relative_to(mutants).as_posix()
+            if f.is_file() and not rel.endswith(".meta") and rel not in keep:
+                f.unlink()
 
 
 def _toml(d: dict) -> str:
