@@ -30,6 +30,7 @@ def exit_status(exc: BaseException) -> int | None:
     from acorntui.config import ConfigError
     from acorntui.core.parser import ParseError
     from acorntui.db.connection import BadDatabaseURL, DatabaseUnavailable
+    from acorntui.jobs.demo import NotADemoDatabase
     from acorntui.services.exceptions import ExceptionInputError
     from acorntui.services.manage import ManageInputError
     from acorntui.services.roles import PermissionDenied
@@ -39,7 +40,8 @@ def exit_status(exc: BaseException) -> int | None:
     if isinstance(exc, PermissionDenied):
         return EXIT_REFUSED
     if isinstance(exc, UsageError | BadDatabaseURL | ConfigError | ParseError | ManageInputError
-                  | ExceptionInputError | ScriptError | ActionInputError):
+                  | ExceptionInputError | ScriptError | ActionInputError
+                  | NotADemoDatabase):
         return EXIT_USAGE
     if isinstance(exc, DatabaseUnavailable | peewee.DatabaseError | peewee.InterfaceError):
         return EXIT_FAILED

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from acorntui.db.models import Customer, Result, Server, Tsr, Update
 from test_manage import run
 
@@ -54,7 +55,7 @@ def test_every_cli_change_leaves_exactly_one_audit_row(sqlite_db, sqlite_url):
 
 def test_audit_command_filters_and_formats(sqlite_db, sqlite_url):
     _setup(sqlite_url)
-    boss, tom = lookup("boss"), lookup("tom")
+    tom = lookup("tom")
     s1 = manage.get_server("acme/fs1")
     actions.add_note(tom, s1.id, "customer says the NAS was off")
     old = Update.create(login="ghost", action="note", details="ancient",
@@ -79,9 +80,12 @@ def test_audit_command_filters_and_formats(sqlite_db, sqlite_url):
     assert p.returncode == 2 and "since:" in p.stderr
     # untrusted text is shown literally: an escape sequence in a note cannot reach the terminal
     actions.add_note(tom, s1.id, "evil \x1b[2J note")
+    rows_before = Update.select().count()
     p = run(sqlite_url, "tom", "audit", "--limit", "1")
     assert "\x1b" not in p.stdout and "evil" in p.stdout
-    assert boss.login == "boss" and Customer.select().count() == 1
+    # reading the trail changes nothing: no audit row for the reads, nothing else touched
+    assert Update.select().count() == rows_before
+    assert [c.name for c in Customer.select()] == ["acme"]
 
 
 def test_audit_rows_text_filter_and_server_label(sqlite_db, sqlite_url):
@@ -89,3 +93,55 @@ def test_audit_rows_text_filter_and_server_label(sqlite_db, sqlite_url):
     rows = manage.audit_rows(text="fs2")
     assert [r["action"] for r in rows] == ["server.add"] and rows[0]["server"] == "acme/fs2"
     assert manage.audit_rows(action="tsr", login="boss")[0]["action"] == "tsr.add"
+
+
+def _refuse_audit_rows(action: str) -> None:
+    """A real SQLite trigger that makes storing this audit row fail, inside the change's own
+    transaction: the change is written first, the audit insert then aborts."""
+    from acorntui.db.models import database_proxy
+
+    database_proxy.obj.execute_sql(
+        "CREATE TRIGGER refuse_audit BEFORE INSERT ON updates "
+        f"WHEN NEW.action = '{action}' BEGIN SELECT RAISE(ABORT, 'audit store refused'); END")
+
+
+def test_a_change_whose_audit_row_fails_is_not_stored(sqlite_db, sqlite_url):
+    from acorntui.db.models import Exception_
+    from peewee import IntegrityError
+
+    from acorntui.services import exceptions as er
+
+    _setup(sqlite_url)
+    boss, tom = lookup("boss"), lookup("tom")
+    rows_before = Update.select().count()
+    shown = Customer.get(Customer.name == "acme").display_name
+    assert shown != "Acme Ltd"
+    _refuse_audit_rows("customer.edit")
+    with pytest.raises(IntegrityError, match="audit store refused"):
+        manage.edit_customer(boss, "acme", display_name="Acme Ltd")
+    # neither the change nor its audit row: the customer is as it was
+    assert Customer.get(Customer.name == "acme").display_name == shown
+    assert Update.select().count() == rows_before
+
+    sqlite_db.execute_sql("DROP TRIGGER refuse_audit")
+    _refuse_audit_rows("exception.add")
+    with pytest.raises(IntegrityError, match="audit store refused"):
+        er.add_exception(tom, er.ExceptionInput(scope="global", path_pattern="*.pst"))
+    assert Exception_.select().count() == 0
+    assert Update.select().count() == rows_before
+
+    # the same through the command line: exit 1, the reason said, nothing stored
+    sqlite_db.execute_sql("DROP TRIGGER refuse_audit")
+    _refuse_audit_rows("customer.edit")
+    p = run(sqlite_url, "boss", "customer", "edit", "acme", "--display-name", "Acme Ltd")
+    assert p.returncode == 1, (p.returncode, p.stdout, p.stderr)
+    assert "audit store refused" in p.stderr
+    assert Customer.get(Customer.name == "acme").display_name == shown
+    assert Update.select().count() == rows_before
+
+    # once the audit can be stored again, the same edit goes through with its one row
+    sqlite_db.execute_sql("DROP TRIGGER refuse_audit")
+    manage.edit_customer(boss, "acme", display_name="Acme Ltd")
+    assert Customer.get(Customer.name == "acme").display_name == "Acme Ltd"
+    assert [u.action for u in Update.select().where(Update.id > 0)
+            .order_by(Update.id)][rows_before:] == ["customer.edit"]

@@ -318,11 +318,34 @@ def test_console_in_tmux(hostile_template, tmp_path):
                 time.sleep(0.2)
             raise AssertionError(f"{needle!r} not on screen:\n{capture()}")
 
+        def plain() -> str:
+            return subprocess.run([*tmux, "capture-pane", "-p", "-t", "x"],
+                                  capture_output=True, text=True).stdout
+
+        def wait_plain(*needles: str, timeout: float = 20) -> str:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                text = plain()
+                if all(n in text for n in needles):
+                    return text
+                time.sleep(0.2)
+            raise AssertionError(f"{needles!r} not on screen:\n{plain()}")
+
         screen = wait_text("\\x1b]0;pwned\\x07")
         assert "[red]cust" in screen
-        subprocess.run([*tmux, "send-keys", "-t", "x", "/", *"srv", "Enter"], check=True)
-        time.sleep(0.5)
+        wait_plain("3 servers")
+        # as a person types: `/`, the filter box opens, then the words (keys sent in one burst
+        # right after `/` reach the grid's own bindings instead: reported, see docs/testing.md)
+        subprocess.run([*tmux, "send-keys", "-t", "x", "/"], check=True)
+        wait_plain("filter: words")
+        subprocess.run([*tmux, "send-keys", "-t", "x", *"srv", "Enter"], check=True)
+        wait_plain("filter: srv", "1 of 3 shown")
         subprocess.run([*tmux, "send-keys", "-t", "x", "Enter"], check=True)
+        # the history of the hostile server, not of acme/fs1 (which carries the same note):
+        # its name, escaped, heads the screen
+        history = wait_plain("o OK  * OK*")
+        top = history.splitlines()[0].strip()
+        assert top.startswith(f"{CUSTOMER_SHOWN}/{SERVER_SHOWN}"), top
         screen = wait_text("\\x1b]52;c;ZXZpbA==\\x07")
         title = subprocess.run([*tmux, "display-message", "-p", "-t", "x", "#{pane_title}"],
                                capture_output=True, text=True).stdout.strip()

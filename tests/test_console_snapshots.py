@@ -1,11 +1,14 @@
-"""How the key screens look at 100x30, on the fixed-date demo database (pytest-textual-snapshot;
-`pytest --snapshot-update` after an intended change)."""
+"""How the key screens look at 100x30, and the grid and a server's history at 80x24 (the
+smallest terminal the console is made for), on the fixed-date demo database
+(pytest-textual-snapshot; `pytest --snapshot-update` after an intended change, then look at the
+SVGs)."""
 
 from __future__ import annotations
 
 from test_console import demo_db, demo_template, grid_ready, make_app, wait_for  # noqa: F401
 
 SIZE = (100, 30)
+SMALL = (80, 24)
 
 
 def test_snapshot_nightly_grid(demo_db, snap_compare):  # noqa: F811
@@ -70,3 +73,26 @@ def test_snapshot_exception_form(demo_db, snap_compare):  # noqa: F811
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, ExceptionForm))
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=ready)
+
+
+async def _grid(pilot):
+    await grid_ready(pilot)
+
+
+async def _history(pilot):
+    from acorntui.screens.history import ServerHistoryScreen
+
+    screen = await grid_ready(pilot)
+    target = next(r for r in screen.grid.rows if r.status == "failed" and r.code == 23)
+    screen.grid.move_to_key(target.server_id)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ServerHistoryScreen)
+                   and pilot.app.screen.failures)
+
+
+def test_snapshot_nightly_grid_80x24(demo_db, snap_compare):  # noqa: F811
+    assert snap_compare(make_app(), terminal_size=SMALL, run_before=_grid)
+
+
+def test_snapshot_server_history_80x24(demo_db, snap_compare):  # noqa: F811
+    assert snap_compare(make_app(), terminal_size=SMALL, run_before=_history)

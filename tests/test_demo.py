@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 TODAY = dt.date(2025, 3, 15)
 
 
@@ -80,3 +82,102 @@ def test_demo_command_no_tui(tmp_path):
         [sys.executable, "-m", "acorntui", "--db", f"sqlite:///{db}", "demo", "--servers", "10",
          "--days", "3", "--no-tui"], cwd=root, capture_output=True, text=True, timeout=120)
     assert "reused" in again.stderr
+
+
+# -- the demo never touches the configured database --------------------------------------------
+
+def _real_db(path: Path) -> str:
+    """A small 'production' SQLite database with one customer; returns its sha256."""
+    import hashlib
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    con.execute("INSERT INTO customers (name) VALUES ('real-customer')")
+    con.commit()
+    con.close()
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _demo(tmp_path: Path, *args: str, env_extra: dict | None = None):
+    import os
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"),
+           "ACORN_CONFIG": str(tmp_path / "no-config.toml"), **(env_extra or {})}
+    env.pop("ACORN_DB", None)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "acorntui", *args], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("how", [
+    "ACORN_DB",
+    "config",
+    "--db",
+])
+def test_demo_never_writes_to_the_configured_database(tmp_path, how):
+    import hashlib
+    import sqlite3
+
+    real = tmp_path / "prod.db"
+    digest = _real_db(real)
+    url = f"sqlite:///{real}"
+    env, args = {}, []
+    if how == "ACORN_DB":
+        env["ACORN_DB"] = url
+    elif how == "config":
+        cfg = tmp_path / "config.toml"
+        cfg.write_text(f'[database]\nurl = "{url}"\n')
+        env["ACORN_CONFIG"] = str(cfg)
+    else:
+        args = ["--db", url]
+    out = _demo(tmp_path, *args, "demo", "--servers", "5", "--days", "2", "--no-tui",
+                env_extra=env)
+    if how == "--db":
+        # pointed straight at a database it did not build: refused by name, nothing replaced
+        assert out.returncode == 2, out.stderr
+        assert f"{real} exists and is not a demo database" in out.stderr
+        assert hashlib.sha256(real.read_bytes()).hexdigest() == digest
+        assert not (tmp_path / "data" / "acorntui" / "demo.db").exists()
+        return
+    assert out.returncode == 0, out.stderr
+    # the configured database is byte for byte what it was, with its one customer
+    assert hashlib.sha256(real.read_bytes()).hexdigest() == digest
+    con = sqlite3.connect(real)
+    assert con.execute("SELECT name FROM customers").fetchall() == [("real-customer",)]
+    con.close()
+    # the demo went to its own file in the user data directory, and says where
+    demo_db = tmp_path / "data" / "acorntui" / "demo.db"
+    assert out.stdout.strip() == f"sqlite:///{demo_db}"
+    assert demo_db.is_file() and f"demo database {demo_db}: 5 servers, 2 nights" in out.stderr
+
+
+def test_demo_rebuild_builds_again(tmp_path):
+    import sqlite3
+
+    first = _demo(tmp_path, "demo", "--servers", "5", "--days", "2", "--no-tui")
+    assert first.returncode == 0 and "built in " in first.stderr, first.stderr
+    demo_db = Path(first.stdout.strip()[len("sqlite:///"):])
+    con = sqlite3.connect(demo_db)  # a mark that only a rebuild removes
+    con.execute("CREATE TABLE zz_mark (x INTEGER)")
+    con.commit()
+    con.close()
+
+    def marked() -> bool:
+        c = sqlite3.connect(demo_db)
+        try:
+            return c.execute("SELECT count(*) FROM sqlite_master WHERE name = 'zz_mark'"
+                             ).fetchone()[0] == 1
+        finally:
+            c.close()
+
+    again = _demo(tmp_path, "demo", "--servers", "5", "--days", "2", "--no-tui")
+    assert again.returncode == 0 and "reused (built today" in again.stderr, again.stderr
+    assert marked()
+    rebuilt = _demo(tmp_path, "demo", "--servers", "5", "--days", "2", "--no-tui", "--rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "built in " in rebuilt.stderr and "reused" not in rebuilt.stderr
+    assert rebuilt.stdout.strip() == first.stdout.strip()
+    assert not marked()
+    assert f"demo database {demo_db}: 5 servers, 2 nights" in rebuilt.stderr

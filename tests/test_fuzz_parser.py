@@ -254,10 +254,17 @@ def test_fuzz_generated_logs(data):
     _seen["generated"] += 1
 
 
-def test_fuzz_figures():
-    """Report how many examples ran (the counts of the two fuzz tests above)."""
-    if _seen["mutated"]:
-        report_figures("fuzz_parser", **_seen)
+def test_fuzz_ran_its_examples_and_reached_every_verdict(request):
+    """The two fuzz tests above really ran (hypothesis can quietly give up on a strategy that
+    filters too much), and the mutated real logs reached ok, failed and incomplete, so the
+    properties were checked on each kind of verdict, not only on one. Reports the counts."""
+    ran = {item.name for item in request.session.items}
+    if not {"test_fuzz_mutated_real_logs", "test_fuzz_generated_logs"} <= ran:
+        pytest.skip("only meaningful in the same run as both fuzz tests")
+    report_figures("fuzz_parser", **_seen)
+    assert _seen["mutated"] >= N_FUZZ // 4, _seen
+    assert _seen["generated"] >= max(N_FUZZ // 4, 100) // 4, _seen
+    assert all(_seen[v] > 0 for v in ("ok", "failed", "incomplete")), _seen
 
 
 @pytest.mark.parametrize("seed", range(len(SEEDS)))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from conftest import skip_or_fail
 from smtp_server import SMTPServer, _Authenticator, _Handler, free_port
 from test_mail import SECRET, estate, outbox, write_config  # noqa: F401
 from test_reports import N
@@ -22,10 +23,13 @@ from acorntui.reports.mail import send_daily_reports
 # aiosmtpd warns about auth_require_tls=False, which the implicit-TLS server needs (see below)
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
-x509 = pytest.importorskip("cryptography.x509")
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.x509.oid import NameOID  # noqa: E402
+try:  # paramiko needs cryptography, so it is normally there; without it, skip or fail
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+except ImportError:
+    x509 = None
 
 
 def self_signed(folder: Path, name: str, *, host: str = "127.0.0.1") -> tuple[Path, Path]:
@@ -74,6 +78,8 @@ def start_tls_smtp(cert: Path, key: Path, *, mode: str) -> SMTPServer:
 
 @pytest.fixture
 def certs(tmp_path):
+    if x509 is None:
+        skip_or_fail("cryptography is not installed: no test certificates")
     folder = tmp_path / "certs"
     folder.mkdir()
     return {"server": self_signed(folder, "server"), "other": self_signed(folder, "other"),

@@ -10,6 +10,7 @@ from acorntui.db.models import Csr, Customer, Result, Server, Tsr, Update
 from acorntui.screens.audit import AuditScreen
 from acorntui.screens.management import ManagementCommands, ManagementScreen, RecordForm
 from acorntui.screens.widgets import AcornInput, FastGrid
+from test_console import palette_settled
 from textual.app import App
 from textual.widgets import Switch, TextArea
 
@@ -210,7 +211,7 @@ async def _test_command_palette_opens_management(people):
         app.action_command_palette()
         await pilot.pause()
         await pilot.press(*"Management: TSRs")
-        await pilot.pause(0.5)
+        await palette_settled(pilot, "Management: TSRs")
         await pilot.press("enter")
         await settle(app, pilot)
         screen = app.screen

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -354,20 +356,64 @@ def test_fifo_raises_parse_error_instead_of_blocking(tmp_path):
         parse_file(fifo)
 
 
-def test_unreadable_file_raises_parse_error(tmp_path, monkeypatch):
-    f = tmp_path / "locked.out"
-    f.write_bytes(b"total size is 1  speedup is 1.00\n")
-    f.chmod(0)
-    if os.access(f, os.R_OK):  # root reads mode-000 files: make open() refuse instead
-        import acorntui.core.parser as parser_module
+def _as_nobody(fn) -> tuple[str, object]:
+    """Run ``fn()`` as user nobody in a forked child: ("ok", its value) or (exception class
+    name, message), through a pipe. Mode 000 means nothing to root, so a real "permission
+    denied" needs a real unprivileged reader."""
+    import pickle
+    import pwd
 
-        def refuse(*args, **kwargs):
-            raise PermissionError(13, "Permission denied", str(f))
+    if os.geteuid() != 0:
+        from conftest import skip_or_fail
 
-        monkeypatch.setattr(parser_module, "open", refuse, raising=False)
-    with pytest.raises(ParseError, match="Permission denied") as exc:
-        parse_file(f)
-    assert str(f) in str(exc.value)
+        skip_or_fail("reading as another user needs root")
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        from conftest import skip_or_fail
+
+        skip_or_fail("there is no user 'nobody' to read as")
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: drop root for good, run, report, leave without pytest's cleanup
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            try:
+                out: tuple[str, object] = ("ok", fn())
+            except BaseException as exc:  # noqa: BLE001 - reported to the parent
+                out = (type(exc).__name__, str(exc))
+            os.write(w, pickle.dumps(out))
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as fh:
+        data = fh.read()
+    os.waitpid(pid, 0)
+    return pickle.loads(data)
+
+
+def test_unreadable_file_raises_parse_error():
+    """A log its reader may not open (mode 000, read by an unprivileged user): a ParseError
+    that names the file and says why."""
+    base = Path(tempfile.mkdtemp(prefix="acorn-unreadable-"))
+    try:
+        os.chmod(base, 0o755)  # the folder can be entered; only the file is closed
+        f = base / "locked.out"
+        f.write_bytes(b"total size is 1  speedup is 1.00\n")
+        f.chmod(0)
+        readable = base / "open.out"
+        readable.write_bytes(b"total size is 1  speedup is 1.00\n")
+        readable.chmod(0o644)
+        # the same reader reads a readable file: what refuses it is the file's mode
+        assert _as_nobody(lambda: parse_file(readable).code) == ("ok", 0)
+        kind, message = _as_nobody(lambda: parse_file(f))
+        assert kind == "ParseError", message
+        assert "Permission denied" in message and str(f) in message
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_read_error_midway_is_a_parse_error(tmp_path, monkeypatch):

@@ -15,10 +15,13 @@ tests with the long counts through these environment variables:
   ACORN_REL_DBKILLS        KILL CONNECTION rounds on MariaDB (default 1)
   ACORN_REL_REAL_TIMEOUT=1 use SQLite's real 15 s busy timeout for the "locked too long" test
   ACORN_REL_REPORT         file that receives one JSON line of figures per test
+  ACORN_CRASH_SEED         the seed of the random kill points (ACORN_REL_SEED works too);
+                           a failing test names its seed, so the same kills can be re-run
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -40,7 +43,18 @@ N_LOGS = int(os.environ.get("ACORN_REL_LOGS", "300"))
 CONCURRENT_ROUNDS = int(os.environ.get("ACORN_REL_CONCURRENT", "1"))
 DBKILL_ROUNDS = int(os.environ.get("ACORN_REL_DBKILLS", "1"))
 REAL_TIMEOUT = os.environ.get("ACORN_REL_REAL_TIMEOUT") == "1"
-SEED = int(os.environ.get("ACORN_REL_SEED", str(random.randrange(1 << 30))))
+SEED = int(os.environ.get("ACORN_CRASH_SEED") or os.environ.get("ACORN_REL_SEED")
+           or random.randrange(1 << 30))
+
+
+@contextlib.contextmanager
+def seed_named_on_failure():
+    """A failure of a test with random kill points says which seed drew them."""
+    try:
+        yield
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n[random kill points from seed {SEED}: re-run with "
+                             f"ACORN_CRASH_SEED={SEED}]") from exc
 
 NOW = "2026-11-26T07:00:00"
 LOG_TIME = dt.datetime(2026, 11, 26, 2, 30, 0)  # night 2026-11-25
@@ -352,6 +366,11 @@ def _kill_somewhere(url: str, spool: Path, rng: random.Random, total: int,
 
 
 def crash_rounds(url: str, spool: Path, rounds: int, backend: str) -> None:
+    with seed_named_on_failure():
+        _crash_rounds(url, spool, rounds, backend)
+
+
+def _crash_rounds(url: str, spool: Path, rounds: int, backend: str) -> None:
     rng = random.Random(SEED)
     ref, took = reference(url, spool)
     total = len(ref["results"])
@@ -411,28 +430,51 @@ def _overlapping(outcomes: list[str]) -> int:
     return sum(1 for a, b in zip(created[::2], created[1::2], strict=True) if a and b)
 
 
-# both processes import everything, then wait for the same go signal: no start-up stagger
+# Both processes import everything, say so (a "ready" file each), wait for the same go signal,
+# and write down when their ingest started and ended (a "times" file each): no start-up
+# stagger, and the test can check that the two ingests really ran at the same time.
 BARRIER_MAIN = """
 import os, sys, time
-import acorntui.cli.commands.ingest, acorntui.services.ingest, acorntui.core.parser, db.schema
+import acorntui.cli.commands.ingest, acorntui.services.ingest, acorntui.core.parser
+import acorntui.db.schema
 from acorntui.cli.main import main
-while not os.path.exists(sys.argv[1]):
+ready, go, times = sys.argv[1:4]
+open(ready, "w").close()
+while not os.path.exists(go):
     time.sleep(0.001)
-sys.exit(main(sys.argv[2:]))
+t0 = time.time()
+rc = main(sys.argv[4:])
+with open(times, "w") as fh:
+    fh.write(f"{t0} {time.time()}")
+sys.exit(rc)
 """
 
 
 def _race(url: str, spool: Path, ref: dict, outcomes: list) -> None:
-    go = spool.parent / f"go-{time.monotonic_ns()}"
-    procs = [start([sys.executable, "-c", BARRIER_MAIN, str(go), *ingest_cmd(url, spool)[3:]])
-             for _ in range(2)]
-    time.sleep(1.5)  # both are at the barrier (imports take about 0.5 s)
+    tag = time.monotonic_ns()
+    go = spool.parent / f"go-{tag}"
+    ready = [spool.parent / f"ready-{tag}-{i}" for i in range(2)]
+    times = [spool.parent / f"times-{tag}-{i}" for i in range(2)]
+    procs = [start([sys.executable, "-c", BARRIER_MAIN, str(ready[i]), str(go), str(times[i]),
+                    *ingest_cmd(url, spool)[3:]]) for i in range(2)]
+    deadline = time.monotonic() + 60
+    while not all(r.exists() for r in ready):  # the barrier: both imported and waiting
+        if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+            for p in procs:
+                p.kill()
+            errs = [p.communicate()[1][-2000:] for p in procs]
+            raise AssertionError(f"an ingest never reached the start barrier: {errs}")
+        time.sleep(0.005)
     go.touch()
     outs = [p.communicate(timeout=180) for p in procs]
     for p, (out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0 and "Traceback" not in err, \
             f"concurrent ingest failed ({p.returncode}):\n{err[-3000:]}"
         outcomes.append(out.strip().splitlines()[0])
+    # the two ingests overlapped in time: each started before the other had finished
+    (s0, e0), (s1, e1) = (map(float, t.read_text().split()) for t in times)
+    assert max(s0, s1) < min(e0, e1), \
+        f"the ingests ran one after the other: {s0:.3f}-{e0:.3f} and {s1:.3f}-{e1:.3f}"
     assert consistency_problems() == []
     assert snapshot() == ref
 
@@ -484,6 +526,12 @@ def test_connection_killed_mid_run_mariadb(mysql_url, spool):
     name = parse_url(mysql_url).name
     messages = []
     rng = random.Random(SEED)
+    with seed_named_on_failure():
+        _kill_connection_rounds(mysql_url, spool, ref, name, rng, messages)
+    report_figures("mariadb_connection_killed", rounds=DBKILL_ROUNDS, messages=messages[:3])
+
+
+def _kill_connection_rounds(mysql_url, spool, ref, name, rng, messages) -> None:
     for _ in range(DBKILL_ROUNDS):
         prepare(mysql_url)
         counter = Counter(mysql_url)
@@ -513,7 +561,6 @@ def test_connection_killed_mid_run_mariadb(mysql_url, spool):
         assert consistency_problems() == []
         assert_clean_run(run(ingest_cmd(mysql_url, spool)))
         assert snapshot() == ref
-    report_figures("mariadb_connection_killed", rounds=DBKILL_ROUNDS, messages=messages[:3])
 
 
 class ThrowawayMariaDB:
@@ -600,6 +647,13 @@ def test_mariadb_server_stopped_mid_run(throwaway_mariadb, spool):
     ref, _took = reference(url, spool)
     rng = random.Random(SEED)
     messages, landed = [], []
+    with seed_named_on_failure():
+        _stop_server_rounds(srv, url, spool, ref, rng, messages, landed)
+    report_figures("mariadb_server_stopped", rounds=DBKILL_ROUNDS, results_at_stop=landed,
+                   messages=sorted(set(messages))[:4])
+
+
+def _stop_server_rounds(srv, url, spool, ref, rng, messages, landed) -> None:
     for i in range(DBKILL_ROUNDS):
         sig = signal.SIGKILL if i % 2 == 0 else signal.SIGTERM
         prepare(url)
@@ -626,8 +680,6 @@ def test_mariadb_server_stopped_mid_run(throwaway_mariadb, spool):
         landed.append(snapshot_count())
         assert_clean_run(run(ingest_cmd(url, spool)))
         assert snapshot() == ref
-    report_figures("mariadb_server_stopped", rounds=DBKILL_ROUNDS, results_at_stop=landed,
-                   messages=sorted(set(messages))[:4])
 
 
 def snapshot_count() -> int:

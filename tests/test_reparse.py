@@ -128,4 +128,6 @@ def test_cli_reparse_prints_the_new_status(tmp_path, sshd, db_url, _home):  # no
     run = subprocess.run([sys.executable, "-m", "acorntui", "--db", db_url, "--config",
                           str(cfg.path), "reparse", "acme/ex1"], capture_output=True, text=True,
                          env=env, timeout=60)
-    assert run.returncode == 1 and "may not re-parse" in run.stderr
+    # a role refusal exits 3 (acorntui.errors), like every other command's
+    assert run.returncode == 3, run.stderr
+    assert "may not re-parse" in run.stderr

@@ -109,6 +109,10 @@ class DemoInfo:
             other.servers, other.days, other.seed, other.today, other.format)
 
 
+class NotADemoDatabase(ValueError):
+    """The demo was pointed at a file it did not build: it never replaces such a file."""
+
+
 def default_demo_path() -> Path:
     from acorntui.config import data_dir
 
@@ -141,6 +145,12 @@ def ensure_demo(db_path: str | os.PathLike | None = None, *, servers: int = DEFA
     today = today or dt.date.today()
     want = DemoInfo(str(path), servers, days, seed, today.isoformat(), dt.date.today().isoformat())
     have = read_info(path)
+    if have is None and path.exists():
+        # a database the demo did not build (no demo stamp beside it): someone's real data
+        raise NotADemoDatabase(
+            f"demo: {path} exists and is not a demo database (no {_info_path(path).name} "
+            "beside it); the demo never replaces a database it did not build: give --db a "
+            "new file, or leave --db out to use the demo's own file")
     if not rebuild and have is not None and path.exists() and have.same_build(want):
         dbpkg.connect(f"sqlite:///{path}")
         return have, False
