@@ -27,12 +27,15 @@ from acorntui.core.status import (
     OK_WITH_EXCEPTIONS,
 )
 from acorntui.core.textsafe import _CONTROL, json_text
+from acorntui.reports.fixes import CUSTBAK_OUTAGE_FIX, Fix, fix_for, meaning_label
 from acorntui.services import queries
 from acorntui.services.queries import (
     NO_DATA,
+    CustbakOutage,
     HistoryStats,
     NightlyRow,
     OpenFailure,
+    needs_attention,
     status_label,
 )
 
@@ -40,6 +43,14 @@ REPORT_KINDS = ("nightly", "history", "failures")
 FORMATS = ("text", "csv", "json", "html")
 HISTORY_MATRIX_NIGHTS = 14  # default width of the history report's server x night matrix
 MAX_FILES = 100  # failing files listed per server (the total is always given)
+TEXT_WIDTH = 78  # the text part of a mail
+OUTAGE_MIN_SERVERS = 3  # servers on one custbak bad the same night that make an outage
+
+
+def plural(n: int, word: str, many: str = "") -> str:
+    """``1 server``, ``2 servers``."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
 
 NO_RESULT_HELP = ("No result was recorded for this night: check that the server's stats.out was "
                   "uploaded to the report server and that `acorntui fetch` and `ingest` ran.")
@@ -61,6 +72,7 @@ class FailureEntry:
     files: list[OpenFailure] = field(default_factory=list)
     open_files: int = 0  # file errors not covered by an exception (files holds the first ones)
     nights: list[str] = field(default_factory=list)  # status per night of the window
+    fix: Fix | None = None  # the "What to do" entry this server points to
 
     @property
     def server_id(self) -> int:
@@ -74,6 +86,7 @@ class HistoryEntry:
     server: str
     stats: HistoryStats
     matrix: list[str] = field(default_factory=list)  # status per matrix night
+    snoozed_until: dt.date | None = None
 
 
 @dataclass
@@ -107,6 +120,9 @@ class Report:
         if self.kind == "history":
             for e in self.entries:
                 st = e.matrix[-1] if e.matrix else NO_DATA
+                if (st not in GOOD_STATUSES and e.snoozed_until is not None
+                        and e.snoozed_until >= self.night):
+                    st = "snoozed"
                 c[st] = c.get(st, 0) + 1
             return c
         c.update(queries.status_counts(self.rows))
@@ -125,8 +141,29 @@ class Report:
 
     @property
     def _bad_now(self) -> int:
-        """History: servers whose current bad streak is running."""
-        return sum(1 for e in self.entries if e.stats.current_bad_streak)
+        """Servers that need attention on the night: the failure report's figure, by
+        :func:`queries.needs_attention` (bad or no result, and not snoozed)."""
+        if self.kind == "history":
+            return sum(1 for e in self.entries if needs_attention(
+                e.matrix[-1] if e.matrix else NO_DATA, e.snoozed_until, self.night))
+        return sum(1 for r in self.rows if r.counts_as_failing)
+
+    @property
+    def fixes(self) -> list[tuple[Fix, int]]:
+        """Each distinct fix once (with how many listed servers point to it), most first."""
+        seen: dict[str, tuple[Fix, int]] = {}
+        for e in self.entries:
+            fx = getattr(e, "fix", None)
+            if fx is not None:
+                seen[fx.key] = (fx, seen.get(fx.key, (fx, 0))[1] + 1)
+        return sorted(seen.values(), key=lambda p: -p[1])
+
+    @property
+    def outages(self) -> list[CustbakOutage]:
+        """Custbak outages among the servers the report lists (failures reports)."""
+        if self.kind != "failures":
+            return []
+        return queries.custbak_outages([e.row for e in self.entries], OUTAGE_MIN_SERVERS)
 
     @property
     def title(self) -> str:
@@ -145,12 +182,12 @@ class Report:
         c = self.counts
         who = self._who
         n = self.total_servers
-        of = f"of {n} server{'' if n == 1 else 's'}"
+        of = f"of {plural(n, 'server')}"
         if self.kind == "failures" and self.days > 1:
             return (f"Backups {self.window}{who}: {len(self.entries)} {of} "
                     f"not ok {self.days} nights running")
         if self.kind == "history":
-            return f"Backup history to {self.night}{who}: {self._bad_now} {of} bad now"
+            return f"Backup history to {self.night}{who}: {self._bad_now} {of} need attention"
         parts = [f"{c[FAILED]} failed", f"{c[INCOMPLETE] + c[NO_DATA]} incomplete"]
         if c[FETCH_FAILED]:
             parts.append(f"{c[FETCH_FAILED]} not fetched")
@@ -161,7 +198,8 @@ class Report:
     def summary(self) -> str:
         c = self.counts
         if self.kind == "history":
-            return f"{self.total_servers} servers; {self._bad_now} bad on {self.night}."
+            return (f"{plural(self.total_servers, 'server')}; {self._bad_now} need attention "
+                    f"on {self.night} (bad or no result, and not snoozed).")
         parts = [f"{c[OK]} ok", f"{c[OK_WITH_EXCEPTIONS]} ok with exceptions",
                  f"{c[FAILED]} failed", f"{c[INCOMPLETE]} incomplete"]
         if c[NO_DATA]:
@@ -170,12 +208,15 @@ class Report:
             parts.append(f"{c[FETCH_FAILED]} not fetched")
         if c["snoozed"]:
             parts.append(f"{c['snoozed']} bad but snoozed")
-        line = f"{self.total_servers} servers on {self.night}: " + ", ".join(parts) + "."
+        line = (f"{plural(self.total_servers, 'server')} on {self.night}: " + ", ".join(parts)
+                + ".")
         if self.kind == "failures" and self.days > 1:
-            line += (f"\n{len(self.entries)} servers were not ok on any of the {self.days} "
-                     f"nights {self.window} (a night without a result counts as not ok).")
+            line += (f"\n{plural(len(self.entries), 'server')} not ok on any of the "
+                     f"{self.days} nights {self.window} (a night without a result counts as "
+                     f"not ok; nights before a server's first result or registration do not "
+                     f"count).")
         elif self.kind == "failures":
-            line += f"\n{len(self.entries)} servers need attention."
+            line += f"\n{self._bad_now} need attention (bad or no result, and not snoozed)."
         return line
 
 
@@ -217,22 +258,25 @@ def nightly_report(night: dt.date, *, customer: str | None = None) -> Report:
 
 
 def _failure_entries(rows: list[NightlyRow], max_files: int) -> list[FailureEntry]:
-    res = queries.resolutions()
+    texts = queries.code_texts()
     opened = queries.open_failures([r.result_id for r in rows if r.result_id and r.error_count],
                                    limit=max_files)
     out = []
     for r in rows:
+        jargon, translation, resolution = (texts.get(r.code, ("", "", ""))
+                                           if r.code is not None else ("", "", ""))
         if r.status == NO_DATA:
             what = NO_RESULT_HELP
         elif r.status == FETCH_FAILED:
             what = FETCH_FAILED_HELP
         else:
-            what = res.get(r.code, "") if r.code is not None else ""
+            what = resolution
+        fx = fix_for(r.status, r.reason, r.code, jargon or r.jargon, translation, resolution)
         files, n = opened.get(r.result_id, ([], 0)) if r.result_id else ([], 0)
         # file errors past the parser's cap are counted in error_count but not stored, and
         # never excepted: they are open too ("... and N more")
         n = max(n, (r.error_count or 0) - (r.excepted_count or 0))
-        out.append(FailureEntry(r, what, files, n, [r.status]))
+        out.append(FailureEntry(r, what, files, n, [r.status], fx))
     return out
 
 
@@ -254,6 +298,10 @@ def multi_night_failures_report(night: dt.date, days: int, *, customer: str | No
     rows = queries.nightly_rows(night, customer=customer)
     good = queries.good_server_ids(first, night)
     failing = [r for r in rows if r.server_id not in good and not r.snoozed]
+    # nights before a server's first result or registration never count against it: a server
+    # that started inside the window has not been bad for all of it
+    starts = queries.server_starts([r.server_id for r in failing])
+    failing = [r for r in failing if starts.get(r.server_id, first) <= first]
     entries = _failure_entries(failing, max_files)
     matrix = queries.status_matrix(first, night, [e.server_id for e in entries])
     for e in entries:
@@ -287,7 +335,8 @@ def history_report(night: dt.date, *, days: int = HISTORY_MATRIX_NIGHTS,
         st = stats.get(s["id"]) or HistoryStats(s["id"])
         by_night = matrix.get(s["id"], {})
         entries.append(HistoryEntry(s["id"], s["cname"], s["name"], st,
-                                    [by_night.get(n, NO_DATA) for n in nights]))
+                                    [by_night.get(n, NO_DATA) for n in nights],
+                                    s["snoozed_until"]))
     entries.sort(key=lambda e: (-e.stats.current_bad_streak, e.customer, e.server))
     return Report("history", night, days, customer=customer, entries=entries, nights=nights)
 
@@ -332,7 +381,13 @@ def _rate(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
+REASON_WORDS = {"missing": "log missing", "stale": "log stale", "incomplete": "cut off",
+                "future": "clock ahead"}
+
+
 def _label(status: str, reason: str = "") -> str:
+    if status == INCOMPLETE and reason:
+        return f"INCOMPLETE ({REASON_WORDS.get(reason, reason)})"
     return status_label(status, reason) if status != NO_DATA else "NO RESULT"
 
 
@@ -393,12 +448,13 @@ def _files_detail(e: FailureEntry) -> list[tuple[str, str]]:
 def _tables(rep: Report) -> list[_Table]:
     if rep.kind == "nightly":
         t = _Table("", [_Col("Customer"), _Col("Server"), _Col("Status"), _Col("Code", ">"),
-                        _Col("Jargon", cap=40), _Col("New", ">"), _Col("Recurring", ">"),
+                        _Col("Meaning", cap=40), _Col("New", ">"), _Col("Recurring", ">"),
                         _Col("Last good"), _Col("Bad nights", ">"), _Col("Note", cap=50)])
         for r in rep.entries:
             t.rows.append([r.customer, r.server, _label(r.status, r.reason),
-                           "" if r.code is None else str(r.code), r.jargon,
-                           str(r.new_errors), str(r.recurring_errors), _date(r.last_good),
+                           "" if r.code is None else str(r.code),
+                           meaning_label(r.status, r.reason, r.jargon), str(r.new_errors),
+                           str(r.recurring_errors), _date(r.last_good),
                            str(r.bad_streak), _note(r)])
             t.statuses.append({2: r.shown_status})
             t.details.append([])
@@ -407,14 +463,15 @@ def _tables(rep: Report) -> list[_Table]:
         night_cols = ([_Col(n.strftime("%m-%d")) for n in rep.nights] if rep.days > 1
                       else [_Col("Status")])
         t = _Table("", [_Col("Customer"), _Col("Server"), *night_cols, _Col("Code", ">"),
-                        _Col("Jargon", cap=40), _Col("Open files", ">"), _Col("Last good"),
+                        _Col("Meaning", cap=40), _Col("Open files", ">"), _Col("Last good"),
                         _Col("Bad nights", ">"), _Col("Note", cap=50)])
         for e in rep.entries:
             r = e.row
             labels = ([_label(s) for s in e.nights] if rep.days > 1
                       else [_label(r.status, r.reason)])
             t.rows.append([r.customer, r.server, *labels,
-                           "" if r.code is None else str(r.code), r.jargon, str(e.open_files),
+                           "" if r.code is None else str(r.code),
+                           meaning_label(r.status, r.reason, r.jargon), str(e.open_files),
                            _date(r.last_good), str(r.bad_streak), _note(r)])
             t.statuses.append({2 + i: s for i, s in enumerate(e.nights)})
             t.details.append(_files_detail(e))
@@ -467,7 +524,85 @@ def _fit(value: str, cap: int) -> str:
     return value if not cap or len(value) <= cap else value[:cap - 1] + "…"
 
 
+def _wrap(text: str, indent: str, width: int = TEXT_WIDTH, first: str | None = None
+          ) -> list[str]:
+    """Wrap at ``width`` without splitting words (a long path stays whole on its own line)."""
+    return textwrap.wrap(safe(text), width, initial_indent=indent if first is None else first,
+                         subsequent_indent=indent, break_long_words=False,
+                         break_on_hyphens=False) or [indent.rstrip()]
+
+
+def file_message(f: OpenFailure) -> str:
+    """rsync's message without the path (rows show the path once, on its own)."""
+    msg = f.message or ""
+    if f.path:
+        msg = msg.replace(f'"{f.path}"', "").replace(f.path, "")
+    msg = re.sub(r"\s+:", ":", re.sub(r"\s{2,}", " ", msg)).strip()
+    return msg
+
+
+def server_facts(e: FailureEntry) -> list[str]:
+    """A listed server's own facts, one per item: TSR, custbak, last good, bad nights."""
+    r = e.row
+    facts = [f"TSR {r.tsr or '(none)'}", f"custbak {r.custbak or '(none)'}",
+             f"last good {_date(r.last_good)}" if r.last_good else "never good",
+             plural(r.bad_streak, "bad night")]
+    return facts
+
+
+def _failures_text(rep: Report) -> str:
+    title = safe(rep.title)
+    out = [title, "=" * min(len(title), TEXT_WIDTH)]
+    for line in rep.summary().split("\n"):
+        out += _wrap(line, "")
+    out.append("")
+    for o in rep.outages:
+        out += _wrap(f"CUSTBAK OUTAGE: {o.custbak}, {plural(len(o.servers), 'server')} bad on "
+                     f"{rep.night}: {', '.join(o.servers)}.", "  ", first="")
+    if rep.outages:
+        out += _wrap(CUSTBAK_OUTAGE_FIX, "  ", first="")
+        out.append("")
+    out += ["Servers", "-------"]
+    if not rep.entries:
+        out += ["(none)", ""]
+    for e in rep.entries:
+        r = e.row
+        out.append(safe(f"{r.customer}/{r.server}"))
+        if rep.days > 1:
+            status = ", ".join(f"{n.strftime('%m-%d')} {_label(st)}"
+                               for n, st in zip(rep.nights, e.nights, strict=True))
+        else:
+            status = _label(r.status, r.reason)
+        code = "" if r.code is None or r.status == FETCH_FAILED else f", code {r.code}"
+        fix = f"; what to do: [{e.fix.key}]" if e.fix else ""
+        out += _wrap(f"{status}{code}{fix}", "    ", first="  ")
+        out += _wrap("; ".join(server_facts(e)), "    ", first="  ")
+        if e.open_files:
+            out.append(f"  Failing files ({e.open_files}):")
+            for f in e.files:
+                msg = file_message(f)
+                out += _wrap(f.path + (f" -- {msg}" if msg else ""), "      ", first="    ")
+            if e.open_files > len(e.files):
+                out.append(f"    ... and {e.open_files - len(e.files)} more")
+        note = _note(r)
+        if note:
+            out += _wrap(f"Note: {note}", "    ", first="  ")
+        out.append("")
+    if rep.fixes:
+        out += ["What to do", "----------"]
+        for fx, n in rep.fixes:
+            out += _wrap(f"[{fx.key}] {fx.title} ({plural(n, 'server')})", "  ")
+            if fx.meaning:
+                out += _wrap(f"Meaning: {fx.meaning}", "    ", first="  ")
+            if fx.todo:
+                out += _wrap(f"Fix: {fx.todo}", "    ", first="  ")
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
 def render_text(rep: Report, width: int = 100) -> str:
+    if rep.kind == "failures":
+        return _failures_text(rep)
     title = safe(rep.title)
     out = [title, "=" * len(title), rep.summary(), ""]
     for t in _tables(rep):
@@ -649,60 +784,10 @@ def _status_css(status: str) -> str:
 
 
 def render_html(rep: Report) -> str:
-    p = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
-         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-         f"<title>{_h(rep.title)}</title></head>",
-         '<body style="margin:0;padding:16px;font-family:Segoe UI,Helvetica,Arial,sans-serif;'
-         'font-size:14px;color:#1f2328;background:#ffffff;">',
-         f'<h1 style="font-size:20px;margin:0 0 8px 0;">{_h(rep.title)}</h1>']
-    for line in rep.summary().split("\n"):
-        p.append(f'<p style="margin:0 0 6px 0;">{_h(line)}</p>')
-    for t in _tables(rep):
-        if t.title:
-            p.append(f'<h2 style="font-size:16px;margin:18px 0 6px 0;">{_h(t.title)}</h2>')
-        if not t.rows:
-            p.append('<p style="margin:6px 0;"><em>None.</em></p>')
-            continue
-        p.append('<table cellspacing="0" cellpadding="0" style="border-collapse:collapse;'
-                 'font-size:13px;">')
-        p.append("<thead><tr>" + "".join(
-            f'<th style="{_TH}{"text-align:right;" if c.align == ">" else ""}">{_h(c.title)}</th>'
-            for c in t.cols) + "</tr></thead><tbody>")
-        for row, st, details in zip(t.rows, t.statuses, t.details, strict=True):
-            cells = []
-            for i, (v, c) in enumerate(zip(row, t.cols, strict=True)):
-                style = _TD + ("text-align:right;" if c.align == ">" else "")
-                if i in st:
-                    style += _status_css(st[i])
-                    if t.matrix:
-                        style += "text-align:center;padding:3px 4px;"
-                        v_out = (f'<span title="{_h(rep.nights[i - 2])}: '
-                                 f'{_h(_label(st[i]))}">{_h(v)}</span>')
-                        cells.append(f'<td style="{style}">{v_out}</td>')
-                        continue
-                cells.append(f'<td style="{style}">{_h(v)}</td>')
-            p.append("<tr>" + "".join(cells) + "</tr>")
-            if details:
-                body = []
-                for heading, text in details:
-                    lines = "<br>".join(_h(x) for x in text.split("\n"))
-                    body.append(f'<div style="margin:2px 0 6px 0;"><strong>{_h(heading)}:'
-                                f'</strong><div style="margin-left:12px;font-family:Consolas,'
-                                f'monospace;white-space:normal;word-break:break-all;">'
-                                f"{lines}</div></div>")
-                p.append(f'<tr><td colspan="{len(t.cols)}" style="{_TD}background:#fafbfc;'
-                         f'padding-left:24px;">' + "".join(body) + "</td></tr>")
-        p.append("</tbody></table>")
-        if t.matrix:
-            legend = " &nbsp; ".join(
-                f'<span style="{_status_css(s)}padding:0 4px;">{_h(ch)}</span> '
-                f"{_h(_label(s))}" for s, ch in _MATRIX_CHAR.items())
-            p.append(f'<p style="margin:6px 0;font-size:12px;">{legend}</p>')
-    p.append(f'<p style="margin:16px 0 0 0;font-size:11px;color:#57606a;">acorntui report '
-             f'{_h(rep.kind)}, {_h(rep.window)}. A night without a result counts as not ok; '
-             f"snoozed and inactive servers do not count as failing.</p>")
-    p.append("</body></html>")
-    return "\n".join(p) + "\n"
+    """The HTML page (Jinja2 templates, CSS inlined): see :mod:`acorntui.reports.html`."""
+    from acorntui.reports.html import render_html as _render
+
+    return _render(rep)
 
 
 __all__ = [

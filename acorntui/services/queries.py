@@ -455,6 +455,39 @@ def resolutions() -> dict[int, str]:
     return {c: r for c, r in ErrorCode.select(ErrorCode.code, ErrorCode.resolution).tuples()}
 
 
+def code_texts() -> dict[int, tuple[str, str, str]]:
+    """code -> (jargon, translation, resolution)."""
+    return {c: (j or "", t or "", r or "") for c, j, t, r in ErrorCode.select(
+        ErrorCode.code, ErrorCode.jargon, ErrorCode.translation, ErrorCode.resolution).tuples()}
+
+
+def server_starts(server_ids: list[int]) -> dict[int, dt.date]:
+    """server id -> the first night that can count against it: its first result, or the night
+    it was registered (``servers.created``) when that is earlier."""
+    out: dict[int, dt.date] = {}
+    for chunk in _chunks(server_ids):
+        for sid, created in Server.select(Server.id, Server.created).where(
+                Server.id.in_(chunk)).tuples():
+            if isinstance(created, dt.datetime):
+                out[sid] = created.date()
+            elif created is not None:
+                out[sid] = _as_date(created)
+        q = (Result.select(Result.server, fn.MIN(Result.night)).where(Result.server.in_(chunk))
+             .group_by(Result.server).tuples())
+        for sid, first in q:
+            first = _as_date(first)
+            if first is not None and (sid not in out or first < out[sid]):
+                out[sid] = first
+    return out
+
+
+def needs_attention(status: str, snoozed_until: dt.date | None, night: dt.date) -> bool:
+    """The one definition the failure report, history and the mails count: bad on the night
+    (no result counts as bad) and not snoozed."""
+    snoozed = snoozed_until is not None and snoozed_until >= night
+    return status not in GOOD_STATUSES and not snoozed
+
+
 def night_signature(night: dt.date | None) -> tuple:
     """Cheap change detector for polling: the latest night, and for ``night`` how many
     results it has and when the newest was parsed."""
