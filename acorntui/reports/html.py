@@ -8,6 +8,7 @@ after ``/`` or ``\\`` (a ``<wbr>``), dates never break, and nothing uses ``break
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
@@ -37,12 +38,19 @@ def _wbr(value: Any) -> Markup:
     return Markup(text.replace("/", "/<wbr>").replace("\\", "\\<wbr>"))
 
 
+def _dates(value: Any) -> Markup:
+    """Escaped text whose dates (YYYY-MM-DD) never break across lines."""
+    text = str(escape(safe(value)))
+    return Markup(re.sub(r"\d{4}-\d{2}-\d{2}", r'<span class="date">\g<0></span>', text))
+
+
 @cache
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("acorntui.reports", "templates"),
                       autoescape=select_autoescape(["html"], default=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["wbr"] = _wbr
+    env.filters["dates"] = _dates
     return env
 
 
