@@ -36,7 +36,8 @@ def put(spool, customer, server, text, when):
     os.utime(p, (when.timestamp(), when.timestamp()))
 
 
-def test_nightly_mails_daily_and_three_day_reports(tmp_path, monkeypatch, smtp, sqlite_url):
+def test_nightly_mails_daily_and_three_day_reports(tmp_path, monkeypatch, smtp, sqlite_url,
+                                                  capsys):
     spool = tmp_path / "spool"
     cfg = tmp_path / "acorn.toml"
     cfg.write_text(f"""
@@ -64,6 +65,10 @@ outbox_dir = "{tmp_path / 'outbox'}"
             args.append("--no-mail")
         rc = main(args)
         assert rc == 0
+    # the last run's first line: the job's state and the backups' state
+    out = capsys.readouterr().out.splitlines()
+    assert [ln for ln in out if ln.startswith("nightly 2026-11-25:")] == [
+        "nightly 2026-11-25: job ok (no fetch, ingest 2, mail 2 sent); backups: 2 failed"]
     subjects = sorted(m.subject for m in smtp.messages)
     assert len(smtp.messages) == 2, subjects
     daily = next(m for m in smtp.messages if "to" not in m.subject.split(":")[0])

@@ -270,7 +270,7 @@ def assert_night_completed(url: str, proc) -> None:
     from acorntui.db.models import Result, Server
 
     assert_ok(proc)
-    assert proc.stdout.startswith(f"nightly {NIGHT0}: all good"), proc.stdout
+    assert proc.stdout.startswith(f"nightly {NIGHT0}: job ok ("), proc.stdout
     assert one_result_per_server_and_night(url) == {NIGHT0: N_SERVERS}
     bind(url)
     assert Result.select().where(Result.reason == "missing").count() == 0

@@ -39,6 +39,8 @@ class NightlyRun:
     batch: BatchReport | None = None
     fetch_failed: dict[str, str] = field(default_factory=dict)  # customer/server -> reason
     mail: str = ""  # sent | mail not configured | mail module missing | mail problems
+    mail_sent: int = 0  # messages the SMTP server took
+    backups: dict[str, int] = field(default_factory=dict)  # shown status -> servers, the night
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -47,9 +49,41 @@ class NightlyRun:
     def ok(self) -> bool:
         return not self.problems
 
+    def job_state(self) -> str:
+        """How the job's own steps went: ``job ok (fetch 121, ingest 121, mail 17 sent)``."""
+        steps = []
+        steps.append(f"fetch {self.pull.fetched}" if self.pull is not None else "no fetch")
+        if self.batch is not None:
+            steps.append(f"ingest {len(self.batch.outcomes)}")
+        if self.mail == "sent":
+            steps.append(f"mail {self.mail_sent} sent")
+        elif self.mail:
+            steps.append(f"mail: {self.mail}")
+        head = ("job ok" if self.ok else
+                f"job: {len(self.problems)} problem{'' if len(self.problems) == 1 else 's'}")
+        return f"{head} ({', '.join(steps)})"
+
+    def backup_state(self) -> str:
+        """How the customers' backups went on the night (the daily report's counts)."""
+        from acorntui.core.status import FAILED, FETCH_FAILED, GOOD_STATUSES, INCOMPLETE
+
+        c = self.backups
+        total = sum(c.values())
+        if not total:
+            return "backups: no servers"
+        parts = [f"{c.get(FAILED, 0)} failed" if c.get(FAILED) else "",
+                 f"{c.get(INCOMPLETE, 0) + c.get('no_data', 0)} incomplete"
+                 if c.get(INCOMPLETE) or c.get("no_data") else "",
+                 f"{c.get(FETCH_FAILED, 0)} not fetched" if c.get(FETCH_FAILED) else "",
+                 f"{c['snoozed']} bad but snoozed" if c.get("snoozed") else ""]
+        parts = [p for p in parts if p]
+        good = sum(c.get(s, 0) for s in GOOD_STATUSES)
+        if not [p for p in parts if "snoozed" not in p]:
+            return f"backups: all {good} ok" + (f" ({parts[0]})" if parts else "")
+        return "backups: " + ", ".join(parts)
+
     def summary(self) -> list[str]:
-        lines = [f"nightly {self.night}: " + ("all good" if self.ok else
-                                               f"{len(self.problems)} problem(s)")]
+        lines = [f"nightly {self.night}: {self.job_state()}; {self.backup_state()}"]
         if self.pull is not None:
             for s in self.pull.servers:
                 lines.append(f"fetch {s.summary()}")
@@ -147,7 +181,12 @@ def run_nightly(cfg: Config, *, now: dt.datetime | None = None,
                                    ingestor=ing) is not None:
                 run.fetch_failed[label] = why
 
-    # 5. mail
+    # 5. the night's backups, as the daily report counts them
+    from acorntui.services.queries import nightly_rows, status_counts
+
+    run.backups = status_counts(nightly_rows(run.night))
+
+    # 6. mail
     if send_mail:
         _mail(cfg, run)
     else:
@@ -161,12 +200,12 @@ def _mail(cfg: Config, run: NightlyRun) -> None:
         run.mail = "mail not configured"
         return
     try:
-        from acorntui.reports.mail import send_daily_reports
+        from acorntui.reports.mail import deliver_daily_reports
     except ImportError as exc:
         run.mail = "mail module missing"
         run.problems.append(f"mail: cannot load acorntui.reports.mail ({exc})")
         return
-    problems = send_daily_reports(cfg, run.night)
+    run.mail_sent, problems = deliver_daily_reports(cfg, run.night)
     if problems:
         run.mail = f"{len(problems)} problem(s)"
         run.problems.extend(problems)

@@ -384,13 +384,21 @@ def send_daily_reports(cfg: Config, night: dt.date | None = None) -> list[str]:
     """Mail the failures report of ``night`` (default: the latest night with results) and the
     three-day report. The database must be connected. Returns the problems (empty: all sent);
     what was not sent is kept in the outbox."""
+    return deliver_daily_reports(cfg, night)[1]
+
+
+def deliver_daily_reports(cfg: Config, night: dt.date | None = None) -> tuple[int, list[str]]:
+    """:func:`send_daily_reports`, also saying how many messages were sent."""
     settings = cfg.mail
     if not settings.host:
-        return ["mail: no SMTP server configured (host in the [mail] table of the config file)"]
+        return 0, ["mail: no SMTP server configured (host in the [mail] table of the config "
+                   "file)"]
     try:
         daily = build_report("failures", night)
         three = build_report("failures", daily.night, days=3)
     except Exception as exc:  # noqa: BLE001 - a report problem is a problem to return
-        return [f"mail: cannot build the reports: {exc}"]
+        return 0, [f"mail: cannot build the reports: {exc}"]
     msgs, problems = report_messages(settings, [daily, three], route=routing_enabled(settings))
-    return problems + send_messages(settings, msgs).problems
+    delivery = send_messages(settings, msgs)
+    sent = sum(1 for o in delivery.outcomes if o.sent)
+    return sent, problems + delivery.problems
