@@ -44,6 +44,7 @@ class NightlyRun:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    today: dt.date = dt.date.min  # the run's date (monthly customer reports go on the 1st)
 
     @property
     def ok(self) -> bool:
@@ -124,7 +125,7 @@ def run_nightly(cfg: Config, *, now: dt.datetime | None = None,
     started = time.monotonic()
     now = (now.astimezone().replace(tzinfo=None) if now and now.tzinfo else now) \
         or dt.datetime.now()
-    run = NightlyRun(night=current_night(now, cfg.night_cutoff_hours))
+    run = NightlyRun(night=current_night(now, cfg.night_cutoff_hours), today=now.date())
     spool = Path(cfg.spool_dir)
 
     # 1. fetch
@@ -206,6 +207,12 @@ def _mail(cfg: Config, run: NightlyRun) -> None:
         run.problems.append(f"mail: cannot load acorntui.reports.mail ({exc})")
         return
     run.mail_sent, problems = deliver_daily_reports(cfg, run.night)
+    if run.today.day == 1 and cfg.mail.extra.get("monthly_customer_reports", False):
+        from acorntui.reports.mail import send_previous_month
+
+        n, more = send_previous_month(cfg, run.today)
+        run.mail_sent += n
+        problems = problems + more
     if problems:
         run.mail = f"{len(problems)} problem(s)"
         run.problems.extend(problems)

@@ -753,9 +753,15 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"cannot serialise {type(o).__name__}")
 
 
+def dump_json(data: Any) -> str:
+    """Every report's JSON goes through here. Names and notes are untrusted: bidi, C0 and C1
+    characters leave as \u escapes (:func:`acorntui.core.textsafe.json_text`)."""
+    return json_text(data, indent=2, default=_json_default) + "
+"
+
+
 def render_json(rep: Report) -> str:
-    # names and notes are untrusted: bidi, C0 and C1 characters leave as \u escapes
-    return json_text(report_data(rep), indent=2, default=_json_default) + "\n"
+    return dump_json(report_data(rep))
 
 
 # Status colours: words always carry the meaning; colour only helps. Inline styles only,

@@ -138,3 +138,22 @@ def render_html(rep: Report) -> str:
         ctx.update(_tables_context(rep))
         page = _env().get_template("table.html").render(**ctx)
     return _inliner().inline(page)
+
+
+def render_monthly_html(rep: Any, columns: Any, record: Any, shown: Any) -> str:
+    """The customer's monthly page: the same columns as the text/CSV/JSON renderers."""
+    from acorntui.reports.monthly import WORDS
+
+    servers = []
+    for srv in rep.servers:
+        rec = record(srv)
+        servers.append({
+            "cells": [{"label": h, "value": shown(k, rec[k]), "num": k != "server"}
+                      for k, h in columns],
+            "strip": [{"status": st or "none", "title": f"{n.isoformat()}: {WORDS[st]}"}
+                      for n, st in zip(rep.nights, srv.nights, strict=True)]})
+    ctx = {"title": safe(rep.title), "summary": rep.summary(), "heads": [h for _, h in columns],
+           "servers": servers,
+           "footer": "Questions about this report: reply to this mail or call your Acorn "
+                     "contact."}
+    return _inliner().inline(_env().get_template("monthly.html").render(**ctx))

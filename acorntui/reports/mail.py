@@ -402,3 +402,56 @@ def deliver_daily_reports(cfg: Config, night: dt.date | None = None) -> tuple[in
     delivery = send_messages(settings, msgs)
     sent = sum(1 for o in delivery.outcomes if o.sent)
     return sent, problems + delivery.problems
+
+
+# ---- monthly reports for customers --------------------------------------------------------
+
+
+def monthly_enabled(settings: MailSettings) -> bool:
+    return bool(settings.extra.get("monthly_customer_reports", False))
+
+
+def send_monthly_reports(cfg: Config, reports: list) -> tuple[list[tuple[str, str]], list[str]]:
+    """Mail each customer their monthly report (to ``customers.email``). Returns what was
+    sent as (subject, address) and the problems; what was not sent is kept in the outbox."""
+    from acorntui.reports.monthly import render_monthly
+
+    settings = cfg.mail
+    if not settings.host:
+        return [], ["mail: no SMTP server configured (host in the [mail] table of the config "
+                    "file)"]
+    msgs, problems = [], []
+    for rep in reports:
+        if not rep.email.strip():
+            problems.append(f"mail: customer {safe(rep.customer)} has no email address; set "
+                            f"it with `acorntui customer` or in the console")
+            continue
+        try:
+            msgs.append(build_message(settings, rep.subject, render_monthly(rep, "text"),
+                                      render_monthly(rep, "html"), [rep.email.strip()]))
+        except ValueError as exc:  # a stored address no mail header can carry
+            problems.append(f"mail: cannot address {safe(rep.email)} ({safe(rep.customer)}): "
+                            f"{safe(exc)}")
+    delivery = send_messages(settings, msgs)
+    sent = [(o.subject, ", ".join(o.to)) for o in delivery.outcomes if o.sent]
+    return sent, problems + delivery.problems
+
+
+def send_previous_month(cfg: Config, today: dt.date) -> tuple[int, list[str]]:
+    """On the 1st, every active customer with an address gets last month's report."""
+    from acorntui.db.models import Customer, Server
+    from acorntui.reports.build import ReportError
+    from acorntui.reports.monthly import monthly_report, parse_month
+
+    month = parse_month(None, today)
+    names = [n for (n,) in Customer.select(Customer.name).join(Server).where(
+        (Customer.active == True) & (Customer.email != "")  # noqa: E712
+        & (Server.active == True)).distinct().tuples()]  # noqa: E712
+    reports, problems = [], []
+    for name in sorted(names):
+        try:
+            reports.append(monthly_report(name, month))
+        except ReportError as exc:
+            problems.append(f"mail: monthly report for {safe(name)}: {exc}")
+    sent, more = send_monthly_reports(cfg, reports)
+    return len(sent), problems + more

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from acorntui.cli.common import UsageError, eprint
 
-KINDS = ("nightly", "history", "failures")
+KINDS = ("nightly", "history", "failures", "monthly")
 FORMATS = ("text", "csv", "json", "html")
 
 
@@ -24,14 +24,17 @@ def register(sub) -> None:
     p.add_argument("--days", type=int, metavar="N",
                    help="failures: servers not ok on each of the last N nights; "
                    "history: nights in the server x night matrix (default 14)")
-    p.add_argument("--customer", metavar="C", help="only this customer's servers")
+    p.add_argument("--customer", metavar="C", help="only this customer's servers "
+                   "(monthly: the customer, required)")
+    p.add_argument("--month", metavar="YYYY-MM",
+                   help="monthly: the month (default: the previous calendar month)")
     p.add_argument("--server", metavar="CUSTOMER/SERVER", help="history: one server")
     p.add_argument("--format", choices=FORMATS, default="text",
                    help="text (aligned table), csv, json or html (one self-contained file)")
     p.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
     p.add_argument("--email", action="store_true",
                    help="mail the report (text + HTML) to [mail] to, and to each rep their own "
-                   "servers when route_to_reps = true")
+                   "servers when route_to_reps = true; monthly: to the customer's email")
     p.add_argument("--max-files", type=int, default=100, metavar="N",
                    help="failing files listed per server (default 100)")
     p.add_argument("--resend", metavar="FILE",
@@ -50,7 +53,10 @@ def _night(text: str | None) -> dt.date | None:
 
 def _check_args(args) -> None:
     if not args.kind:
-        raise UsageError("which report? nightly, history or failures (or --resend FILE)")
+        raise UsageError("which report? nightly, history, failures or monthly "
+                         "(or --resend FILE)")
+    if args.month:
+        raise UsageError("--month applies to the monthly report")
     if args.days is not None and args.days < 1:
         raise UsageError("--days must be 1 or more")
     if args.days is not None and args.kind == "nightly":
@@ -78,6 +84,8 @@ def handler(args, ctx) -> int:
             return 1
         print(f"sent {out.subject!r} to {safe(', '.join(out.to))}; removed {args.resend}")
         return 0
+    if args.kind == "monthly":
+        return _monthly(args, ctx)
     _check_args(args)
     night = _night(args.night)
 
@@ -111,3 +119,40 @@ def handler(args, ctx) -> int:
     for problem in problems + delivery.problems:  # may quote the SMTP server's answer
         eprint(f"acorntui: {safe(problem)}")
     return 1 if (problems or delivery.problems) else 0
+
+
+def _monthly(args, ctx) -> int:
+    from acorntui.reports import mail
+    from acorntui.reports.build import ReportError, safe
+    from acorntui.reports.monthly import monthly_report, parse_month, render_monthly
+
+    if not args.customer:
+        raise UsageError("monthly: --customer C is required (the report is for one customer)")
+    for opt in ("night", "days", "server"):
+        if getattr(args, opt):
+            raise UsageError(f"--{opt} does not apply to the monthly report (use --month)")
+    try:
+        month = parse_month(args.month)
+    except ReportError as exc:
+        raise UsageError(str(exc)) from None
+    ctx.connect()
+    try:
+        rep = monthly_report(args.customer, month)
+    except ReportError as exc:
+        eprint(f"acorntui: {exc}")
+        return 1
+    if args.output or not args.email:
+        body = render_monthly(rep, args.format)
+        if args.output:
+            Path(args.output).expanduser().write_text(body, encoding="utf-8")
+            print(f"wrote {args.format} report to {args.output}", file=sys.stderr)
+        else:
+            sys.stdout.write(body)
+    if not args.email:
+        return 0
+    sent, problems = mail.send_monthly_reports(ctx.cfg, [rep])
+    for subject, to in sent:
+        print(f"sent {subject!r} to {safe(to)}")
+    for problem in problems:
+        eprint(f"acorntui: {safe(problem)}")
+    return 1 if problems else 0
