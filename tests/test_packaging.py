@@ -46,11 +46,12 @@ def test_wheel_contents(wheel):
                               ("db", "acorntui/db")):
         for f in (ROOT / pkg).rglob("*"):
             if f.is_file() and "__pycache__" not in f.parts and f.suffix in (
-                    ".py", ".tcss", ".tsv", ".toml", ".json"):
+                    ".py", ".tcss", ".tsv", ".toml", ".json", ".html"):
                 expected.add(f"{installed_as}/{f.relative_to(ROOT / pkg).as_posix()}")
     assert "acorntui/core/parser.py" in expected
     assert "acorntui/db/data/error_codes.tsv" in expected
     assert "acorntui/screens/nightly.py" in expected
+    assert "acorntui/reports/templates/failures.html" in expected  # the mails' templates
     top = {n.split("/", 1)[0] for n in names if not n.split("/", 1)[0].endswith(".dist-info")}
     assert top == {"acorntui"}, f"the wheel installs more than one top-level package: {top}"
     missing = expected - names
