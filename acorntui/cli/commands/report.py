@@ -17,7 +17,8 @@ def register(sub) -> None:
         "report", help="nightly, history and failure reports (text, CSV, JSON, HTML; mail)",
         description="Print or mail a report. `failures --days 3` is the three-day report: "
         "servers not ok on each of the last 3 nights (a night without a result counts as not "
-        "ok). Snoozed and inactive servers do not count as failing.")
+        "ok). Snoozed and inactive servers do not count as failing. `monthly --customer C "
+        "[--month YYYY-MM]` is a customer's month, written for the customer.")
     p.add_argument("kind", nargs="?", choices=KINDS, help="which report")
     p.add_argument("--night", metavar="DATE",
                    help="the backup night (YYYY-MM-DD; default: the latest night with results)")
