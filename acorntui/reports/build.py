@@ -755,9 +755,8 @@ def _json_default(o: Any) -> Any:
 
 def dump_json(data: Any) -> str:
     """Every report's JSON goes through here. Names and notes are untrusted: bidi, C0 and C1
-    characters leave as \u escapes (:func:`acorntui.core.textsafe.json_text`)."""
-    return json_text(data, indent=2, default=_json_default) + "
-"
+    characters leave as \\u escapes (:func:`acorntui.core.textsafe.json_text`)."""
+    return json_text(data, indent=2, default=_json_default) + "\n"
 
 
 def render_json(rep: Report) -> str:
