@@ -28,6 +28,7 @@ from acorntui.core.status import (
 )
 from acorntui.core.textsafe import _CONTROL, json_text
 from acorntui.reports.fixes import CUSTBAK_OUTAGE_FIX, Fix, fix_for, meaning_label
+from acorntui.reports.templating import render_page
 from acorntui.services import queries
 from acorntui.services.queries import (
     NO_DATA,
@@ -788,11 +789,87 @@ def _status_css(status: str) -> str:
     return f"color:{fg};background:{bg};font-weight:bold;white-space:nowrap;"
 
 
-def render_html(rep: Report) -> str:
-    """The HTML page (Jinja2 templates, CSS inlined): see :mod:`acorntui.reports.html`."""
-    from acorntui.reports.html import render_html as _render
+_DATE_COLS = {"Last good", "First night"}
 
-    return _render(rep)
+
+def _footer(rep: Report) -> str:
+    return (f"acorntui report {rep.kind}, {rep.window}. A night without a result counts as "
+            f"not ok; snoozed and inactive servers do not count as failing.")
+
+
+def _failures_context(rep: Report) -> dict[str, Any]:
+    fixes = rep.fixes
+    index = {fx.key: i + 1 for i, (fx, _n) in enumerate(fixes)}
+    servers = []
+    for e in rep.entries:
+        r = e.row
+        if rep.days > 1:
+            statuses = [{"night": n.strftime("%m-%d"), "status": st, "label": _label(st)}
+                        for n, st in zip(rep.nights, e.nights, strict=True)]
+        else:
+            statuses = [{"night": "Status", "status": r.shown_status,
+                         "label": _label(r.status, r.reason)}]
+        servers.append({
+            "customer": safe(r.customer), "server": safe(r.server), "statuses": statuses,
+            "code": "" if r.code is None or r.status == FETCH_FAILED else str(r.code),
+            "fix_key": e.fix.key if e.fix else "", "fix_index": index.get(
+                e.fix.key if e.fix else "", 0),
+            "last_good": r.last_good.isoformat() if r.last_good else "never",
+            "bad_nights": r.bad_streak, "tsr": safe(r.tsr) or "(none)",
+            "custbak": safe(r.custbak) or "(none)",
+            "files": [{"path": f.path, "message": safe(file_message(f))} for f in e.files],
+            "open_files": e.open_files, "more": max(e.open_files - len(e.files), 0),
+            "note": safe(_note(r))})
+    return {
+        "night": rep.night.isoformat(),
+        "night_heads": ([n.strftime("%m-%d") for n in rep.nights] if rep.days > 1
+                        else ["Status"]),
+        "outages": [{"custbak": safe(o.custbak), "count": plural(len(o.servers), "server"),
+                     "servers": [safe(s) for s in o.servers]} for o in rep.outages],
+        "outage_fix": CUSTBAK_OUTAGE_FIX,
+        "servers": servers,
+        "fixes": [{"key": fx.key, "title": safe(fx.title), "meaning": safe(fx.meaning),
+                   "todo": safe(fx.todo), "count": plural(n, "server")} for fx, n in fixes],
+    }
+
+
+def _tables_context(rep: Report) -> dict[str, Any]:
+    tables = []
+    for t in _tables(rep):
+        rows = []
+        for row, st in zip(t.rows, t.statuses, strict=True):
+            cells = []
+            for i, (v, c) in enumerate(zip(row, t.cols, strict=True)):
+                cls = " ".join(x for x in (
+                    "num" if c.align == ">" else "",
+                    "date nowrap" if c.title in _DATE_COLS else "",
+                    "srv-name" if c.title == "Server" else "",
+                    "srv-status" if c.title == "Status" else "",
+                    "empty" if not v and not t.matrix else "") if x)
+                cell = {"value": safe(v), "cls": cls,
+                        "label": "" if t.matrix or c.title in ("Server", "Customer")
+                        else c.title, "status": st.get(i, ""), "title": ""}
+                if t.matrix and i in st:
+                    cell["title"] = f"{rep.nights[i - 2]}: {_label(st[i])}"
+                cells.append(cell)
+            rows.append(cells)
+        tables.append({"title": t.title, "matrix": t.matrix, "rows": rows,
+                       "cols": [{"title": c.title, "right": c.align == ">"} for c in t.cols],
+                       "legend": [(s, ch, _label(s)) for s, ch in _MATRIX_CHAR.items()]
+                       if t.matrix else []})
+    return {"tables": tables}
+
+
+def render_html(rep: Report) -> str:
+    """One self-contained page, readable in a browser, a desktop mail client and a phone:
+    Jinja2 templates with the CSS inlined (:mod:`acorntui.reports.templating`)."""
+    ctx: dict[str, Any] = {"title": safe(rep.title), "summary": rep.summary().split("\n"),
+                           "footer": _footer(rep)}
+    if rep.kind == "failures":
+        ctx.update(_failures_context(rep))
+        return render_page("failures.html", ctx)
+    ctx.update(_tables_context(rep))
+    return render_page("table.html", ctx)
 
 
 __all__ = [

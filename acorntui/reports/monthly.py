@@ -25,6 +25,7 @@ from acorntui.core.status import (
     OK_WITH_EXCEPTIONS,
 )
 from acorntui.reports.build import ReportError, _csv_cell, _wrap, dump_json, plural, safe
+from acorntui.reports.templating import render_page
 
 FORMATS = ("text", "csv", "json", "html")
 NO_RESULT = "no_data"
@@ -220,8 +221,6 @@ def render_monthly(rep: MonthlyReport, fmt: str) -> str:
             w.writerow([_csv_cell(rec[k]) for k, _ in COLUMNS] + [s.strip])
         return buf.getvalue()
     if fmt == "html":
-        from acorntui.reports.html import render_monthly_html
-
         return render_monthly_html(rep, COLUMNS, _record, _shown)
     if fmt != "text":
         raise ReportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -243,3 +242,20 @@ def render_monthly(rep: MonthlyReport, fmt: str) -> str:
         out.append(f"{safe(s.server):<{name_w}}  {s.strip}".rstrip())
     out += [STRIP_LEGEND]
     return "\n".join(out) + "\n"
+
+
+def render_monthly_html(rep: MonthlyReport, columns: Any, record: Any, shown: Any) -> str:
+    """The customer's monthly page: the same columns as the text/CSV/JSON renderers."""
+    servers = []
+    for srv in rep.servers:
+        rec = record(srv)
+        servers.append({
+            "cells": [{"label": h, "value": shown(k, rec[k]), "num": k != "server"}
+                      for k, h in columns],
+            "strip": [{"status": st or "none", "title": f"{n.isoformat()}: {WORDS[st]}"}
+                      for n, st in zip(rep.nights, srv.nights, strict=True)]})
+    ctx = {"title": safe(rep.title), "summary": rep.summary(), "heads": [h for _, h in columns],
+           "servers": servers,
+           "footer": "Questions about this report: reply to this mail or call your Acorn "
+                     "contact."}
+    return render_page("monthly.html", ctx)
