@@ -22,7 +22,7 @@ from peewee import IntegrityError
 
 from acorntui.config import Config, NotifyTarget
 from acorntui.core.textsafe import visible_controls
-from acorntui.db.models import Customer, Notification, Result, Server, database_proxy
+from acorntui.db.models import Notification, database_proxy
 
 MAX_LISTED = 40  # servers listed in one message; the rest are counted
 
@@ -214,13 +214,8 @@ def night_events(night: dt.date, *, custbak_min: int = 3) -> list[Event]:
         servers = [(by_label[lbl].customer, by_label[lbl].server, _detail(by_label[lbl]))
                    for lbl in o.servers]
         events.append(Event("custbak", night, o.custbak[:100], servers, total))
-    active = {r.server_id for r in rows if not r.snoozed}
-    q = (Result.select(Result.server, Result.anomaly, Server.name, Customer.name.alias("cname"))
-         .join(Server).join(Customer)
-         .where((Result.night == night) & Result.anomaly.is_null(False))
-         .order_by(Customer.name, Server.name))
-    anomalies = [(r["cname"], r["name"], r["anomaly"]) for r in q.dicts()
-                 if r["server"] in active]
+    anomalies = sorted((r.customer, r.server, r.anomaly) for r in rows
+                       if r.anomaly and not r.snoozed)
     if anomalies:
         events.append(Event("anomaly", night, "", anomalies, total))
     return events

@@ -75,6 +75,7 @@ class NightlyRow:
     ack_by: str = ""
     registered: bool = True
     rsync_version: str = ""
+    anomaly: str | None = None  # a good result that copied far less than usual
 
     @property
     def is_good(self) -> bool:
@@ -164,10 +165,10 @@ def nightly_rows(night: dt.date, *, customer: str | None = None,
     rq = (Result.select(Result.id, Result.server, Result.status, Result.reason, Result.code,
                         Result.error_count, Result.excepted_count, Result.total_size,
                         Result.sent_bytes, Result.ack_note, Result.ack_by,
-                        Result.rsync_version)
+                        Result.rsync_version, Result.anomaly)
           .where(Result.night == night).tuples())
     with_errors: dict[int, int] = {}  # result id -> server id
-    for (rid, sid, status, reason, code, ec, xc, tot, sent, ack, ackby, ver) in rq:
+    for (rid, sid, status, reason, code, ec, xc, tot, sent, ack, ackby, ver, anomaly) in rq:
         r = rows.get(sid)
         if r is None:
             continue
@@ -175,7 +176,7 @@ def nightly_rows(night: dt.date, *, customer: str | None = None,
         r.jargon = jargon.get(code, "") if code is not None else ""
         r.error_count, r.excepted_count = ec or 0, xc or 0
         r.total_size, r.sent_bytes, r.ack_note, r.ack_by = tot, sent, ack or "", ackby or ""
-        r.rsync_version = ver or ""
+        r.rsync_version, r.anomaly = ver or "", anomaly
         if ec:
             with_errors[rid] = sid
         if status in GOOD_STATUSES:

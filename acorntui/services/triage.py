@@ -21,8 +21,11 @@ def acknowledge(user: User, result_id: int, note: str) -> Result:
     with database_proxy.obj.atomic():
         r = Result.get_by_id(result_id)
         before = {"ack_note": r.ack_note, "ack_by": r.ack_by}
-        Result.update(ack_note=note[:2000], ack_by=user.login, ack_at=utcnow()).where(
-            Result.id == result_id).execute()
+        if r.anomaly:
+            before["anomaly"] = r.anomaly
+        # an acknowledgement also clears a silent-success anomaly (acorntui.alerts.anomaly)
+        Result.update(ack_note=note[:2000], ack_by=user.login, ack_at=utcnow(),
+                      anomaly=None).where(Result.id == result_id).execute()
         audit.record("result.ack", user.login, table="results", row_id=result_id,
                      server=r.server_id, result=result_id, details=note[:2000], before=before,
                      after={"ack_note": note[:2000], "ack_by": user.login})
