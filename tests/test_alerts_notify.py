@@ -242,3 +242,45 @@ def test_bad_anomaly_config_names_the_field(tmp_path, capsys):
     cfg = write_cfg(tmp_path, [], extra="[anomaly]\nsize_drop = 2\n")
     assert main(["--config", cfg, "notify", "test"]) == 2
     assert "[anomaly] size_drop: must be between 0 and 1" in capsys.readouterr().err
+
+
+def test_escalation_after_nights_without_ack(tmp_path, db_url, sink, capsys):
+    """Bad three nights running, none acknowledged: escalated. An ack on any of them, or a
+    shorter streak, stops it. A fourth bad night escalates again (a new night)."""
+    from acorntui.db.models import Result
+
+    long, acked, short = _server("acme", "long"), _server("acme", "acked"), _server("beta", "s")
+    for s in (long, acked, short):
+        for back in range(3, 10):
+            _result(s, NIGHT - dt.timedelta(days=back))
+    for back in (2, 1, 0):
+        n = NIGHT - dt.timedelta(days=back)
+        _result(long, n, status="failed", code=23)
+        _result(acked, n, status="failed", code=23,
+                **({"ack_note": "on it", "ack_by": "tina", "ack_at": dt.datetime(2026, 11, 29)}
+                   if back == 1 else {}))
+        if back < 2:
+            _result(short, n, status="failed", code=12)
+        else:
+            _result(short, n)
+    cfg = write_cfg(tmp_path, [f'url = "{sink.url()}"\nevents = ["escalation"]'])
+    assert main(["--db", db_url, "--config", cfg, "nightly", "--now", NOW]) == 0
+    [m] = sink.received
+    assert m["title"] == "acorntui 2026-11-29: 1 server still failing, not acknowledged"
+    assert m["message"].splitlines()[1:] == [
+        "- acme/long: FAILED, bad for 3 nights (last good 2026-11-26)"]
+    # [alerts] escalate_after_nights = 2 brings in beta/s too (a separate target, new rows)
+    cfg2 = write_cfg(tmp_path, [f'url = "{sink.url("two")}"\nevents = ["escalation"]'],
+                     extra="[alerts]\nescalate_after_nights = 2\n")
+    assert main(["--db", db_url, "--config", cfg2, "nightly", "--now", NOW]) == 0
+    assert [ln[2:12] for ln in sink.received[1]["message"].splitlines()[1:]] == [
+        "acme/long:", "beta/s: FA"]
+    # acknowledged tonight: no escalation the next night either
+    Result.update(ack_at=dt.datetime(2026, 11, 30), ack_note="x", ack_by="tina").where(
+        Result.server == long.id, Result.night == NIGHT).execute()
+    _result(long, NIGHT + dt.timedelta(days=1), status="failed", code=23)
+    _result(acked, NIGHT + dt.timedelta(days=1))
+    _result(short, NIGHT + dt.timedelta(days=1))
+    assert main(["--db", db_url, "--config", cfg, "nightly", "--now",
+                 "2026-12-01T08:00:00"]) == 0
+    assert len(sink.received) == 2

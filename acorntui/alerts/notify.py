@@ -22,7 +22,7 @@ from peewee import IntegrityError
 
 from acorntui.config import Config, NotifyTarget
 from acorntui.core.textsafe import visible_controls
-from acorntui.db.models import Notification, database_proxy
+from acorntui.db.models import Notification, Result, database_proxy
 
 MAX_LISTED = 40  # servers listed in one message; the rest are counted
 
@@ -62,8 +62,8 @@ class Event:
                        "failed the same night; check the custbak first.",
             "anomaly": f"Night {self.night}: {n} of {self.total} servers reported success but "
                        "copied far less than usual.",
-            "escalation": f"Night {self.night}: {n} servers have been failing for several nights "
-                          "without an acknowledgement.",
+            "escalation": f"Night {self.night}: {n} server{'s have' if n != 1 else ' has'} "
+                          "been failing for several nights without an acknowledgement.",
         }[self.kind]
         lines = [visible_controls(head)]
         for customer, server, detail in self.servers[:MAX_LISTED]:
@@ -191,11 +191,14 @@ def _detail(r) -> str:
     return r.label + (f" ({', '.join(bits)})" if bits else "")
 
 
-def night_events(night: dt.date, *, custbak_min: int = 3) -> list[Event]:
-    """The failed, custbak and anomaly events of a night, from the database.
+def night_events(night: dt.date, *, custbak_min: int = 3,
+                 escalate_after: int = 3) -> list[Event]:
+    """The failed, custbak, anomaly and escalation events of a night, from the database.
 
     Snoozed and inactive servers raise nothing. A server that is part of a custbak outage is
-    in the custbak message, not again in the failed one.
+    in the custbak message, not again in the failed one. A server bad for ``escalate_after``
+    nights or more, none of them acknowledged, is escalated (again each night until it is
+    acknowledged or good).
     """
     from acorntui.services.queries import custbak_outages, nightly_rows
 
@@ -218,7 +221,27 @@ def night_events(night: dt.date, *, custbak_min: int = 3) -> list[Event]:
                        if r.anomaly and not r.snoozed)
     if anomalies:
         events.append(Event("anomaly", night, "", anomalies, total))
+    long_bad = {r.server_id: r for r in rows if r.counts_as_failing
+                and r.bad_streak >= escalate_after}
+    if long_bad:
+        start = night - dt.timedelta(days=max(r.bad_streak for r in long_bad.values()) - 1)
+        acked = {(sid, _as_date(n)) for sid, n in
+                 Result.select(Result.server, Result.night)
+                 .where(Result.server.in_(list(long_bad)) & (Result.night >= start)
+                        & (Result.night <= night) & Result.ack_at.is_null(False)).tuples()}
+        esc = sorted(
+            (r.customer, r.server, f"{r.label}, bad for {r.bad_streak} nights"
+             + (f" (last good {r.last_good})" if r.last_good else ""))
+            for r in long_bad.values()
+            if not any(sid == r.server_id and n > night - dt.timedelta(days=r.bad_streak)
+                       for sid, n in acked))
+        if esc:
+            events.append(Event("escalation", night, "", esc, total))
     return events
+
+
+def _as_date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
 def notify_night(cfg: Config, night: dt.date, events: list[Event] | None = None) -> NotifyReport:
@@ -227,7 +250,7 @@ def notify_night(cfg: Config, night: dt.date, events: list[Event] | None = None)
     if not cfg.notify:
         return report
     if events is None:
-        events = night_events(night)
+        events = night_events(night, escalate_after=cfg.escalate_after_nights)
     for target in cfg.notify:
         tid = target_id(target)
         for ev in events:
