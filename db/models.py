@@ -69,6 +69,9 @@ class Customer(BaseModel):
     active = BooleanField(default=True)
     notes = TextField(default="")
     created = DateTimeField(default=utcnow)
+    # a maintenance window: every server of the customer is snoozed (schema version 3)
+    snoozed_until = DateField(null=True)
+    snooze_reason = CharField(max_length=255, default="")
 
     class Meta:
         table_name = "customers"

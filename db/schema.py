@@ -27,11 +27,18 @@ def _v2_results_server_night_status(db: Database) -> None:
 
 
 def _v3_alerts(db: Database) -> None:
-    """results.anomaly (silent-success detection); the notifications table itself is created
-    by init_schema's create_tables before migrations run."""
-    if not any(c.name == "anomaly" for c in db.get_columns("results")):
-        q0, q1 = db.quote
-        db.execute_sql(f"ALTER TABLE {q0}results{q1} ADD COLUMN {q0}anomaly{q1} TEXT NULL")
+    """results.anomaly (silent-success detection) and customer maintenance windows; the
+    notifications table itself is created by init_schema's create_tables before migrations."""
+    q0, q1 = db.quote
+
+    def add(table: str, column: str, ddl: str) -> None:
+        if not any(c.name == column for c in db.get_columns(table)):
+            db.execute_sql(f"ALTER TABLE {q0}{table}{q1} ADD COLUMN {q0}{column}{q1} {ddl}")
+
+    add("results", "anomaly", "TEXT NULL")
+    # customer maintenance windows
+    add("customers", "snoozed_until", "DATE NULL")
+    add("customers", "snooze_reason", "VARCHAR(255) NOT NULL DEFAULT ''")
 
 
 # version -> function(db) that upgrades from version-1. Add entries as the schema changes;

@@ -284,3 +284,38 @@ def test_escalation_after_nights_without_ack(tmp_path, db_url, sink, capsys):
     assert main(["--db", db_url, "--config", cfg, "nightly", "--now",
                  "2026-12-01T08:00:00"]) == 0
     assert len(sink.received) == 2
+
+
+def test_customer_maintenance_window_silences_notifications(tmp_path, db_url, sink, capsys):
+    import os
+    import pwd
+
+    from acorntui.db.models import Customer, Tsr, Update
+
+    from acorntui.reports.build import build_report, report_data
+
+    build_night()
+    Tsr.create(login=pwd.getpwuid(os.geteuid()).pw_name, name="Tina", level=2)
+    until = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    # a window needs a reason
+    assert main(["--db", db_url, "customer", "snooze", "beta", "--until", until]) == 2
+    assert "reason: a maintenance window needs a reason" in capsys.readouterr().err
+    for c in ("beta", "gamma"):
+        assert main(["--db", db_url, "customer", "snooze", c, "--until", until,
+                     "--reason", "moving racks"]) == 0
+    assert f"customer gamma: snoozed until {until} (moving racks)" in capsys.readouterr().out
+    [u, _] = Update.select().where(Update.action == "customer.snooze").order_by(Update.id)
+    assert u.details == "moving racks" and u.table_name == "customers"
+
+    cfg = write_cfg(tmp_path, [f'url = "{sink.url()}"'])
+    assert main(["--db", db_url, "--config", cfg, "nightly", "--now", NOW]) == 0
+    # beta's custbak outage and gamma's anomaly raise nothing; acme/fs2 still does
+    assert sink.titles() == ["acorntui 2026-11-29: 1 server failed"]
+    rows = {d["server"]: d for d in report_data(build_report("nightly", NIGHT))["servers"]}
+    assert rows["b0"]["snoozed"] and not rows["b0"]["counts_as_failing"]
+    assert rows["b0"]["snooze_reason"] == "customer maintenance: moving racks"
+    assert not rows["fs2"]["snoozed"]
+
+    assert main(["--db", db_url, "customer", "snooze", "beta", "--lift"]) == 0
+    assert Customer.get(Customer.name == "beta").snoozed_until is None
+    assert Update.select().where(Update.action == "customer.unsnooze").count() == 1

@@ -192,6 +192,8 @@ def test_migration_from_version_2_adds_anomaly_and_notifications(any_db):
     Result.create(server=s, night=dt.date(2026, 11, 25), code=0, status="ok", total_size=5)
     q0, q1 = any_db.quote
     any_db.execute_sql(f"ALTER TABLE {q0}results{q1} DROP COLUMN {q0}anomaly{q1}")
+    for col in ("snoozed_until", "snooze_reason"):
+        any_db.execute_sql(f"ALTER TABLE {q0}customers{q1} DROP COLUMN {q0}{col}{q1}")
     any_db.execute_sql(f"DROP TABLE {q0}notifications{q1}")
     SchemaVersion.delete().execute()
     SchemaVersion.create(version=2)
@@ -199,6 +201,7 @@ def test_migration_from_version_2_adds_anomaly_and_notifications(any_db):
     assert did["migrated_to"] == 3
     assert "notifications" in did["created_tables"]
     assert any(c.name == "anomaly" for c in any_db.get_columns("results"))
+    assert {"snoozed_until", "snooze_reason"} <= {c.name for c in any_db.get_columns("customers")}
     r = Result.get()
     assert (r.total_size, r.anomaly) == (5, None)
     assert init_schema(any_db)["migrated_to"] is None

@@ -56,6 +56,7 @@ def grant_statements(dbname: str) -> list[str]:
         f"GRANT INSERT ON {on('customers')} TO acorn_tsr",
         f"GRANT INSERT ON {on('notifications')} TO acorn_tsr",
         f"GRANT INSERT, UPDATE (snoozed_until, snooze_reason) ON {on('servers')} TO acorn_tsr",
+        f"GRANT UPDATE (snoozed_until, snooze_reason) ON {on('customers')} TO acorn_tsr",
         # TSR3: a TSR, plus customers, servers and reps, and the accounts of new reps
         "GRANT acorn_tsr TO acorn_tsr3",
         *(f"GRANT INSERT, UPDATE, DELETE ON {on(t)} TO acorn_tsr3"

@@ -136,7 +136,8 @@ def active_servers_query(*, customer: str | None = None, server: str | None = No
     """Servers (with customer name and TSR login) as dicts; active ones unless asked."""
     sq = (Server.select(Server.id, Server.name, Server.customer, Server.custbak,
                         Server.snoozed_until, Server.snooze_reason, Server.registered,
-                        Customer.name.alias("cname"), Tsr.login.alias("tsr_login"),
+                        Customer.name.alias("cname"), Customer.snoozed_until.alias("c_until"),
+                        Customer.snooze_reason.alias("c_reason"), Tsr.login.alias("tsr_login"),
                         Tsr.name.alias("tsr_name"))
           .join(Customer).switch(Server).join(Tsr, JOIN.LEFT_OUTER))
     if not include_inactive:
@@ -148,11 +149,22 @@ def active_servers_query(*, customer: str | None = None, server: str | None = No
     return sq.dicts()
 
 
+def _customer_window(s: dict) -> None:
+    """A customer maintenance window snoozes every server of the customer: the server row
+    takes the later of its own snooze and its customer's."""
+    c_until = _as_date(s.get("c_until"))
+    own = _as_date(s.get("snoozed_until"))
+    if c_until is not None and (own is None or c_until > own):
+        s["snoozed_until"] = c_until
+        s["snooze_reason"] = f"customer maintenance: {s.get('c_reason') or ''}".rstrip(": ")
+
+
 def nightly_rows(night: dt.date, *, customer: str | None = None,
                  include_inactive: bool = False) -> list[NightlyRow]:
     """One row per active server for the night, failing servers first."""
     rows: dict[int, NightlyRow] = {}
     for s in active_servers_query(customer=customer, include_inactive=include_inactive):
+        _customer_window(s)
         rows[s["id"]] = NightlyRow(
             server_id=s["id"], customer_id=s["customer"], customer=s["cname"], server=s["name"],
             night=night, custbak=s["custbak"] or "", snoozed_until=s["snoozed_until"],
