@@ -186,7 +186,7 @@ def _detail(r) -> str:
         bits.append(f"code {r.code}")
     if r.reason and r.reason not in r.label.lower():
         bits.append(r.reason)
-    if r.error_count:
+    if r.error_count and not r.reason:
         bits.append(f"{r.error_count} error{'s' if r.error_count != 1 else ''}")
     return r.label + (f" ({', '.join(bits)})" if bits else "")
 
