@@ -71,7 +71,8 @@ class Customer(BaseModel):
     created = DateTimeField(default=utcnow)
     # a maintenance window: every server of the customer is snoozed (schema version 3)
     snoozed_until = DateField(null=True)
-    snooze_reason = CharField(max_length=255, default="")
+    # a database default too: older clients and raw INSERTs that do not name it still work
+    snooze_reason = CharField(max_length=255, default="", constraints=[SQL("DEFAULT ''")])
 
     class Meta:
         table_name = "customers"
