@@ -230,6 +230,20 @@ def _str_list(value: Any, where: str) -> tuple[str, ...]:
 
 def _load_alerts(cfg: Config, data: dict, where: str) -> None:
     """``[[notify]]``, ``[anomaly]`` and ``[alerts]``."""
+    _load_notify(cfg, data, where)
+    _load_anomaly(cfg, data, where)
+    al = data.get("alerts", {})
+    if not isinstance(al, dict):
+        raise ConfigError(f"{where}: alerts must be an [alerts] table")
+    if "escalate_after_nights" in al:
+        n = _num(al["escalate_after_nights"], f"{where}: [alerts] escalate_after_nights", int)
+        if n < 1:
+            raise ConfigError(f"{where}: [alerts] escalate_after_nights: must be at least 1, "
+                              f"got {n}")
+        cfg.escalate_after_nights = n
+
+
+def _load_notify(cfg: Config, data: dict, where: str) -> None:
     targets = data.get("notify", [])
     if not isinstance(targets, list):
         raise ConfigError(f"{where}: notify must be [[notify]] tables")
@@ -255,6 +269,9 @@ def _load_alerts(cfg: Config, data: dict, where: str) -> None:
         customers = _str_list(t.get("customers", []), f"{w} customers")
         cfg.notify.append(NotifyTarget(index=i + 1, url=url, url_env=url_env, events=events,
                                        customers=customers))
+
+
+def _load_anomaly(cfg: Config, data: dict, where: str) -> None:
     a = data.get("anomaly", {})
     if not isinstance(a, dict):
         raise ConfigError(f"{where}: anomaly must be an [anomaly] table")
@@ -272,15 +289,6 @@ def _load_alerts(cfg: Config, data: dict, where: str) -> None:
             setattr(st, key, value)
     if st.min_nights > st.window:
         raise ConfigError(f"{w} min_nights: {st.min_nights} is more than window {st.window}")
-    al = data.get("alerts", {})
-    if not isinstance(al, dict):
-        raise ConfigError(f"{where}: alerts must be an [alerts] table")
-    if "escalate_after_nights" in al:
-        n = _num(al["escalate_after_nights"], f"{where}: [alerts] escalate_after_nights", int)
-        if n < 1:
-            raise ConfigError(f"{where}: [alerts] escalate_after_nights: must be at least 1, "
-                              f"got {n}")
-        cfg.escalate_after_nights = n
 
 
 def _holds_password(data: dict) -> bool:
