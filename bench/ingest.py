@@ -108,7 +108,7 @@ def run(url: str, spool: Path, nbytes: int) -> dict:
 
     night = rep.night
     ids = list(Result.select(Result.id, Result.server, Result.total_size)
-               .where(Result.night == night).tuples())
+               .where(Result.night == night).order_by(Result.id).tuples())
     rows = [dict(server=sid, night=night - dt.timedelta(days=b), code=0, status="ok",
                  total_size=(size or 0) * (10 if i % 50 == 0 else 1) + 1)
             for i, (_rid, sid, size) in enumerate(ids) for b in range(1, 15)]
