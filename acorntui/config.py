@@ -79,6 +79,35 @@ class MailSettings:
 
 
 @dataclass
+class NotifyTarget:
+    """One ``[[notify]]`` block: an Apprise URL (or the variable holding it) and its filters."""
+
+    index: int  # 1-based position in the file, for messages
+    url: str = ""
+    url_env: str = ""
+    events: tuple[str, ...] = ()  # empty: all
+    customers: tuple[str, ...] = ()  # empty: all
+
+    def resolved_url(self) -> str:
+        if self.url_env:
+            return os.environ.get(self.url_env, "")
+        return self.url
+
+    def wants(self, event: str) -> bool:
+        return not self.events or event in self.events
+
+
+NOTIFY_EVENTS = ("failed", "custbak", "anomaly", "escalation")
+
+
+@dataclass
+class AnomalySettings:
+    size_drop: float = 0.5
+    min_nights: int = 7
+    window: int = 14
+
+
+@dataclass
 class Config:
     path: Path
     exists: bool
@@ -88,6 +117,9 @@ class Config:
     night_cutoff_hours: float = 12.0
     report_servers: list[ReportServer] = field(default_factory=list)
     mail: MailSettings = field(default_factory=MailSettings)
+    notify: list[NotifyTarget] = field(default_factory=list)
+    anomaly: AnomalySettings = field(default_factory=AnomalySettings)
+    escalate_after_nights: int = 3
     raw: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -181,6 +213,7 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
             outbox_dir=_str(m.get("outbox_dir", ""), f"{w} outbox_dir"),
             extra={k: v for k, v in m.items() if k not in known_m},
         )
+    _load_alerts(cfg, data, where)
     if _holds_password(data) and _readable_by_others(p):
         cfg.warnings.append(
             f"warning: {p} holds a password and is readable by group or others; "
@@ -189,12 +222,84 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
     return cfg
 
 
+def _str_list(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _load_alerts(cfg: Config, data: dict, where: str) -> None:
+    """``[[notify]]``, ``[anomaly]`` and ``[alerts]``."""
+    _load_notify(cfg, data, where)
+    _load_anomaly(cfg, data, where)
+    al = data.get("alerts", {})
+    if not isinstance(al, dict):
+        raise ConfigError(f"{where}: alerts must be an [alerts] table")
+    if "escalate_after_nights" in al:
+        n = _num(al["escalate_after_nights"], f"{where}: [alerts] escalate_after_nights", int)
+        if n < 1:
+            raise ConfigError(f"{where}: [alerts] escalate_after_nights: must be at least 1, "
+                              f"got {n}")
+        cfg.escalate_after_nights = n
+
+
+def _load_notify(cfg: Config, data: dict, where: str) -> None:
+    targets = data.get("notify", [])
+    if not isinstance(targets, list):
+        raise ConfigError(f"{where}: notify must be [[notify]] tables")
+    known = {"url", "url_env", "events", "customers"}
+    for i, t in enumerate(targets):
+        w = f"{where}: [[notify]] #{i + 1}"
+        if not isinstance(t, dict):
+            raise ConfigError(f"{w}: must be a table")
+        unknown = sorted(set(t) - known)
+        if unknown:
+            raise ConfigError(f"{w} {unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
+        url = _str(t.get("url", ""), f"{w} url").strip()
+        url_env = _str(t.get("url_env", ""), f"{w} url_env").strip()
+        if bool(url) == bool(url_env):
+            raise ConfigError(f"{w} url: give either url or url_env (the variable holding it)")
+        if url and "://" not in url:
+            raise ConfigError(f"{w} url: not an Apprise URL (scheme://...), got {url[:20]!r}")
+        events = _str_list(t.get("events", []), f"{w} events")
+        bad = [e for e in events if e not in NOTIFY_EVENTS]
+        if bad:
+            raise ConfigError(f"{w} events: unknown event {bad[0]!r} "
+                              f"(known: {', '.join(NOTIFY_EVENTS)})")
+        customers = _str_list(t.get("customers", []), f"{w} customers")
+        cfg.notify.append(NotifyTarget(index=i + 1, url=url, url_env=url_env, events=events,
+                                       customers=customers))
+
+
+def _load_anomaly(cfg: Config, data: dict, where: str) -> None:
+    a = data.get("anomaly", {})
+    if not isinstance(a, dict):
+        raise ConfigError(f"{where}: anomaly must be an [anomaly] table")
+    w = f"{where}: [anomaly]"
+    st = cfg.anomaly
+    if "size_drop" in a:
+        st.size_drop = _num(a["size_drop"], f"{w} size_drop")
+        if not 0 < st.size_drop < 1:
+            raise ConfigError(f"{w} size_drop: must be between 0 and 1, got {st.size_drop}")
+    for key in ("min_nights", "window"):
+        if key in a:
+            value = _num(a[key], f"{w} {key}", int)
+            if value < 1:
+                raise ConfigError(f"{w} {key}: must be at least 1, got {value}")
+            setattr(st, key, value)
+    if st.min_nights > st.window:
+        raise ConfigError(f"{w} min_nights: {st.min_nights} is more than window {st.window}")
+
+
 def _holds_password(data: dict) -> bool:
     url = data.get("database", {}).get("url", "")
     if isinstance(url, str) and mask_url(url) != url:
         return True
     if data.get("mail", {}).get("password"):
         return True
+    notify = data.get("notify", [])
+    if isinstance(notify, list) and any(isinstance(t, dict) and t.get("url") for t in notify):
+        return True  # Apprise URLs carry tokens (Slack, Teams...): url_env keeps them out
     return any(isinstance(s, dict) and s.get("password") for s in data.get("report_servers", []))
 
 

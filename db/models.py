@@ -1,4 +1,4 @@
-"""The nine tables of backup_serverlist, as peewee models.
+"""The tables of backup_serverlist, as peewee models.
 
 Everything binds to ``database_proxy``; :mod:`db.connection` initialises it from a URL.
 The same models run unchanged on SQLite (the embedded default) and MariaDB/MySQL.
@@ -69,6 +69,10 @@ class Customer(BaseModel):
     active = BooleanField(default=True)
     notes = TextField(default="")
     created = DateTimeField(default=utcnow)
+    # a maintenance window: every server of the customer is snoozed (schema version 3)
+    snoozed_until = DateField(null=True)
+    # a database default too: older clients and raw INSERTs that do not name it still work
+    snooze_reason = CharField(max_length=255, default="", constraints=[SQL("DEFAULT ''")])
 
     class Meta:
         table_name = "customers"
@@ -165,6 +169,9 @@ class Result(BaseModel):
     ack_note = TextField(default="")
     ack_by = CharField(max_length=64, default="")
     ack_at = DateTimeField(null=True)
+    # "total size 1.1G, usual 10.4G (median of 14 nights)": a good result that copied far less
+    # than usual (schema version 3). The status stays as rsync said; an acknowledgement clears it.
+    anomaly = TextField(null=True)
 
     class Meta:
         table_name = "results"
@@ -217,6 +224,23 @@ class Update(BaseModel):
         table_name = "updates"
 
 
+class Notification(BaseModel):
+    """What the nightly job sent to a ``[[notify]]`` target, so it never sends it twice
+    (schema version 3). One row per night, event, subject (a custbak, or empty) and target."""
+
+    id = AutoField()
+    night = DateField()
+    event = CharField(max_length=20)  # failed | custbak | anomaly | escalation
+    subject = CharField(max_length=100, default="")
+    target = CharField(max_length=16)  # a hash of the target URL, never the URL
+    servers = IntegerField(default=0)
+    sent_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "notifications"
+        indexes = ((("night", "event", "subject", "target"), True),)
+
+
 class SchemaVersion(BaseModel):
     version = IntegerField()
     applied_at = DateTimeField(default=utcnow)
@@ -225,7 +249,8 @@ class SchemaVersion(BaseModel):
         table_name = "acorn_schema_version"
 
 
-ALL_MODELS = [Csr, Tsr, Customer, Server, ErrorCode, Exception_, Result, Failure, Update]
+ALL_MODELS = [Csr, Tsr, Customer, Server, ErrorCode, Exception_, Result, Failure, Update,
+              Notification]
 TABLE_NAMES = sorted(m._meta.table_name for m in ALL_MODELS)
 
 __all__ = [
@@ -240,6 +265,7 @@ __all__ = [
     "Result",
     "Failure",
     "Update",
+    "Notification",
     "SchemaVersion",
     "ALL_MODELS",
     "TABLE_NAMES",

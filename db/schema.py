@@ -11,7 +11,7 @@ from peewee import Database
 
 from .models import ALL_MODELS, ErrorCode, SchemaVersion, database_proxy
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _add_index(db: Database, table: str, name: str, columns: list[str]) -> None:
@@ -26,10 +26,26 @@ def _v2_results_server_night_status(db: Database) -> None:
     _add_index(db, "results", "results_server_id_night_status", ["server_id", "night", "status"])
 
 
+def _v3_alerts(db: Database) -> None:
+    """results.anomaly (silent-success detection) and customer maintenance windows; the
+    notifications table itself is created by init_schema's create_tables before migrations."""
+    q0, q1 = db.quote
+
+    def add(table: str, column: str, ddl: str) -> None:
+        if not any(c.name == column for c in db.get_columns(table)):
+            db.execute_sql(f"ALTER TABLE {q0}{table}{q1} ADD COLUMN {q0}{column}{q1} {ddl}")
+
+    add("results", "anomaly", "TEXT NULL")
+    # customer maintenance windows
+    add("customers", "snoozed_until", "DATE NULL")
+    add("customers", "snooze_reason", "VARCHAR(255) NOT NULL DEFAULT ''")
+
+
 # version -> function(db) that upgrades from version-1. Add entries as the schema changes;
 # init-db runs the ones a database is missing, in order, each in a transaction.
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     2: _v2_results_server_night_status,
+    3: _v3_alerts,
 }
 
 

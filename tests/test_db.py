@@ -30,10 +30,10 @@ def _server(name="mail01", customer="acme"):
     return Server.create(customer=c, name=name)
 
 
-def test_nine_tables_and_codes(any_db):
+def test_tables_and_codes(any_db):
     tables = set(any_db.get_tables())
     assert set(TABLE_NAMES) == {"csrs", "customers", "errors", "exceptions", "failures",
-                                "results", "servers", "tsrs", "updates"}
+                                "notifications", "results", "servers", "tsrs", "updates"}
     assert set(TABLE_NAMES) <= tables
     assert tables - set(TABLE_NAMES) == {"acorn_schema_version"}
     assert ErrorCode.select().count() == 29
@@ -180,7 +180,28 @@ def test_migration_from_version_1_keeps_data(any_db):
     SchemaVersion.delete().execute()
     SchemaVersion.create(version=1)
     did = init_schema(any_db)
-    assert did["migrated_to"] == SCHEMA_VERSION == 2
+    assert did["migrated_to"] == SCHEMA_VERSION == 3
     assert any(i.name == "results_server_id_night_status" for i in any_db.get_indexes("results"))
     assert Result.select().count() == 1
+    assert init_schema(any_db)["migrated_to"] is None
+
+
+def test_migration_from_version_2_adds_anomaly_and_notifications(any_db):
+    """A version-2 database (no results.anomaly, no notifications table) upgrades in place."""
+    s = _server()
+    Result.create(server=s, night=dt.date(2026, 11, 25), code=0, status="ok", total_size=5)
+    q0, q1 = any_db.quote
+    any_db.execute_sql(f"ALTER TABLE {q0}results{q1} DROP COLUMN {q0}anomaly{q1}")
+    for col in ("snoozed_until", "snooze_reason"):
+        any_db.execute_sql(f"ALTER TABLE {q0}customers{q1} DROP COLUMN {q0}{col}{q1}")
+    any_db.execute_sql(f"DROP TABLE {q0}notifications{q1}")
+    SchemaVersion.delete().execute()
+    SchemaVersion.create(version=2)
+    did = init_schema(any_db)
+    assert did["migrated_to"] == 3
+    assert "notifications" in did["created_tables"]
+    assert any(c.name == "anomaly" for c in any_db.get_columns("results"))
+    assert {"snoozed_until", "snooze_reason"} <= {c.name for c in any_db.get_columns("customers")}
+    r = Result.get()
+    assert (r.total_size, r.anomaly) == (5, None)
     assert init_schema(any_db)["migrated_to"] is None

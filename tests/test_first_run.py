@@ -85,7 +85,7 @@ def test_init_db_on_a_fresh_account(home):
     db = home / ".local" / "share" / "acorntui" / "acorntui.db"
     p = acorn(home, "init-db")
     assert p.returncode == 0, p.stderr
-    assert p.stdout.startswith(f"created 10 tables in sqlite:///{db}: ")
+    assert p.stdout.startswith(f"created 11 tables in sqlite:///{db}: ")
     assert f"{ME} is the first user and was made a TSR3 (full rights)" in p.stdout
     assert _mode(db.parent) == 0o750 and _mode(db) == 0o640
 
@@ -93,7 +93,7 @@ def test_init_db_on_a_fresh_account(home):
 def test_init_db_with_db_after_the_command(home):
     p = acorn(home, "init-db", "--db", "sqlite:///x.db")  # relative to the working directory
     assert p.returncode == 0, p.stderr
-    assert p.stdout.startswith("created 10 tables in sqlite:///x.db: ")
+    assert p.stdout.startswith("created 11 tables in sqlite:///x.db: ")
     assert (home / "x.db").is_file() and not (home / ".local").exists()
 
 

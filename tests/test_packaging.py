@@ -171,7 +171,7 @@ def test_installed_wheel_works_beside_generic_db_and_screens(wheel, tmp_path):
     url = f"sqlite:///{tmp_path / 'x.db'}"
     p = run(acorn, "init-db", "--db", url)
     assert p.returncode == 0, p.stderr
-    assert p.stdout.startswith(f"created 10 tables in {url}: ")
+    assert p.stdout.startswith(f"created 11 tables in {url}: ")
     assert run(acorn, "customer", "add", "acme", "--db", url).returncode == 0
     p = run(acorn, "customer", "list", "--db", url)
     assert p.returncode == 0, p.stderr

@@ -182,6 +182,10 @@ def run_nightly(cfg: Config, *, now: dt.datetime | None = None,
                                    ingestor=ing) is not None:
                 run.fetch_failed[label] = why
 
+    # 4b. alerts (acorntui.alerts): anomalies, then chat/webhook notifications. A failing
+    # target is a problem in the summary; it never stops the mails.
+    _alerts(cfg, run)
+
     # 5. the night's backups, as the daily report counts them
     from acorntui.services.queries import nightly_rows, status_counts
 
@@ -194,6 +198,20 @@ def run_nightly(cfg: Config, *, now: dt.datetime | None = None,
         run.mail = "not sent (--no-mail)"
     run.seconds = time.monotonic() - started
     return run
+
+
+def _alerts(cfg: Config, run: NightlyRun) -> None:
+    from acorntui.alerts.anomaly import mark_night
+    from acorntui.alerts.notify import notify_night
+
+    marked = mark_night(run.night, cfg.anomaly)
+    if marked.flagged:
+        run.notes.append(f"anomalies: {marked.flagged} good result(s) copied far less than "
+                         "usual")
+    if cfg.notify:
+        report = notify_night(cfg, run.night)
+        run.notes.append(f"notify: {report.summary()}")
+        run.problems.extend(report.problems)
 
 
 def _mail(cfg: Config, run: NightlyRun) -> None:

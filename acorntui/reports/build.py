@@ -716,7 +716,8 @@ def report_data(rep: Report) -> dict[str, Any]:
                 "last_good": r.last_good, "bad_nights": r.bad_streak,
                 "ack_note": r.ack_note, "ack_by": r.ack_by, "snoozed": r.snoozed,
                 "snoozed_until": r.snoozed_until, "snooze_reason": r.snooze_reason,
-                "tsr": r.tsr, "custbak": r.custbak, "counts_as_failing": r.counts_as_failing}
+                "tsr": r.tsr, "custbak": r.custbak, "counts_as_failing": r.counts_as_failing,
+                "anomaly": r.anomaly}
 
     data: dict[str, Any] = {"report": rep.kind, "night": rep.night, "days": rep.days,
                             "customer": rep.customer, "title": rep.title,

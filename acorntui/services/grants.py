@@ -54,7 +54,9 @@ def grant_statements(dbname: str) -> list[str]:
         *(f"GRANT INSERT, UPDATE, DELETE ON {on(t)} TO acorn_tsr"
           for t in ("exceptions", "results", "failures")),
         f"GRANT INSERT ON {on('customers')} TO acorn_tsr",
+        f"GRANT INSERT ON {on('notifications')} TO acorn_tsr",
         f"GRANT INSERT, UPDATE (snoozed_until, snooze_reason) ON {on('servers')} TO acorn_tsr",
+        f"GRANT UPDATE (snoozed_until, snooze_reason) ON {on('customers')} TO acorn_tsr",
         # TSR3: a TSR, plus customers, servers and reps, and the accounts of new reps
         "GRANT acorn_tsr TO acorn_tsr3",
         *(f"GRANT INSERT, UPDATE, DELETE ON {on(t)} TO acorn_tsr3"
@@ -66,6 +68,7 @@ def grant_statements(dbname: str) -> list[str]:
         f"GRANT INSERT ON {on('customers')} TO acorn_ingest",
         f"GRANT INSERT ON {on('servers')} TO acorn_ingest",
         f"GRANT INSERT ON {on('updates')} TO acorn_ingest",
+        f"GRANT INSERT ON {on('notifications')} TO acorn_ingest",
         *(f"GRANT INSERT, UPDATE, DELETE ON {on(t)} TO acorn_ingest"
           for t in ("results", "failures")),
         # the audit row's login is the connected account, whatever the client sent

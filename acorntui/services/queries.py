@@ -75,6 +75,7 @@ class NightlyRow:
     ack_by: str = ""
     registered: bool = True
     rsync_version: str = ""
+    anomaly: str | None = None  # a good result that copied far less than usual
 
     @property
     def is_good(self) -> bool:
@@ -135,7 +136,8 @@ def active_servers_query(*, customer: str | None = None, server: str | None = No
     """Servers (with customer name and TSR login) as dicts; active ones unless asked."""
     sq = (Server.select(Server.id, Server.name, Server.customer, Server.custbak,
                         Server.snoozed_until, Server.snooze_reason, Server.registered,
-                        Customer.name.alias("cname"), Tsr.login.alias("tsr_login"),
+                        Customer.name.alias("cname"), Customer.snoozed_until.alias("c_until"),
+                        Customer.snooze_reason.alias("c_reason"), Tsr.login.alias("tsr_login"),
                         Tsr.name.alias("tsr_name"))
           .join(Customer).switch(Server).join(Tsr, JOIN.LEFT_OUTER))
     if not include_inactive:
@@ -147,11 +149,22 @@ def active_servers_query(*, customer: str | None = None, server: str | None = No
     return sq.dicts()
 
 
+def _customer_window(s: dict) -> None:
+    """A customer maintenance window snoozes every server of the customer: the server row
+    takes the later of its own snooze and its customer's."""
+    c_until = _as_date(s.get("c_until"))
+    own = _as_date(s.get("snoozed_until"))
+    if c_until is not None and (own is None or c_until > own):
+        s["snoozed_until"] = c_until
+        s["snooze_reason"] = f"customer maintenance: {s.get('c_reason') or ''}".rstrip(": ")
+
+
 def nightly_rows(night: dt.date, *, customer: str | None = None,
                  include_inactive: bool = False) -> list[NightlyRow]:
     """One row per active server for the night, failing servers first."""
     rows: dict[int, NightlyRow] = {}
     for s in active_servers_query(customer=customer, include_inactive=include_inactive):
+        _customer_window(s)
         rows[s["id"]] = NightlyRow(
             server_id=s["id"], customer_id=s["customer"], customer=s["cname"], server=s["name"],
             night=night, custbak=s["custbak"] or "", snoozed_until=s["snoozed_until"],
@@ -164,10 +177,10 @@ def nightly_rows(night: dt.date, *, customer: str | None = None,
     rq = (Result.select(Result.id, Result.server, Result.status, Result.reason, Result.code,
                         Result.error_count, Result.excepted_count, Result.total_size,
                         Result.sent_bytes, Result.ack_note, Result.ack_by,
-                        Result.rsync_version)
+                        Result.rsync_version, Result.anomaly)
           .where(Result.night == night).tuples())
     with_errors: dict[int, int] = {}  # result id -> server id
-    for (rid, sid, status, reason, code, ec, xc, tot, sent, ack, ackby, ver) in rq:
+    for (rid, sid, status, reason, code, ec, xc, tot, sent, ack, ackby, ver, anomaly) in rq:
         r = rows.get(sid)
         if r is None:
             continue
@@ -175,7 +188,7 @@ def nightly_rows(night: dt.date, *, customer: str | None = None,
         r.jargon = jargon.get(code, "") if code is not None else ""
         r.error_count, r.excepted_count = ec or 0, xc or 0
         r.total_size, r.sent_bytes, r.ack_note, r.ack_by = tot, sent, ack or "", ackby or ""
-        r.rsync_version = ver or ""
+        r.rsync_version, r.anomaly = ver or "", anomaly
         if ec:
             with_errors[rid] = sid
         if status in GOOD_STATUSES:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from acorntui.db.models import Result, Server, database_proxy, utcnow
+from acorntui.db.models import Customer, Result, Server, database_proxy, utcnow
 from acorntui.services import audit
 from acorntui.services.roles import User
 
@@ -21,8 +21,11 @@ def acknowledge(user: User, result_id: int, note: str) -> Result:
     with database_proxy.obj.atomic():
         r = Result.get_by_id(result_id)
         before = {"ack_note": r.ack_note, "ack_by": r.ack_by}
-        Result.update(ack_note=note[:2000], ack_by=user.login, ack_at=utcnow()).where(
-            Result.id == result_id).execute()
+        if r.anomaly:
+            before["anomaly"] = r.anomaly
+        # an acknowledgement also clears a silent-success anomaly (acorntui.alerts.anomaly)
+        Result.update(ack_note=note[:2000], ack_by=user.login, ack_at=utcnow(),
+                      anomaly=None).where(Result.id == result_id).execute()
         audit.record("result.ack", user.login, table="results", row_id=result_id,
                      server=r.server_id, result=result_id, details=note[:2000], before=before,
                      after={"ack_note": note[:2000], "ack_by": user.login})
@@ -47,6 +50,29 @@ def snooze(user: User, server_id: int, until: dt.date | None, reason: str) -> Se
                      table="servers", row_id=server_id, server=server_id, details=reason,
                      before=before, after={"snoozed_until": until, "snooze_reason": reason})
     return Server.get_by_id(server_id)
+
+
+def snooze_customer(user: User, customer_id: int, until: dt.date | None,
+                    reason: str) -> Customer:
+    """A maintenance window: every server of the customer is snoozed until a date (inclusive)
+    -- shown as snoozed, counted apart, no notifications or escalations. until=None lifts it."""
+    user.require("snooze")
+    reason = (reason or "").strip()
+    if until is not None:
+        if not reason:
+            raise ActionInputError("reason: a maintenance window needs a reason")
+        if until < dt.date.today():
+            raise ActionInputError(f"until: {until} is in the past")
+    with database_proxy.obj.atomic():
+        c = Customer.get_by_id(customer_id)
+        before = {"snoozed_until": c.snoozed_until, "snooze_reason": c.snooze_reason}
+        Customer.update(snoozed_until=until, snooze_reason=reason[:255] if until else "").where(
+            Customer.id == customer_id).execute()
+        audit.record("customer.snooze" if until else "customer.unsnooze", user.login,
+                     table="customers", row_id=customer_id, details=reason[:2000],
+                     before=before, after={"snoozed_until": until,
+                                           "snooze_reason": reason[:255] if until else ""})
+    return Customer.get_by_id(customer_id)
 
 
 def add_note(user: User, server_id: int, text: str, result_id: int | None = None) -> None:

@@ -7,7 +7,8 @@ status). ``HELP_ORDER`` keeps `acorntui --help` listing the commands by task, no
 """
 
 HELP_ORDER = (
-    "console", "demo", "serve", "init_db", "codes", "config", "fetch", "nightly", "reparse",
+    "console", "demo", "serve", "init_db", "codes", "config", "fetch", "nightly", "notify",
+    "reparse",
     "parse", "ingest", "customer", "server", "reps", "exception", "audit", "whoami", "grants",
     "report",
     "script",

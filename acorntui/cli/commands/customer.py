@@ -1,4 +1,4 @@
-"""customer list|add|edit|remove: customers (a folder under /reports each)."""
+"""customer list|add|edit|remove|snooze: customers (a folder under /reports each)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from acorntui.cli.commands._manage import (
     remove_flow,
     remove_parser,
 )
-from acorntui.cli.common import UsageError
+from acorntui.cli.common import UsageError, parse_date
 
 
 def register(sub) -> None:
     p = sub.add_parser("customer", help="customers (a folder under /reports each)")
-    sp = p.add_subparsers(dest="op", metavar="list|add|edit|remove", required=True)
+    sp = p.add_subparsers(dest="op", metavar="list|add|edit|remove|snooze", required=True)
     list_parser(sp, "list customers").set_defaults(func=cmd_customer_list)
 
     def fields(q, edit: bool) -> None:
@@ -37,6 +37,14 @@ def register(sub) -> None:
     fields(q, True)
     q.set_defaults(func=cmd_customer_edit)
     remove_parser(sp, "customer", "customer").set_defaults(func=cmd_customer_remove)
+    q = sp.add_parser("snooze", help="a maintenance window: every server of the customer is "
+                      "shown as snoozed and raises no notifications or escalations")
+    q.add_argument("customer")
+    g = q.add_mutually_exclusive_group(required=True)
+    g.add_argument("--until", metavar="DATE", help="last day of the window (YYYY-MM-DD)")
+    g.add_argument("--lift", action="store_true", help="end the window now")
+    q.add_argument("--reason", default="", help="why (required with --until)")
+    q.set_defaults(func=cmd_customer_snooze)
 
 
 CUSTOMER_COLS = [("name", "NAME", 30), ("display_name", "DISPLAY NAME", 30),
@@ -89,3 +97,18 @@ def cmd_customer_remove(args, ctx) -> int:
         return f"delete customer {c.name}, its servers and all their history"
 
     return remove_flow(args, ctx, args.customer, question, manage.remove_customer)
+
+
+def cmd_customer_snooze(args, ctx) -> int:
+    from acorntui.core.textsafe import visible_controls
+    from acorntui.services import manage, triage
+
+    until = None if args.lift else parse_date(args.until, "--until")
+    user = acting_user(ctx)
+    c = triage.snooze_customer(user, manage.get_customer(args.customer).id, until, args.reason)
+    name = visible_controls(c.name)
+    if until is None:
+        print(f"customer {name}: maintenance window lifted")
+    else:
+        print(f"customer {name}: snoozed until {until} ({visible_controls(c.snooze_reason)})")
+    return 0
