@@ -6,10 +6,15 @@ refuses an unsafe name as a last line of defence), so it sits below both.
 
 from __future__ import annotations
 
+import re
+
 from acorntui.core.refs import split_rel
 from acorntui.core.textsafe import visible_controls
 
 __all__ = ["check_rel", "printable", "unsafe_name"]
+
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+_UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (os.fsdecode kept them)
 
 
 def unsafe_name(name: str) -> str | None:
@@ -22,9 +27,9 @@ def unsafe_name(name: str) -> str | None:
         return "starts with a dot"
     if "/" in name or "\\" in name:
         return "contains a slash"
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+    if _CONTROL.search(name):
         return "contains control characters"
-    if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in name):
+    if _UNDECODED.search(name):
         return "is not valid UTF-8"
     if len(name.encode()) > 200:
         return "too long"

@@ -39,8 +39,8 @@ from acorntui.fetch.names import check_rel
 __all__ = ["Spool", "TempFile"]
 
 SYNC_THREADS = 8  # fsync of each temp file where syncfs is not available
-COMMIT_BATCH_BYTES = 32 * 1024 * 1024  # staged this much: sync and rename it while the pull goes on
-COMMIT_BATCH_FILES = 2000
+COMMIT_BATCH_BYTES = 16 * 1024 * 1024  # staged this much: sync and rename it while the pull goes on
+COMMIT_BATCH_FILES = 1000
 _UTIME_FD = os.utime in os.supports_fd
 _O_TEMP = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | \
     getattr(os, "O_BINARY", 0)
@@ -238,10 +238,21 @@ class Spool:
         return bad
 
     def sync_dirs(self, dirs: Iterable[Path]) -> None:
-        """fsync folders whose entries changed (a no-op where folders cannot be opened)."""
-        if os.name == "nt":
+        """Make the entries of folders that changed durable: one ``syncfs`` where there is one
+        (it commits the filesystem's journal, renames included, with one disk cache flush,
+        where an fsync per folder may flush the disk cache once per folder), else an fsync
+        of each folder (a no-op where folders cannot be opened)."""
+        dirs = set(dirs)
+        if not dirs or os.name == "nt":
             return
-        for d in sorted(set(dirs), key=lambda p: len(p.parts), reverse=True):
+        if _SYNCFS is not None:
+            fd = os.open(self._root, os.O_RDONLY)
+            try:
+                if _SYNCFS(fd) == 0:
+                    return
+            finally:
+                os.close(fd)
+        for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
             try:
                 _fsync_path(d, directory=True)
             except OSError as exc:
