@@ -162,7 +162,7 @@ class Lister:
         return RemoteFile(rel, a.st_size or 0, int(a.st_mtime or 0), real)
 
     def _list_dir_sftp(self, cust: str, real_dir: str) -> list[RemoteFile]:
-        out = []
+        out: list[RemoteFile] = []
         try:
             attrs = self.sftp().listdir_attr(real_dir)
         except OSError as exc:

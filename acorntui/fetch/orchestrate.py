@@ -26,7 +26,10 @@ from acorntui.fetch.transfer import pick_compression, pull_sftp, pull_tar, strea
 __all__ = ["fetch_one", "pull", "pull_report_server"]
 
 
-def pull_report_server(rs: ReportServer, spool: Spool, *, trust_new_host: bool = False,
+# the steps of one report server in order, kept whole: every exit commits what was received
+# and closes the connection
+def pull_report_server(rs: ReportServer, spool: Spool, *,  # noqa: C901
+                       trust_new_host: bool = False,
                        client_factory: Callable[[], paramiko.SSHClient] | None = None,
                        progress: Progress | None = None,
                        only: set[str] | None = None,

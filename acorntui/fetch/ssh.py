@@ -146,7 +146,8 @@ def connect(rs: ReportServer, *, trust_new_host: bool = False,
                 raise HostKeyError(f"cannot read known_hosts file {own}: {exc}") from None
         client.set_missing_host_key_policy(_HostKeyPolicy(own, trust_new_host, notify or print))
         client.connect(
-            t.hostname, t.port, username=t.user, key_filename=t.key_files or None,
+            t.hostname, t.port, username=t.user,
+            key_filename=t.key_files or None,  # type: ignore[arg-type]  # paramiko takes a list
             allow_agent=not t.key_files, look_for_keys=False, timeout=CONNECT_TIMEOUT,
             banner_timeout=CONNECT_TIMEOUT, auth_timeout=AUTH_TIMEOUT,
             channel_timeout=CONNECT_TIMEOUT, transport_factory=_transport,
@@ -173,7 +174,8 @@ def connect(rs: ReportServer, *, trust_new_host: bool = False,
             from None
     except paramiko.ssh_exception.NoValidConnectionsError as exc:
         client.close()
-        why = "; ".join(sorted({(e.strerror or str(e)) for e in exc.errors.values()}))
+        why = "; ".join(sorted({(getattr(e, "strerror", None) or str(e))
+                                for e in exc.errors.values()}))
         raise FetchError(f"cannot connect to {t.label}: {why or exc}") from None
     except (OSError, paramiko.SSHException, EOFError) as exc:
         client.close()
@@ -213,5 +215,5 @@ def open_sftp(client: paramiko.SSHClient) -> paramiko.SFTPClient:
                                               max_packet_size=MAX_PACKET)
     if sftp is None:
         raise FetchError("the SFTP subsystem is not available")
-    sftp.get_channel().settimeout(TRANSFER_TIMEOUT)
+    sftp.get_channel().settimeout(TRANSFER_TIMEOUT)  # type: ignore[union-attr]
     return sftp

@@ -207,7 +207,9 @@ class _TarStream:
             pass
 
 
-def read_tar(read: Callable[[], bytes], wanted: dict[str, RemoteFile], spool: Spool,
+# one pass over the members, kept whole: the header fields, long names and pax records are
+# read in stream order and apply to the member that follows
+def read_tar(read: Callable[[], bytes], wanted: dict[str, RemoteFile], spool: Spool,  # noqa: C901
              pull: ServerPull, progress: Progress | None) -> None:
     """Every regular-file member of the stream that is in ``wanted`` into the spool (staged);
     a wanted name that arrives as anything else is refused and named in ``pull.failed``."""
@@ -261,7 +263,7 @@ def read_tar(read: Callable[[], bytes], wanted: dict[str, RemoteFile], spool: Sp
             for chunk in s.chunks(size):
                 spool.write(tmp, chunk)
                 pull.bytes += len(chunk)
-                if big:
+                if big and progress is not None:
                     progress(pull, "bytes")
             spool.stage(tmp, mtime)
         except BaseException:
@@ -280,7 +282,9 @@ def _grow_pipe(f) -> None:
             fcntl.fcntl(f.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
 
 
-def pull_tar(client: paramiko.SSHClient, remote_dir: str, files: list[RemoteFile],
+# the stream's set-up, reading and clean-up kept together: every exit closes the channel,
+# the local zstd and the threads
+def pull_tar(client: paramiko.SSHClient, remote_dir: str, files: list[RemoteFile],  # noqa: C901
              spool: Spool, pull: ServerPull, compress: str,
              progress: Progress | None) -> None:
     """One tar stream for every file in ``files`` (paths relative to remote_dir)."""
@@ -406,10 +410,10 @@ class _SftpPipe:
         self.answers[num] = (t, msg)
 
     def send(self, t: int, *args) -> int:
-        return self.sftp._async_request(self, t, *args)
+        return self.sftp._async_request(self, t, *args)  # type: ignore[attr-defined]
 
     def pump(self) -> None:
-        self.sftp._read_response()
+        self.sftp._read_response()  # type: ignore[attr-defined]
 
 
 def _status_text(msg: paramiko.Message) -> tuple[int, str]:
@@ -424,7 +428,7 @@ def _status_text(msg: paramiko.Message) -> tuple[int, str]:
 
 def _attrs(t: int, msg: paramiko.Message) -> paramiko.SFTPAttributes | str:
     if t == CMD_ATTRS:
-        return paramiko.SFTPAttributes._from_msg(msg)
+        return paramiko.SFTPAttributes._from_msg(msg)  # type: ignore[attr-defined]
     return _status_text(msg)[1] if t == CMD_STATUS else "stat failed"
 
 
@@ -483,7 +487,8 @@ class _Job:
         return not self.pending and (self.eof or bool(self.failed) or self.next_off > self.limit)
 
 
-def pull_sftp(sftp: paramiko.SFTPClient, files: list[RemoteFile], spool: Spool,
+# one pipelined loop over the SFTP answers, kept whole: the in-flight accounting reads in one place
+def pull_sftp(sftp: paramiko.SFTPClient, files: list[RemoteFile], spool: Spool,  # noqa: C901
               pull: ServerPull, progress: Progress | None) -> None:
     """Every file of ``files`` with up to SFTP_FILES_IN_FLIGHT open at once and up to
     SFTP_BYTES_IN_FLIGHT of reads outstanding; each written whole, then renamed into place.
