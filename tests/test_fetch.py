@@ -23,6 +23,7 @@ from sshd import (
 
 from acorntui import fetch
 from acorntui.config import load_config
+from acorntui.fetch import spool as fetch_spool
 
 ROOT = Path(__file__).resolve().parent.parent
 HOUR = 3600
@@ -241,12 +242,12 @@ def record_durability(monkeypatch) -> list[tuple]:
     """Every data sync, rename and folder fsync of the spool, in call order."""
     events: list[tuple] = []
     sync_data, sync_dirs, fsync_path = (fetch.Spool.sync_data, fetch.Spool.sync_dirs,
-                                        fetch._fsync_path)
+                                        fetch_spool._fsync_path)
     replace = os.replace
 
     def rec_sync_data(self, paths):
         bad = sync_data(self, paths)
-        events.append(("data", {Path(p) for p in paths} - set(bad)))
+        events.append(("data", {Path(p) for p in paths} - {Path(p) for p in bad}))
         return bad
 
     def rec_sync_dirs(self, dirs):
@@ -264,9 +265,9 @@ def record_durability(monkeypatch) -> list[tuple]:
 
     monkeypatch.setattr(fetch.Spool, "sync_data", rec_sync_data)
     monkeypatch.setattr(fetch.Spool, "sync_dirs", rec_sync_dirs)
-    monkeypatch.setattr(fetch, "_fsync_path", rec_fsync_path)
-    monkeypatch.setattr(fetch.os, "replace", rec_replace)
-    monkeypatch.setattr(fetch, "COMMIT_BATCH_FILES", 4)  # background batches mid-pull too
+    monkeypatch.setattr(fetch_spool, "_fsync_path", rec_fsync_path)
+    monkeypatch.setattr(fetch_spool.os, "replace", rec_replace)
+    monkeypatch.setattr(fetch_spool, "COMMIT_BATCH_FILES", 4)  # background batches mid-pull too
     return events
 
 
@@ -283,7 +284,7 @@ def check_order(events: list[tuple], spool: Path) -> set[Path]:
             fsynced.add(ev[1])
         elif ev[0] == "rename":
             assert ev[1] in synced, f"{ev[1]} renamed before its data was synced"
-            if fetch._SYNCFS is None:
+            if fetch_spool._SYNCFS is None:
                 assert ev[1] in fsynced, f"{ev[1]} renamed before it was fsynced"
             renamed[ev[2]] = i
     dir_syncs = [(i, ev[1]) for i, ev in enumerate(events) if ev[0] == "dirs"]
@@ -298,10 +299,10 @@ def check_order(events: list[tuple], spool: Path) -> set[Path]:
 @pytest.mark.parametrize("syncfs", [True, False], ids=["syncfs", "fsync-pool"])
 def test_pull_is_durable_data_synced_before_rename_folders_after(
         tmp_path, sshd, monkeypatch, method, syncfs):  # noqa: F811
-    if syncfs and fetch._SYNCFS is None:
+    if syncfs and fetch_spool._SYNCFS is None:
         skip_or_fail("no syncfs on this platform (the fsync-pool variant still runs)")
     if not syncfs:
-        monkeypatch.setattr(fetch, "_SYNCFS", None)
+        monkeypatch.setattr(fetch_spool, "_SYNCFS", None)
     events = record_durability(monkeypatch)
     now = time.time()
     files = fill_tree(sshd, now)
