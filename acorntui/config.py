@@ -115,6 +115,7 @@ class Config:
     spool_dir: Path = field(default_factory=lambda: data_dir() / "spool")
     max_age_hours: float = 24.0
     night_cutoff_hours: float = 12.0
+    future_tolerance_hours: float = 2.0  # a log dated later than now + this: -2 (future)
     report_servers: list[ReportServer] = field(default_factory=list)
     mail: MailSettings = field(default_factory=MailSettings)
     notify: list[NotifyTarget] = field(default_factory=list)
@@ -165,6 +166,12 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         cfg.night_cutoff_hours = _num(
             parse["night_cutoff_hours"], f"{where}: [parse] night_cutoff_hours"
         )
+    if "future_tolerance_hours" in parse:
+        cfg.future_tolerance_hours = _num(
+            parse["future_tolerance_hours"], f"{where}: [parse] future_tolerance_hours")
+        if cfg.future_tolerance_hours < 0:
+            raise ConfigError(f"{where}: [parse] future_tolerance_hours: must be 0 or more, "
+                              f"got {cfg.future_tolerance_hours:g}")
     servers = data.get("report_servers", [])
     if not isinstance(servers, list):
         raise ConfigError(f"{where}: report_servers must be [[report_servers]] tables")
@@ -337,6 +344,7 @@ def effective_settings(cli_url: str | None, cfg: Config) -> dict[str, Any]:
         "parse": {
             "max_age_hours": cfg.max_age_hours,
             "night_cutoff_hours": cfg.night_cutoff_hours,
+            "future_tolerance_hours": cfg.future_tolerance_hours,
         },
         "report_servers": [
             {

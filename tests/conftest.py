@@ -6,8 +6,11 @@ ACORN_REQUIRE_INTEGRATION=1 (set by .ci/run) turns skips for missing services in
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
+import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -39,6 +42,57 @@ def need_binary(name: str) -> str:
     if not path:
         skip_or_fail(f"{name} is not installed")
     return path
+
+
+_AS_USER: dict[str, list[str]] = {}
+
+
+def os_user(login: str) -> list[str]:
+    """The argv prefix that runs a command as the real OS user ``login`` (created when absent).
+
+    acorntui takes the login from the kernel, so acting as someone else needs a real account:
+    tests do it as root with useradd and ``runuser -u LOGIN --`` (what an attacker with a shell
+    runs); elsewhere they skip (or fail in CI). When this interpreter lives where others cannot
+    reach it (a pyenv under /root, mode 0700), the command runs through setpriv as that user
+    with one extra capability, CAP_DAC_READ_SEARCH: it may read and traverse anything, never
+    write where the user could not; the login the kernel reports is the same."""
+    if pwd.getpwuid(os.geteuid()).pw_name == login:
+        return []
+    if login in _AS_USER:
+        return _AS_USER[login]
+    if os.geteuid() != 0:
+        skip_or_fail(f"acting as the OS user {login!r} needs root (useradd, runuser)")
+    try:
+        pwd.getpwnam(login)
+    except KeyError:
+        p = subprocess.run(["useradd", "--no-create-home", "--no-user-group", "--shell",
+                            "/usr/sbin/nologin", login], capture_output=True, text=True)
+        if p.returncode not in (0, 9):  # 9: created meanwhile by a parallel run
+            skip_or_fail(f"useradd {login} failed: {p.stderr.strip()}")
+    prefix = [need_binary("runuser"), "-u", login, "--"]
+    probe = [sys.executable, "-c", "import acorntui.cli.main"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if subprocess.run([*prefix, *probe], env=env, capture_output=True).returncode != 0:
+        prefix = [need_binary("setpriv"), "--reuid", login, "--regid",
+                  str(pwd.getpwnam(login).pw_gid), "--init-groups",
+                  "--inh-caps", "+dac_read_search", "--ambient-caps", "+dac_read_search", "--"]
+        p = subprocess.run([*prefix, *probe], env=env, capture_output=True, text=True)
+        if p.returncode != 0:
+            skip_or_fail(f"cannot run acorntui as the OS user {login}: {p.stderr.strip()}")
+    _AS_USER[login] = prefix
+    return prefix
+
+
+@pytest.fixture
+def shared_sqlite_url():
+    """A SQLite file that every local user may write (single-host mode, several OS logins)."""
+    d = Path(tempfile.mkdtemp(prefix="acorn-shared-"))
+    d.chmod(0o1777)
+    db = d / "acorn.db"
+    db.touch()
+    db.chmod(0o666)  # SQLite gives its journal files the database file's mode
+    yield f"sqlite:///{db}"
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def _mariadb_available() -> str | None:

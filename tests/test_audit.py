@@ -7,7 +7,7 @@ import json
 
 import pytest
 from acorntui.db.models import Customer, Result, Server, Tsr, Update
-from test_manage import run
+from test_manage import run, sqlite_url  # noqa: F401  (the fixture: a file every OS user may write)
 
 from acorntui.services import manage
 from acorntui.services import triage as actions

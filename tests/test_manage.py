@@ -12,6 +12,7 @@ from acorntui.db.models import Customer, Result, Server, Tsr, Update
 from acorntui.services import manage
 from acorntui.services.manage import ManageInputError
 from acorntui.services.roles import PermissionDenied, lookup
+from conftest import os_user
 
 
 @pytest.fixture
@@ -145,13 +146,21 @@ def test_only_a_tsr3_manages(boss, login, role):
     assert manage.list_customers() == []  # reading is allowed
 
 
-# -- the CLI (a real subprocess, the login from USER/LOGNAME) ----------------------------------
+# -- the CLI (a real subprocess run as the real OS user `login`) -------------------------------
+
+@pytest.fixture
+def sqlite_url(shared_sqlite_url):
+    """The database file every OS user of these tests may write."""
+    return shared_sqlite_url
+
 
 def run(db_url, login, *argv, stdin=None):
-    env = {"PATH": "/usr/bin:/bin", "USER": login, "LOGNAME": login, "ACORN_DB": db_url,
+    """`acorntui *argv` as the OS user ``login``: the login comes from the kernel, so USER and
+    LOGNAME are set to someone else on purpose (they must not count)."""
+    env = {"PATH": "/usr/bin:/bin", "USER": "root", "LOGNAME": "root", "ACORN_DB": db_url,
            "ACORN_CONFIG": "/nonexistent/acorn.toml", "PYTHONPATH": str(_root())}
-    return subprocess.run([sys.executable, "-m", "acorntui", *argv], env=env, text=True,
-                          capture_output=True, input=stdin, timeout=60)
+    return subprocess.run([*os_user(login), sys.executable, "-m", "acorntui", *argv], env=env,
+                          text=True, capture_output=True, input=stdin, timeout=60)
 
 
 def _root():

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 from acorntui.db.models import Csr, Customer, Result, Server, Tsr, Update
-from test_manage import run
+from test_manage import run, sqlite_url  # noqa: F401  (the fixture: a file every OS user may write)
 
 from acorntui.services import exceptions as exception_rules
 from acorntui.services import manage, roles

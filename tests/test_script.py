@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from acorntui.db.models import Tsr
 from sshd import sshd  # noqa: F401  (the fixture)
-from test_manage import run
+from test_manage import run, sqlite_url  # noqa: F401  (the fixture: a file every OS user may write)
 
 from acorntui.core.parser import parse_file
 from acorntui.services import manage, script

@@ -1068,14 +1068,18 @@ def parse_file(
     *,
     now: datetime | None = None,
     max_age_hours: float = 24,
+    future_tolerance_hours: float = 2,
     dir_fd: int | None = None,
 ) -> ParseResult:
     """Parse one ``stats.out``; customer and server come from ``<customer>/<server>.out``.
 
     A file whose mtime is more than ``max_age_hours`` before ``now`` (default: the current
     UTC time) gets code -2 and reason ``"stale"``; its failures and stats are still
-    collected.  ``max_age_hours=0`` disables the rule.  Raises :class:`ParseError` when the
-    file is missing, a directory, not a regular file, or unreadable.
+    collected.  ``max_age_hours=0`` disables the rule.  A file whose mtime is later than
+    ``now + future_tolerance_hours`` gets code -2 and reason ``"future"``: a clock that runs
+    ahead must not make an old log pass for tonight's (0: any mtime after ``now``).
+    Raises :class:`ParseError` when the file is missing, a directory, not a regular file, or
+    unreadable.
 
     Only a regular file is read (see :func:`open_regular`): a symlink (``x.out ->
     /etc/shadow``), a FIFO, a device or a folder is refused, also when it was swapped in
@@ -1090,10 +1094,13 @@ def parse_file(
     except OSError as exc:
         raise ParseError(f"cannot read stats file: {spath}: {exc.strerror or exc}") from exc
     result.mtime = st.st_mtime
-    if max_age_hours and max_age_hours > 0:
-        when = now if now is not None else datetime.now(UTC)
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
+    when = now if now is not None else datetime.now(UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if st.st_mtime - when.timestamp() > max(future_tolerance_hours, 0) * 3600:
+        result.code = CODE_INCOMPLETE
+        result.reason = "future"
+    elif max_age_hours and max_age_hours > 0:
         if when.timestamp() - st.st_mtime > max_age_hours * 3600:
             result.code = CODE_INCOMPLETE
             result.reason = "stale"

@@ -4,8 +4,13 @@ Rules (DESIGN.md "Status of a result"):
 - code 0 or 24: ok;
 - code 23: ok_with_exceptions only when every file error matches an active exception,
   otherwise failed; a 23 with no file error recognised is failed ("unrecognised errors");
-- code -2: incomplete (reason missing, stale or incomplete);
+- code -2: incomplete (reason missing, stale, future or incomplete);
 - any other code: failed.
+
+No exception can turn a night green wholesale: a path pattern needs a literal run of at least
+:data:`MIN_LITERAL_RUN` characters (:func:`pattern_problem`; a stored rule that breaks it never
+matches), and an error that means the whole destination is broken (disk full, quota, read-only,
+I/O error, out of memory: :func:`destination_broken`) is never covered.
 """
 
 from __future__ import annotations
@@ -29,12 +34,62 @@ GOOD_STATUSES = (OK, OK_WITH_EXCEPTIONS)
 REASON_MISSING = "missing"
 REASON_STALE = "stale"
 REASON_INCOMPLETE = "incomplete"
+REASON_FUTURE = "future"  # the log is dated later than now + tolerance: a clock runs ahead
+
+# reasons in words, where the code word would not tell a reader what happened
+REASON_WORDS = {REASON_FUTURE: "clock ahead"}
 
 SCOPE_SERVER = "server"
 SCOPE_CUSTOMER = "customer"
 SCOPE_GLOBAL = "global"
 SCOPES = (SCOPE_SERVER, SCOPE_CUSTOMER, SCOPE_GLOBAL)
 
+# A path pattern must hold this many characters in a row that are neither wildcards nor path
+# separators: `?*`, `*?`, `***`, `*/**` or `[!x]*` would otherwise except every file.
+MIN_LITERAL_RUN = 3
+_NOT_LITERAL = "*?[]/\\"
+_BRACKET = re.compile(r"\[!?\]?[^\]]*\]")  # a [...] class matches one character, not its letters
+
+
+def literal_run(pattern: str) -> int:
+    """The longest run of characters of ``pattern`` that are neither wildcards (``* ? [ ]``,
+    a ``[...]`` class counting as a wildcard) nor separators (``/ \\``)."""
+    text = _BRACKET.sub("?", pattern)
+    best = run = 0
+    for ch in text:
+        run = 0 if ch in _NOT_LITERAL else run + 1
+        best = max(best, run)
+    return best
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why ``pattern`` may not be an exception's path pattern, or None."""
+    if literal_run(pattern) < MIN_LITERAL_RUN:
+        return (f"must hold at least {MIN_LITERAL_RUN} characters in a row that are not "
+                "wildcards (* ? [ ]) or separators (/ \\), so that it names the file or "
+                "folder it covers instead of matching every file")
+    return None
+
+
+# Errors that mean the whole destination (or the machine) is broken, not one file: disk full
+# (ENOSPC 28), quota (EDQUOT 122), read-only file system (EROFS 30), I/O error (EIO 5), out of
+# memory (ENOMEM 12, rsync's own "ERROR: out of memory in ..."). An exception names a file that
+# is backed up another way; it can never vouch for these.
+_DESTINATION_BROKEN = re.compile(
+    r"No space left on device|Disk quota exceeded|Read-only file system|Input/output error"
+    r"|Cannot allocate memory|out of memory|\((?:28|122|30|5|12)\)\s*$",
+    re.IGNORECASE,
+)
+
+
+def destination_broken(message: str) -> bool:
+    """Whether an error line says the destination as a whole is broken (never excepted)."""
+    return bool(_DESTINATION_BROKEN.search(message or ""))
+
+
+@lru_cache(maxsize=4096)
+def _pattern_allowed(pattern: str) -> bool:
+    return pattern_problem(pattern) is None
 
 
 SCOPE_RANK = {SCOPE_SERVER: 0, SCOPE_CUSTOMER: 1, SCOPE_GLOBAL: 2}
@@ -106,11 +161,15 @@ def match_exception(
     """The most specific in-force rule that covers this file error, or None."""
     if not path:  # an error line that names no file: nothing can vouch for it
         return None
+    if destination_broken(message):  # disk full, read-only, I/O error...: never excepted
+        return None
     best: ExceptionRule | None = None
     for r in rules:
         if on is not None and not r.in_force(on):
             continue
         if not r.active or not r.applies_to(customer_id, server_id):
+            continue
+        if not _pattern_allowed(r.path_pattern):  # a catch-all stored by an older version
             continue
         if not pattern_matches(r.path_pattern, path):
             continue

@@ -5,6 +5,9 @@ A failed pull is not a failed backup: a server whose log could not be fetched ge
 that is not fresh (older than the age rule) is not ingested when its fetch failed this run,
 or when it belongs to no report server that answered; after ingesting, such servers have no
 result for the night and :func:`acorntui.services.ingest.record_fetch_failed` says why.
+
+The job records results, so its account needs the 'ingest' role: a TSR row for its login
+(docs/nightly-job.md). It is checked before anything is fetched.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from acorntui import fetch
 from acorntui.config import Config
 from acorntui.core.refs import split_rel
 from acorntui.services.ingest import (
-    SYSTEM_LOGIN,
     BatchReport,
     Ingestor,
     Outcome,
@@ -30,6 +32,7 @@ from acorntui.services.ingest import (
     list_spool,
     record_fetch_failed,
 )
+from acorntui.services.roles import User, acting_user
 
 
 @dataclass
@@ -106,6 +109,14 @@ class NightlyRun:
         return lines
 
 
+def run_fetch(cfg: Config, *, user: User | None = None, **kwargs) -> fetch.PullReport:
+    """`acorntui fetch`: pull the report servers into the spool. Fills the spool that ingest
+    and the nightly job record from, so it needs the same 'ingest' role (PermissionDenied).
+    ``kwargs`` go to :func:`acorntui.fetch.pull`."""
+    acting_user("ingest", user)
+    return fetch.pull(cfg, **kwargs)
+
+
 def _fresh(path: Path, now: dt.datetime, max_age_hours: float) -> bool:
     if max_age_hours <= 0:
         return True
@@ -120,8 +131,13 @@ def run_nightly(cfg: Config, *, now: dt.datetime | None = None,
                 client_factory: Callable[[], paramiko.SSHClient] | None = None,
                 fetch_progress: fetch.Progress | None = None,
                 ingest_progress: Callable[[Outcome], None] | None = None,
-                send_mail: bool = True) -> NightlyRun:
-    """Fetch, ingest, mail. The database must be connected. Database errors propagate."""
+                send_mail: bool = True, user: User | None = None) -> NightlyRun:
+    """Fetch, ingest, mail. The database must be connected. Database errors propagate.
+
+    ``user`` (default: the kernel login) needs the 'ingest' role: PermissionDenied before
+    anything is fetched otherwise.
+    """
+    user = acting_user("ingest", user)
     started = time.monotonic()
     now = (now.astimezone().replace(tzinfo=None) if now and now.tzinfo else now) \
         or dt.datetime.now()
@@ -160,7 +176,8 @@ def run_nightly(cfg: Config, *, now: dt.datetime | None = None,
 
     # 3. ingest
     ing = Ingestor(now=now, max_age_hours=cfg.max_age_hours,
-                   cutoff_hours=cfg.night_cutoff_hours, login=SYSTEM_LOGIN)
+                   cutoff_hours=cfg.night_cutoff_hours,
+                   future_tolerance_hours=cfg.future_tolerance_hours, user=user)
     run.batch = ing.ingest_paths(keep, mark_missing=True, progress=ingest_progress,
                                  in_spool=True, skipped=listing.skipped)
     for o in run.batch.errors:

@@ -15,7 +15,7 @@ from acorntui.db.models import Customer, Result, Server, database_proxy
 from acorntui.services import audit
 from acorntui.services.ingest import Ingestor, Outcome, current_night, night_of
 from acorntui.services.ingest import result_summary as _summary
-from acorntui.services.roles import User, current_user
+from acorntui.services.roles import User, acting_user
 
 
 @dataclass
@@ -38,8 +38,7 @@ def reparse_server(cfg: Config, customer: str, server: str, *, night: dt.date | 
     ``error`` says what went wrong (action 'error'); ``path`` says which copy was read.
     Raises PermissionDenied, ReparseError.
     """
-    user = user or current_user()
-    user.require("reparse")
+    user = acting_user("reparse", user)
     rel = f"{customer}/{server}.out"
     for part in (customer, server):
         why = fetch.unsafe_name(part)
@@ -64,7 +63,8 @@ def reparse_server(cfg: Config, customer: str, server: str, *, night: dt.date | 
         source = "no report server configured: re-read the spool copy"
 
     ing = Ingestor(now=now, max_age_hours=cfg.max_age_hours,
-                   cutoff_hours=cfg.night_cutoff_hours, login=user.login)
+                   cutoff_hours=cfg.night_cutoff_hours,
+                   future_tolerance_hours=cfg.future_tolerance_hours, user=user)
     db = database_proxy.obj
     with db.atomic():
         before = _snapshot(customer, server, night) if night is not None else None

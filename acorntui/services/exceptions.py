@@ -10,7 +10,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from acorntui.core.status import SCOPE_CUSTOMER, SCOPE_GLOBAL, SCOPE_SERVER, SCOPES
+from acorntui.core.status import (
+    SCOPE_CUSTOMER,
+    SCOPE_GLOBAL,
+    SCOPE_SERVER,
+    SCOPES,
+    pattern_problem,
+)
 from acorntui.db.models import Customer, Exception_, Failure, Result, Server, database_proxy
 from acorntui.services import audit
 from acorntui.services.ingest import reevaluate
@@ -40,11 +46,11 @@ def _validate(data: ExceptionInput) -> dict[str, Any]:
     pat = (data.path_pattern or "").strip()
     if not pat:
         raise ExceptionInputError("path pattern: must not be empty")
-    if pat in ("*", "**", "/*", "*/*"):
-        raise ExceptionInputError(
-            "path pattern: would except every file; name the file or folder it covers")
     if len(pat) > 1000:
         raise ExceptionInputError("path pattern: longer than 1000 characters")
+    why = pattern_problem(pat)
+    if why:
+        raise ExceptionInputError(f"path pattern {pat!r}: {why}")
     server_id, customer_id = data.server_id, data.customer_id
     if data.scope == SCOPE_SERVER:
         if server_id is None or Server.get_or_none(Server.id == server_id) is None:

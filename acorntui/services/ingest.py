@@ -3,11 +3,15 @@
 - The backup night of a log is the date of (mtime - cutoff hours), 12 h by default: a log
   written at 02:00 belongs to the night before.
 - A stale log (older than max_age_hours) gives -2 (stale) for the *current* night, which is
-  the date of (now - cutoff hours).
+  the date of (now - cutoff hours). So does a log dated later than now + future_tolerance_hours
+  (-2, future: the writer's clock runs ahead), instead of a night that has not happened.
 - The same file twice changes nothing (same sha256). A newer file for the same server and night
   replaces the result and its failures, and the replacement is written to `updates`.
 - A log from an unknown customer or server is recorded; the server is created with
   registered=False so that it shows up instead of vanishing.
+- Recording results needs the 'ingest' role (a TSR, or the nightly job's account as a TSR row):
+  :class:`Ingestor` checks it when it is made, so every path that writes results (the CLI,
+  the nightly job, reparse, fetch_failed) is refused for a CSR.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from acorntui.core.refs import customer_server_from_path
 from acorntui.core.status import (
     FETCH_FAILED,
     INCOMPLETE,
+    REASON_FUTURE,
     REASON_MISSING,
     REASON_STALE,
     ExceptionRule,
@@ -50,8 +55,7 @@ from acorntui.db.models import (
     utcnow,
 )
 from acorntui.services import audit
-
-SYSTEM_LOGIN = "acorntui"
+from acorntui.services.roles import User, acting_user
 
 
 def load_rules() -> list[ExceptionRule]:
@@ -153,7 +157,11 @@ class BatchReport:
 
 
 class Ingestor:
-    """Records parsed logs. Keeps lookups cached for a batch."""
+    """Records parsed logs. Keeps lookups cached for a batch.
+
+    ``user`` (default: the kernel login) must have the 'ingest' role; PermissionDenied
+    otherwise, before anything is read or written. Audit rows name that user.
+    """
 
     def __init__(
         self,
@@ -161,13 +169,16 @@ class Ingestor:
         now: dt.datetime | None = None,
         max_age_hours: float = 24.0,
         cutoff_hours: float = 12.0,
-        login: str = SYSTEM_LOGIN,
+        future_tolerance_hours: float = 2.0,
+        user: User | None = None,
         parse: Callable[..., ParseResult] = parse_file,
     ):
+        self.user = acting_user("ingest", user)
+        self.login = self.user.login
         self.now = now or now_local()
         self.max_age_hours = max_age_hours
         self.cutoff_hours = cutoff_hours
-        self.login = login
+        self.future_tolerance_hours = future_tolerance_hours
         self._parse = parse
         self.rules = load_rules()
         self._stmt_cache: dict = {}
@@ -261,7 +272,8 @@ class Ingestor:
             if in_spool:
                 pr = self._parse_in_folder(p)
             else:
-                pr = self._parse(p, now=_aware(self.now), max_age_hours=self.max_age_hours)
+                pr = self._parse(p, now=_aware(self.now), max_age_hours=self.max_age_hours,
+                                 future_tolerance_hours=self.future_tolerance_hours)
         except ParseError as exc:
             out.action, out.error = "error", str(exc)
             return out
@@ -301,7 +313,7 @@ class Ingestor:
             raise ParseError(f"cannot read stats file: {p}: {why}") from None
         try:
             return self._parse(p, now=_aware(self.now), max_age_hours=self.max_age_hours,
-                               dir_fd=dfd)
+                               future_tolerance_hours=self.future_tolerance_hours, dir_fd=dfd)
         finally:
             os.close(dfd)
 
@@ -311,7 +323,8 @@ class Ingestor:
         out = out or Outcome(pr.path, customer, server)
         mtime = local_from_epoch(pr.mtime)
         if night is None:
-            night = (current_night(self.now, self.cutoff_hours) if pr.reason == REASON_STALE
+            night = (current_night(self.now, self.cutoff_hours)
+                     if pr.reason in (REASON_STALE, REASON_FUTURE)
                      else night_of(mtime, self.cutoff_hours))
         out.night = night
         db = database_proxy.obj
@@ -440,13 +453,13 @@ class Ingestor:
 
 
 def record_fetch_failed(customer: str, server: str, night: dt.date, message: str,
-                        login: str = SYSTEM_LOGIN, ingestor: Ingestor | None = None
+                        user: User | None = None, ingestor: Ingestor | None = None
                         ) -> Result | None:
     """Our own pull failed: say so, distinct from missing/stale/incomplete.
 
-    Never overwrites a result that came from a real log.
+    Never overwrites a result that came from a real log. Needs the 'ingest' role.
     """
-    ing = ingestor or Ingestor(login=login)
+    ing = ingestor or Ingestor(user=user)
     with database_proxy.obj.atomic():
         s = ing.server_id(customer, server)
         existing = Result.get_or_none((Result.server == s) & (Result.night == night))

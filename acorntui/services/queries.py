@@ -22,6 +22,7 @@ from acorntui.core.status import (
     INCOMPLETE,
     OK,
     OK_WITH_EXCEPTIONS,
+    REASON_WORDS,
 )
 from acorntui.db.models import Customer, ErrorCode, Failure, Result, Server, Tsr, database_proxy
 
@@ -43,7 +44,7 @@ STATUS_ORDER = {FAILED: 0, INCOMPLETE: 1, FETCH_FAILED: 2, NO_DATA: 3, OK_WITH_E
 def status_label(status: str, reason: str = "") -> str:
     label = STATUS_LABELS.get(status, status.upper())
     if status == INCOMPLETE and reason:
-        return f"{label} ({reason})"
+        return f"{label} ({REASON_WORDS.get(reason, reason)})"
     return label
 
 

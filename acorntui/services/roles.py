@@ -1,13 +1,15 @@
 """Who is using acorntui and what they may do. Enforced here, not only in the screens.
 
-The user is the OS login (TSRs reach the console over SSH): ``getpass.getuser()``, which
-reads LOGNAME/USER first. Roles guard against mistakes by people who share a database;
-the database credentials remain the real security boundary.
+The user is the OS login (TSRs reach the console over SSH), taken from the kernel: the
+passwd entry of the effective uid, never ``USER`` or ``LOGNAME`` (which anyone can set). Roles
+guard against mistakes by people who share a database; the database credentials remain the
+real security boundary.
 """
 
 from __future__ import annotations
 
-import getpass
+import os
+import pwd
 import re
 from dataclasses import dataclass
 
@@ -55,6 +57,10 @@ ACTION_TEXT = {
 }
 
 
+# the login columns (csrs, tsrs, updates) hold this many characters
+LOGIN_MAX = Tsr.login.max_length
+
+
 class PermissionDenied(Exception):
     """Refused: the message names the role needed. ``action`` and ``needed`` for callers."""
 
@@ -75,6 +81,7 @@ class User:
         return self.role in PERMISSIONS.get(action, ())
 
     def require(self, action: str) -> None:
+        check_login(self.login, action)
         if not self.can(action):
             needed = NEEDED.get(action, "more rights")
             raise PermissionDenied(
@@ -90,6 +97,15 @@ class User:
     @property
     def role_label(self) -> str:
         return describe_role(self)
+
+
+def check_login(login: str, action: str = "") -> None:
+    """Refuse a login that the audit trail cannot hold (MariaDB would reject every row)."""
+    if len(login) > LOGIN_MAX:
+        raise PermissionDenied(
+            f"login {login!r} is {len(login)} characters long; acorntui records who did what "
+            f"under logins of at most {LOGIN_MAX} characters, so it cannot act for this one. "
+            f"Use an account with a shorter login.", action, "")
 
 
 def describe_role(user: User) -> str:
@@ -169,10 +185,12 @@ def whoami_text(user: User, reg: Registry | None = None) -> str:
 
 
 def current_login() -> str:
+    """The login of the effective uid, from the kernel and the passwd database."""
+    uid = os.geteuid()
     try:
-        return getpass.getuser()
-    except Exception:  # no passwd entry (containers)
-        return "unknown"
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # no passwd entry (containers): the uid itself, never the environment
+        return f"uid{uid}"
 
 
 def lookup(login: str) -> User:
@@ -249,11 +267,26 @@ def database_refusal(exc: BaseException) -> PermissionDenied | None:
     return PermissionDenied(f"the database refused: {text}", "database", "more rights")
 
 
+def acting_user(action: str, user: User | None = None) -> User:
+    """The user doing ``action``, checked: ``user`` when given, else the kernel login.
+
+    On a database with no people at all, the kernel login is first made a TSR3
+    (:func:`claim_first_user`, as `init-db` does), so a fresh single-host install works; once
+    the database has people, the login needs its role. Raises PermissionDenied.
+    """
+    if user is None:
+        claim_first_user()
+        user = current_user()
+    user.require(action)
+    return user
+
+
 def claim_first_user(login: str | None = None) -> str | None:
     """On a database with no TSRs and no CSRs, make ``login`` a TSR3. Returns it if so."""
     from acorntui.services import audit
 
     login = login or team_login() or current_login()
+    check_login(login)
     with database_proxy.atomic():
         if Tsr.select().exists() or Csr.select().exists():
             return None

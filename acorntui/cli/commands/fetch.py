@@ -19,6 +19,7 @@ def register(sub) -> None:
 
 def cmd_fetch(args, ctx) -> int:
     from acorntui import fetch
+    from acorntui.jobs.nightly import run_fetch
 
     cfg = ctx.cfg
     if not cfg.report_servers:
@@ -30,8 +31,15 @@ def cmd_fetch(args, ctx) -> int:
             raise UsageError(f"--server {name}: not a configured report server "
                              f"({', '.join(sorted(known))})")
     ticker = Ticker()
-    report = fetch.pull(cfg, trust_new_host=args.trust_new_host, progress=ticker.fetch,
-                        servers=args.server, notify=print)
+    kw = dict(trust_new_host=args.trust_new_host, progress=ticker.fetch, servers=args.server,
+              notify=print)
+    if _no_database_yet(ctx.db_url):
+        # no people yet, like an empty database: the first user may fetch (fetch writes only
+        # the spool), and fetching does not create a database as a side effect
+        report = fetch.pull(cfg, **kw)
+    else:
+        ctx.connect()
+        report = run_fetch(cfg, **kw)  # needs the 'ingest' role: a CSR gets exit 3
     ticker.done()
     for s in report.servers:
         print(s.summary())
@@ -39,3 +47,12 @@ def cmd_fetch(args, ctx) -> int:
         eprint(f"acorntui: {line}")
     print(f"spool: {report.spool}")
     return 0 if report.ok else 1
+
+
+def _no_database_yet(url: str) -> bool:
+    from pathlib import Path
+
+    from acorntui.db.connection import parse_url
+
+    u = parse_url(url)
+    return u.backend == "sqlite" and not Path(u.path).expanduser().exists()

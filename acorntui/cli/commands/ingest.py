@@ -25,7 +25,6 @@ def cmd_ingest(args, ctx) -> int:
     from pathlib import Path
 
     from acorntui.services.ingest import Ingestor
-    from acorntui.services.roles import current_user
 
     now = parse_now(args.now)
     if now is not None and now.tzinfo is not None:
@@ -33,13 +32,12 @@ def cmd_ingest(args, ctx) -> int:
     night = parse_date(args.night)
     paths = args.paths or [str(ctx.cfg.spool_dir)]
     ctx.connect()
-    user = current_user()
-    ing = Ingestor(
+    ing = Ingestor(  # refuses a login without the 'ingest' role (exit 3)
         now=now,
         max_age_hours=args.max_age_hours if args.max_age_hours is not None
         else ctx.cfg.max_age_hours,
         cutoff_hours=ctx.cfg.night_cutoff_hours,
-        login=user.login,
+        future_tolerance_hours=ctx.cfg.future_tolerance_hours,
     )
     missing_paths = [p for p in paths if not Path(p).exists()]
     for p in missing_paths:

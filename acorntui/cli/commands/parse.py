@@ -25,7 +25,8 @@ def cmd_parse(args, ctx) -> int:
         now = now.astimezone()
     max_age = args.max_age_hours if args.max_age_hours is not None else ctx.cfg.max_age_hours
     try:
-        pr = parse_file(args.file, now=now, max_age_hours=max_age)
+        pr = parse_file(args.file, now=now, max_age_hours=max_age,
+                        future_tolerance_hours=ctx.cfg.future_tolerance_hours)
     except ParseError as exc:
         eprint(f"acorntui: {exc}")
         return 2
