@@ -5,6 +5,7 @@ ACORN_REQUIRE_INTEGRATION=1 (set by .ci/run) turns skips for missing services in
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -81,6 +82,22 @@ def os_user(login: str) -> list[str]:
             skip_or_fail(f"cannot run acorntui as the OS user {login}: {p.stderr.strip()}")
     _AS_USER[login] = prefix
     return prefix
+
+
+def act_as(monkeypatch, login: str) -> None:
+    """In-process tests only: the services see ``login`` as the kernel login. (The product
+    reads the login from the kernel; a subprocess acts as someone else through os_user.)"""
+    from acorntui.services import roles
+
+    monkeypatch.setattr(roles, "current_login", lambda: login)
+
+
+@contextlib.contextmanager
+def acting_as(login: str):
+    """:func:`act_as` for code outside a test's monkeypatch (session-scoped fixtures)."""
+    with pytest.MonkeyPatch.context() as mp:
+        act_as(mp, login)
+        yield
 
 
 @pytest.fixture

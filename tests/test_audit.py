@@ -7,11 +7,17 @@ import json
 
 import pytest
 from acorntui.db.models import Customer, Result, Server, Tsr, Update
-from test_manage import run, sqlite_url  # noqa: F401  (the fixture: a file every OS user may write)
+from test_manage import run
 
 from acorntui.services import manage
 from acorntui.services import triage as actions
 from acorntui.services.roles import lookup
+
+
+@pytest.fixture
+def sqlite_url(shared_sqlite_url):
+    """The database file every OS user of these tests may write (they act as real users)."""
+    return shared_sqlite_url
 
 
 def _setup(sqlite_url):

@@ -4,14 +4,16 @@ Each rule that decides a night's verdict is checked exactly at its limit and jus
 so that an off-by-one (`>` for `>=`), a shifted limit or a reversed order fails a test:
 
 - the stale rule (`max_age_hours`): exactly at the limit, 1 s under, 1 s over;
+- the future rule (`future_tolerance_hours`, default 2 h): exactly at now + tolerance (not
+  future), 1 s over (future), in the parser, in ingest and from the config file;
 - the night cutoff (`night_cutoff_hours`): 1 minute either side;
 - exception expiry: in force on its expiry day, not on the day after (ingest and the
   re-evaluation that every ingest runs);
 - `record_missing`: inactive customers' servers and inactive servers are never marked missing;
 - the specificity order of exception scopes (server > customer > global; then the longer
   literal pattern);
-- `[parse] max_age_hours` and `night_cutoff_hours` from a config file, honoured by `parse`,
-  `ingest` and `nightly`.
+- `[parse] max_age_hours`, `night_cutoff_hours` and `future_tolerance_hours` from a config
+  file, honoured by `parse`, `ingest` and `nightly`.
 """
 
 from __future__ import annotations
@@ -42,6 +44,42 @@ def _ingest_one(root: Path, text: str, when: dt.datetime, now: dt.datetime = NOW
     out = Ingestor(now=now, **kw).ingest_file(p)
     assert out.action == "created", out
     return Result.get_by_id(out.result_id)
+
+
+# -- future: future_tolerance_hours (a clock that runs ahead) --------------------------------------
+
+@pytest.mark.parametrize("ahead, future", [
+    (2 * HOUR - SEC, False),  # 1 s under now + 2 h
+    (2 * HOUR, False),        # exactly at now + tolerance: not later than it
+    (2 * HOUR + SEC, True),   # 1 s over
+])
+def test_parser_future_boundary(tmp_path, ahead, future):
+    p = write_log(tmp_path, "acme", "fs1", CLEAN_309, NOW + ahead)
+    pr = parse_file(p, now=NOW.astimezone(), max_age_hours=24)  # the default tolerance: 2 h
+    if future:
+        assert (pr.code, pr.reason) == (-2, "future")
+    else:
+        assert (pr.code, pr.reason or "") == (0, "")
+
+
+@pytest.mark.parametrize("ahead, expect", [
+    (2 * HOUR, ("ok", "", NIGHT)),
+    # a future log counts for tonight (the night of now), never for a night not yet begun
+    (2 * HOUR + SEC, ("incomplete", "future", NIGHT)),
+    (30 * 24 * HOUR, ("incomplete", "future", NIGHT)),
+])
+def test_ingest_future_boundary(sqlite_db, tmp_path, ahead, expect):
+    r = _ingest_one(tmp_path, CLEAN_309, NOW + ahead)
+    assert (r.status, r.reason or "", r.night) == expect
+
+
+def test_future_log_is_said_in_words(sqlite_db, tmp_path):
+    from acorntui.services.queries import nightly_rows, status_label
+
+    _ingest_one(tmp_path, CLEAN_309, NOW + 3 * HOUR)
+    assert status_label("incomplete", "future") == "INCOMPLETE (clock ahead)"
+    [row] = nightly_rows(NIGHT)
+    assert status_label(row.status, row.reason) == "INCOMPLETE (clock ahead)"
 
 
 # -- stale: max_age_hours ---------------------------------------------------------------------
@@ -234,6 +272,39 @@ def _config(tmp_path: Path, monkeypatch, spool: Path, **parse) -> Path:
     cfg.write_text("\n".join(lines) + "\n")
     monkeypatch.setenv("ACORN_CONFIG", str(cfg))
     return cfg
+
+
+@pytest.mark.parametrize("ahead_min, future", [(60, False), (61, True)])
+def test_config_future_tolerance_honoured_by_parse(sqlite_url, sqlite_db, tmp_path, monkeypatch,
+                                                   capsys, ahead_min, future):
+    _config(tmp_path, monkeypatch, tmp_path / "spool", future_tolerance_hours=1)
+    p = write_log(tmp_path / "spool", "acme", "fs1", CLEAN_309,
+                  NOW + dt.timedelta(minutes=ahead_min))
+    assert main(["--db", sqlite_url, "parse", "--now", NOW.isoformat(), str(p)]) == 0
+    text = capsys.readouterr().out
+    assert ("INCOMPLETE (clock ahead)" in text) is future, text
+    assert main(["--db", sqlite_url, "parse", "--json", "--now", NOW.isoformat(), str(p)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["status"], out["reason"]) == (("incomplete", "future") if future else ("ok", ""))
+
+
+@pytest.mark.parametrize("ahead_min, future", [(60, False), (61, True)])
+def test_config_future_tolerance_honoured_by_ingest(sqlite_url, sqlite_db, tmp_path, monkeypatch,
+                                                    capsys, ahead_min, future):
+    spool = tmp_path / "spool"
+    _config(tmp_path, monkeypatch, spool, future_tolerance_hours=1)
+    write_log(spool, "acme", "fs1", CLEAN_309, NOW + dt.timedelta(minutes=ahead_min))
+    assert main(["--db", sqlite_url, "ingest", "--now", NOW.isoformat()]) == 0
+    r = Result.get()
+    assert (r.status, r.reason) == (("incomplete", "future") if future else ("ok", ""))
+    if future:
+        assert "incomplete (future)" in capsys.readouterr().out
+
+
+def test_config_refuses_a_negative_future_tolerance(tmp_path, monkeypatch, capsys):
+    cfg = _config(tmp_path, monkeypatch, tmp_path / "spool", future_tolerance_hours=-1)
+    assert main(["config", "show"]) == 2
+    assert f"{cfg}: [parse] future_tolerance_hours: must be 0 or more" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("age_h, stale", [(6, False), (7, True)])

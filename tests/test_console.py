@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
-import os
 import shutil
 from pathlib import Path
 
 import pytest
+from conftest import act_as, acting_as
 
 DEMO_TODAY = dt.date(2025, 3, 15)
 LAST_NIGHT = DEMO_TODAY - dt.timedelta(days=1)
@@ -23,16 +23,9 @@ def demo_template(tmp_path_factory) -> Path:
     from acorntui.jobs.demo import build_demo
 
     path = tmp_path_factory.mktemp("demo") / "demo.db"
-    old = os.environ.get("LOGNAME")
-    os.environ["LOGNAME"] = LOGIN  # the demo makes the current login a TSR3
-    try:
+    with acting_as(LOGIN):  # the demo makes the current login a TSR3
         build_demo(path, servers=30, days=14, today=DEMO_TODAY,
                    spool=path.with_name("demo.db-spool"))
-    finally:
-        if old is None:
-            os.environ.pop("LOGNAME", None)
-        else:
-            os.environ["LOGNAME"] = old
     from acorntui import db as dbpkg
 
     dbpkg.close()
@@ -44,7 +37,7 @@ def demo_db(demo_template, tmp_path, monkeypatch):
     """A private copy of the demo database, connected."""
     from acorntui import db as dbpkg
 
-    monkeypatch.setenv("LOGNAME", LOGIN)
+    act_as(monkeypatch, LOGIN)
     path = tmp_path / "demo.db"
     shutil.copy(demo_template, path)
     shutil.copytree(demo_template.with_name("demo.db-spool"), tmp_path / "spool")
@@ -771,8 +764,7 @@ async def test_csr_is_refused_with_the_role_named_and_nothing_changes(demo_db, m
     from acorntui.screens.history import ServerHistoryScreen
 
     Csr.create(login="carol", name="Carol")
-    monkeypatch.setenv("LOGNAME", "carol")
-    monkeypatch.setenv("USER", "carol")
+    act_as(monkeypatch, "carol")
     before = Update.select().count()
     disabled = Exception_.select().where(Exception_.active == False).count()  # noqa: E712
     app = make_app()
@@ -890,7 +882,7 @@ async def test_console_on_mariadb_sees_results_recorded_by_another_connection(ma
     import pymysql
     from acorntui.db.models import Customer, Result, Server, Tsr
 
-    monkeypatch.setenv("LOGNAME", LOGIN)
+    act_as(monkeypatch, LOGIN)
     Tsr.create(login=LOGIN, name="Tester", level=3)
     cust = Customer.create(name="maria-cust", display_name="M")
     s1 = Server.create(customer=cust, name="FS01")

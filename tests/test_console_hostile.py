@@ -29,6 +29,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import act_as, acting_as
 from test_console import asynctest, make_app, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,22 +146,15 @@ def build_hostile_db(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def hostile_template(tmp_path_factory) -> Path:
-    old = os.environ.get("LOGNAME")
-    os.environ["LOGNAME"] = LOGIN
-    try:
+    with acting_as(LOGIN):
         return build_hostile_db(tmp_path_factory.mktemp("hostile"))
-    finally:
-        if old is None:
-            os.environ.pop("LOGNAME", None)
-        else:
-            os.environ["LOGNAME"] = old
 
 
 @pytest.fixture
 def hostile_db(hostile_template, tmp_path, monkeypatch):
     from acorntui import db as dbpkg
 
-    monkeypatch.setenv("LOGNAME", LOGIN)
+    act_as(monkeypatch, LOGIN)
     path = tmp_path / "hostile.db"
     shutil.copy(hostile_template, path)
     database = dbpkg.connect(f"sqlite:///{path}")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import act_as
 
 TODAY = dt.date(2025, 3, 15)
 
@@ -25,7 +26,7 @@ def test_demo_has_the_situations_a_tsr_meets(tmp_path, monkeypatch):
     from acorntui.jobs.demo import build_demo
     from acorntui.services import queries
 
-    monkeypatch.setenv("LOGNAME", "tester")
+    act_as(monkeypatch, "tester")
     spool = tmp_path / "spool"
     info = build_demo(tmp_path / "demo.db", servers=40, days=8, today=TODAY, spool=spool)
     assert info.nights == ["2025-03-07", "2025-03-14"]
@@ -57,7 +58,7 @@ def test_demo_has_the_situations_a_tsr_meets(tmp_path, monkeypatch):
 def test_demo_is_reproducible_and_reused(tmp_path, monkeypatch):
     from acorntui.jobs.demo import build_demo, ensure_demo
 
-    monkeypatch.setenv("LOGNAME", "tester")
+    act_as(monkeypatch, "tester")
     build_demo(tmp_path / "a.db", servers=15, days=4, today=TODAY)
     a, _ = _counts()
     build_demo(tmp_path / "b.db", servers=15, days=4, today=TODAY)

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import test_reliability_ingest as rel
+from conftest import act_as
 from sshd import write_config
 from test_console import LOGIN, asynctest, grid_ready, make_app, wait_for
 from test_reliability_ingest import (
@@ -117,7 +118,7 @@ async def pause_until_exit(pilot, proc, timeout: float = 60.0) -> None:
 @asynctest
 async def test_console_shows_the_night_ingest_records_while_it_is_open(throwaway_mariadb,
                                                                       tmp_path, monkeypatch):
-    monkeypatch.setenv("LOGNAME", LOGIN)
+    act_as(monkeypatch, LOGIN)
     url = throwaway_mariadb.url
     assert_ok(run(ingest_cmd(url, night_spool(tmp_path / "s0", 0), 0)))
     spool1 = night_spool(tmp_path / "s1", 1)
@@ -215,7 +216,7 @@ async def _server_down_and_back(pilot, srv, screen, *, by_key: bool) -> str:
 @asynctest
 async def test_console_survives_the_database_server_stopping(throwaway_mariadb, tmp_path,
                                                               monkeypatch):
-    monkeypatch.setenv("LOGNAME", LOGIN)
+    act_as(monkeypatch, LOGIN)
     srv = throwaway_mariadb
     assert_ok(run(ingest_cmd(srv.url, night_spool(tmp_path / "s0", 0), 0)))
     bind(srv.url)
@@ -317,7 +318,7 @@ async def test_console_write_while_sqlite_is_locked_by_another_writer(tmp_path, 
     from acorntui.db.models import Result, Tsr, Update, database_proxy
     from acorntui.screens.forms import AckForm
 
-    monkeypatch.setenv("LOGNAME", LOGIN)
+    act_as(monkeypatch, LOGIN)
     path = tmp_path / "locked.db"
     url = f"sqlite:///{path}"
     assert_ok(run(ingest_cmd(url, night_spool(tmp_path / "s0", 0, n=40), 0)))
@@ -398,7 +399,7 @@ async def test_a_connection_lost_mid_query_is_said_in_words(tmp_path, monkeypatc
 
     from acorntui.services import queries
 
-    monkeypatch.setenv("LOGNAME", LOGIN)
+    act_as(monkeypatch, LOGIN)
     url = f"sqlite:///{tmp_path / 'lost.db'}"
     assert_ok(run(ingest_cmd(url, night_spool(tmp_path / "s0", 0, n=5), 0)))
     bind(url)

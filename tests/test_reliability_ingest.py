@@ -137,22 +137,28 @@ def bind(url: str):
 
 def prepare(url: str, absent: int = 1) -> None:
     """Empty every data table and lay down the starting state every round begins from:
-    registered servers (``absent`` of them have no log -> missing) and one exception."""
+    registered servers (``absent`` of them have no log -> missing), one exception, and this
+    login as a TSR (ingest needs the role; the nightly job's account is a TSR row)."""
     from acorntui.db.models import (
+        Csr,
         Customer,
         Exception_,
         Failure,
         Result,
         Server,
+        Tsr,
         Update,
         database_proxy,
     )
 
+    from acorntui.services.roles import current_login
+
     bind(url)
     dbx = database_proxy.obj
     with dbx.atomic():
-        for m in (Failure, Update, Result, Exception_, Server, Customer):
+        for m in (Failure, Update, Result, Exception_, Server, Customer, Tsr, Csr):
             m.delete().execute()
+    Tsr.create(login=current_login(), name="ingest job", level=1)
     c = Customer.create(name="cust00", display_name="Customer 0")
     Server.create(customer=c, name="srv0000", registered=True)
     for i in range(absent):  # no log: -2 missing

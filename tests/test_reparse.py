@@ -111,11 +111,12 @@ def test_without_report_server_the_spool_copy_is_reread(tmp_path, sqlite_db):
 def test_cli_reparse_prints_the_new_status(tmp_path, sshd, db_url, _home):  # noqa: F811
     from acorntui.db.models import Tsr
 
-    Tsr.create(name="Tess", login="tsr1", level=2)
+    from acorntui.services.roles import current_login
+
+    Tsr.create(name="Tess", login=current_login(), level=2)  # the login comes from the kernel
     sshd.add_file("acme/ex1.out", FAILED_LOG)
     cfg = _cfg(tmp_path, sshd)
-    env = {**os.environ, "HOME": str(_home), "PYTHONPATH": str(ROOT), "LOGNAME": "tsr1",
-           "USER": "tsr1"}
+    env = {**os.environ, "HOME": str(_home), "PYTHONPATH": str(ROOT)}
     run = subprocess.run([sys.executable, "-m", "acorntui", "--db", db_url, "--config",
                           str(cfg.path), "reparse", "acme/ex1"], capture_output=True, text=True,
                          env=env, timeout=60)

@@ -6,13 +6,19 @@ import datetime as dt
 
 import pytest
 from acorntui.db.models import Csr, Customer, Result, Server, Tsr, Update
-from test_manage import run, sqlite_url  # noqa: F401  (the fixture: a file every OS user may write)
+from test_manage import run
 
 from acorntui.services import exceptions as exception_rules
 from acorntui.services import manage, roles
 from acorntui.services import triage as actions
 from acorntui.services.exceptions import ExceptionInput
 from acorntui.services.roles import PermissionDenied, lookup
+
+
+@pytest.fixture
+def sqlite_url(shared_sqlite_url):
+    """The database file every OS user of these tests may write (they act as real users)."""
+    return shared_sqlite_url
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from acorntui.db.models import Tsr
 from sshd import sshd  # noqa: F401  (the fixture)
-from test_manage import run, sqlite_url  # noqa: F401  (the fixture: a file every OS user may write)
+from test_manage import run
 
 from acorntui.core.parser import parse_file
 from acorntui.services import manage, script
@@ -22,6 +22,12 @@ WIN = dict(customer="acme", name="exch1", os="Windows Server 2008", custbak="cus
            shares=["E:\\shares", "/cygdrive/D/atc/exchbak"], excludes=["*.mp3", "~$*"],
            key_path="e:\\atc\\id_dsa.txt", mirror_path="logon@server.location.com:mirror/exch1",
            report_host="login@server.location.com")
+
+
+@pytest.fixture
+def sqlite_url(shared_sqlite_url):
+    """The database file every OS user of these tests may write (they act as real users)."""
+    return shared_sqlite_url
 
 
 def test_windows_script_follows_the_write_up():
@@ -96,7 +102,7 @@ def test_cli_prints_and_writes_the_script(sqlite_db, sqlite_url, tmp_path):
     p = run(sqlite_url, "carol", "script", "acme/exch1")  # reading: anyone
     assert p.returncode == 0, p.stderr
     assert "taskkill /f /im rsync.exe" in p.stdout and "/reports/acme/exch1.out" in p.stdout
-    out = tmp_path / "backup.bat"
+    out = Path(sqlite_url.removeprefix("sqlite:///")).parent / "backup.bat"  # boss may write
     p = run(sqlite_url, "boss", "script", "acme/exch1", "--output", str(out))
     assert p.returncode == 0 and out.read_bytes().count(b"\r\n") >= 8
     manage.edit_server(boss, "acme/exch1", key_path="")

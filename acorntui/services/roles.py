@@ -283,16 +283,22 @@ def acting_user(action: str, user: User | None = None) -> User:
 
 def claim_first_user(login: str | None = None) -> str | None:
     """On a database with no TSRs and no CSRs, make ``login`` a TSR3. Returns it if so."""
+    from peewee import IntegrityError
+
     from acorntui.services import audit
 
     login = login or team_login() or current_login()
     check_login(login)
-    with database_proxy.atomic():
-        if Tsr.select().exists() or Csr.select().exists():
-            return None
-        Tsr.create(name=login, login=login, level=3)
-        audit.record("tsr.add", login, table="tsrs", details="first user on an empty database",
-                     after={"login": login, "level": 3})
+    try:
+        with database_proxy.atomic():
+            if Tsr.select().exists() or Csr.select().exists():
+                return None
+            Tsr.create(name=login, login=login, level=3)
+            audit.record("tsr.add", login, table="tsrs",
+                         details="first user on an empty database",
+                         after={"login": login, "level": 3})
+    except IntegrityError:  # a concurrent first run claimed it meanwhile
+        return None
     return login
 
 
