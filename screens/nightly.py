@@ -263,7 +263,8 @@ class NightlyScreen(AcornScreen):
     HELP = """\
 The nightly grid: one row per active server for the night, failing servers first.
 Status words: OK, OK* (ok: every file error is covered by an exception), FAILED,
-INCOMPLETE (missing: no log; stale: old log; incomplete: log without an end), FETCH FAILED
+INCOMPLETE (missing: no log; stale: old log; clock ahead: log dated in the future; incomplete:
+log without an end), FETCH FAILED
 (our pull failed, not the customer's backup), NO DATA (no result recorded).
 Flg: A acknowledged, Z snoozed (does not count as failing), U not registered (first seen in a log).
 New/Rec: file errors new since the server's previous night / seen then too.

@@ -125,7 +125,12 @@ def test_cli_reparse_prints_the_new_status(tmp_path, sshd, db_url, _home):  # no
     assert ": failed (1 file error not excepted), code 23" in run.stdout
     assert _result("acme", "ex1").status == "failed"
 
-    env["LOGNAME"] = env["USER"] = "stranger"
+    # the same login as a CSR (the login comes from the kernel: USER/LOGNAME change nothing)
+    from acorntui.db.models import Csr
+
+    Tsr.delete().execute()
+    Csr.create(name="Tess", login=current_login())
+    env["LOGNAME"] = env["USER"] = "tsr1"
     run = subprocess.run([sys.executable, "-m", "acorntui", "--db", db_url, "--config",
                           str(cfg.path), "reparse", "acme/ex1"], capture_output=True, text=True,
                          env=env, timeout=60)

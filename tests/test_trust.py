@@ -71,11 +71,12 @@ def kernel_login() -> str:
 
 # -- 1. identity from the kernel ------------------------------------------------------------------
 
-def test_forged_user_and_logname_do_not_make_a_csr_a_tsr3(team, sqlite_url):
-    p = as_user(CSR, sqlite_url, "tsr", "add", CSR, "--level", "3")
+@pytest.mark.parametrize("target", [CSR, "mallory"])
+def test_forged_user_and_logname_do_not_make_a_csr_a_tsr3(team, sqlite_url, target):
+    p = as_user(CSR, sqlite_url, "tsr", "add", target, "--level", "3")
     assert p.returncode == 3, (p.stdout, p.stderr)
     assert f"{CSR} (CSR) may not manage" in p.stderr and "needs a TSR3" in p.stderr
-    assert not Tsr.select().where(Tsr.login == CSR).exists()
+    assert not Tsr.select().where(Tsr.login == target).exists()
     assert not Update.select().where(Update.action == "tsr.add").exists()
     p = as_user(CSR, sqlite_url, "whoami", "--format", "json")
     assert p.returncode == 0, p.stderr
