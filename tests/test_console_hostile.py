@@ -120,7 +120,7 @@ def build_hostile_db(folder: Path) -> Path:
     try:
         dbpkg.init_schema(database)
         Tsr.create(name="Tess [b]T[/b]\x1b]0;pwned\x07", login=LOGIN, level=3)
-        batch = Ingestor(now=NOW, login=LOGIN).ingest_paths([spool])
+        batch = Ingestor(now=NOW).ingest_paths([spool])  # as LOGIN (acting_as), a TSR3
         assert len(batch.outcomes) == 3, batch
         user = current_user()
         hostile_srv = Server.get(Server.name == SERVER)
