@@ -131,7 +131,7 @@ def build_hostile_db(folder: Path) -> Path:
             actions.acknowledge(user, res.id, NOTE)
             actions.add_note(user, srv.id, f"note {OSC52}{TITLE_BEL}{BIDI}", result_id=res.id)
         exception_rules.add_exception(user, exception_rules.ExceptionInput(
-            scope="global", path_pattern=f"*{MARKUP}*", reason=f"why {OSC52}{BIDI}",
+            scope="global", path_pattern=f"/cygdrive/E/*{MARKUP}*", reason=f"why {OSC52}{BIDI}",
             method=f"NTBackup {TITLE_ST}"))
         cust = Customer.get(Customer.name == CUSTOMER)
         cust.display_name = f"Disp {MARKUP}{TITLE_BEL}"
