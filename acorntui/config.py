@@ -159,19 +159,7 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
     spool = data.get("spool", {})
     if "dir" in spool:
         cfg.spool_dir = Path(_str(spool["dir"], f"{where}: [spool] dir")).expanduser()
-    parse = data.get("parse", {})
-    if "max_age_hours" in parse:
-        cfg.max_age_hours = _num(parse["max_age_hours"], f"{where}: [parse] max_age_hours")
-    if "night_cutoff_hours" in parse:
-        cfg.night_cutoff_hours = _num(
-            parse["night_cutoff_hours"], f"{where}: [parse] night_cutoff_hours"
-        )
-    if "future_tolerance_hours" in parse:
-        cfg.future_tolerance_hours = _num(
-            parse["future_tolerance_hours"], f"{where}: [parse] future_tolerance_hours")
-        if cfg.future_tolerance_hours < 0:
-            raise ConfigError(f"{where}: [parse] future_tolerance_hours: must be 0 or more, "
-                              f"got {cfg.future_tolerance_hours:g}")
+    _load_parse(cfg, data.get("parse", {}), where)
     servers = data.get("report_servers", [])
     if not isinstance(servers, list):
         raise ConfigError(f"{where}: report_servers must be [[report_servers]] tables")
@@ -296,6 +284,22 @@ def _load_anomaly(cfg: Config, data: dict, where: str) -> None:
             setattr(st, key, value)
     if st.min_nights > st.window:
         raise ConfigError(f"{w} min_nights: {st.min_nights} is more than window {st.window}")
+
+
+def _load_parse(cfg: Config, parse: dict[str, Any], where: str) -> None:
+    """The [parse] table: the age, night-cutoff and future rules."""
+    if "max_age_hours" in parse:
+        cfg.max_age_hours = _num(parse["max_age_hours"], f"{where}: [parse] max_age_hours")
+    if "night_cutoff_hours" in parse:
+        cfg.night_cutoff_hours = _num(
+            parse["night_cutoff_hours"], f"{where}: [parse] night_cutoff_hours"
+        )
+    if "future_tolerance_hours" in parse:
+        cfg.future_tolerance_hours = _num(
+            parse["future_tolerance_hours"], f"{where}: [parse] future_tolerance_hours")
+        if cfg.future_tolerance_hours < 0:
+            raise ConfigError(f"{where}: [parse] future_tolerance_hours: must be 0 or more, "
+                              f"got {cfg.future_tolerance_hours:g}")
 
 
 def _holds_password(data: dict) -> bool:
