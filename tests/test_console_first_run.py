@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import act_as
 from test_console import asynctest, grid_ready, make_app, wait_for
 from test_console_hostile import check_screen
 
@@ -35,7 +36,7 @@ async def test_empty_database_shows_the_next_steps_with_the_real_paths(tmp_path,
 
     # the config file does not exist yet; its folder name is markup, shown literally
     monkeypatch.setenv("ACORN_CONFIG", str(tmp_path / "cfg [b]x[/b]" / "config.toml"))
-    monkeypatch.setenv("LOGNAME", "newbie")
+    act_as(monkeypatch, "newbie")
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     database = open_like_the_cli(url)
     cfg = load_config()
