@@ -112,7 +112,7 @@ def test_parse_and_reports_say_and_n_more(sqlite_url, sqlite_db, tmp_path, capsy
     assert main(["--db", sqlite_url, "report", "failures", "--night", "2026-11-25",
                  "--max-files", "5000"]) == 0
     text = capsys.readouterr().out
-    assert "Failing files not excepted (1003)" in text
+    assert "Failing files (1003):" in text
     assert "... and 3 more" in text
     assert main(["--db", sqlite_url, "report", "failures", "--night", "2026-11-25",
                  "--format", "json", "--max-files", "5000"]) == 0

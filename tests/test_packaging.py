@@ -137,11 +137,13 @@ def test_installed_wheel_works_beside_generic_db_and_screens(wheel, tmp_path):
     site_dir = _purelib(python)
     deps = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))
             and Path(p).is_dir()]
-    (site_dir / "_test_dependencies.pth").write_text("".join(f"{p}\n" for p in deps))
+    # install first, then expose the dependencies: with them visible, pip would see the test
+    # environment's own acorntui 0.1.0 (a normal install in CI) as "already satisfied" and skip
     p = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
                         "--no-deps", "--no-index", str(wheel), str(other_wheel)],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
+    (site_dir / "_test_dependencies.pth").write_text("".join(f"{p}\n" for p in deps))
 
     work = tmp_path / "work"  # an empty working directory: nothing importable by accident
     work.mkdir()

@@ -138,6 +138,12 @@ def test_nightly_on_the_first_sends_last_months_reports(sqlite_url, month_sqlite
         spool.mkdir()
         write_config(tmp_path, monkeypatch, tmp_path / "outbox", port=srv.port,
                      extra=f'monthly_customer_reports = true\n[spool]\ndir = "{spool}"')
+        from acorntui.db.models import Tsr
+
+        from acorntui.services.roles import current_login
+
+        # nightly ingests, which needs a TSR: the job runs as this login (docs/nightly-job.md)
+        Tsr.get_or_create(login=current_login(), defaults={"name": "nightly job", "level": 1})
         assert main(["--db", sqlite_url, "nightly", "--now", "2026-12-01T07:00:00"]) in (0, 1)
         monthly = [m for m in srv.messages if m.subject.startswith("Backups November 2026")]
         assert sorted(m.rcpt_tos[0] for m in monthly) == ["it@acme.example",

@@ -127,6 +127,14 @@ def test_mariadb_with_password_never_leaks(tmp_path, secret_user):
 
     check_output(acorn("init-db", env=env), outputs)
     check_output(acorn("config", "show", env=env), outputs)
+    # the session database may already hold people from other tests: make sure this login is
+    # a TSR, as the nightly job's account must be (ingest needs the role)
+    from acorntui.services.roles import current_login
+
+    with root.cursor() as cur:
+        cur.execute(f"INSERT INTO `{dbname}`.tsrs (name, login, email, level, active) "
+                    "VALUES (%s, %s, '', 1, 1) ON DUPLICATE KEY UPDATE active = 1",
+                    ("nightly job", current_login()))
 
     # a run that completes; its process arguments are read while it runs
     proc = subprocess.Popen([sys.executable, "-m", "acorntui", "ingest", "--now", NOW],
