@@ -5,7 +5,7 @@
     python scripts/check.py imports ruff    # some of them
     python scripts/check.py --stage DIR     # only lay out the tree in DIR (new or empty)
 
-By hand, in DIR: PYTHONPATH=REPO/scripts lint-imports REPO/pyproject.toml (scripts/ holds the
+By hand, in DIR: PYTHONPATH=REPO lint-imports REPO/pyproject.toml (scripts/ holds the
 stdlib_only contract type), or mypy --config-file REPO/pyproject.toml -p acorntui.
 
 The repository keeps screens/ and db/ at the top level and the wheel installs them as
@@ -42,6 +42,12 @@ def package_dirs() -> dict[str, str]:
     return dict(setuptools["package-dir"])
 
 
+def _skip(folder: str, names: list[str]) -> set[str]:
+    """The usual junk, and the checkout's symlinks acorntui/db and acorntui/screens (the real
+    folders are copied in their place)."""
+    return set(_SKIP(folder, names)) | {n for n in names if os.path.islink(os.path.join(folder, n))}
+
+
 def stage(dest: Path) -> Path:
     """Copy the packages into ``dest`` as they are installed; return ``dest``."""
     # parents first, so acorntui/ exists before acorntui/screens is copied into it
@@ -50,7 +56,7 @@ def stage(dest: Path) -> Path:
         if not (src / "__init__.py").is_file():
             raise SystemExit(f"check: package-dir maps {name} to {folder}/, which has no "
                              "__init__.py")
-        shutil.copytree(src, dest / name.replace(".", "/"), ignore=_SKIP, dirs_exist_ok=True,
+        shutil.copytree(src, dest / name.replace(".", "/"), ignore=_skip, dirs_exist_ok=True,
                         copy_function=shutil.copy2)  # copy2 keeps mtimes for mypy's cache
     return dest
 
@@ -68,7 +74,7 @@ def to_repo_paths(text: str, staged: Path) -> str:
 
 def _env(staged: Path) -> dict[str, str]:
     env = dict(os.environ)
-    paths = [str(staged), str(ROOT / "scripts"), env.get("PYTHONPATH", "")]
+    paths = [str(staged), str(ROOT), env.get("PYTHONPATH", "")]
     env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     return env
 
