@@ -103,12 +103,7 @@ def handler(args, ctx) -> int:
         eprint(f"acorntui: no active servers for customer {args.customer!r}")
         return 1
     if args.output or not args.email:
-        body = render(rep, args.format)
-        if args.output:
-            Path(args.output).expanduser().write_text(body, encoding="utf-8")
-            print(f"wrote {args.format} report to {args.output}", file=sys.stderr)
-        else:
-            sys.stdout.write(body)
+        _emit(args, render(rep, args.format))
     if not args.email:
         return 0
     route = mail.routing_enabled(settings) and rep.kind == "failures"
@@ -143,12 +138,7 @@ def _monthly(args, ctx) -> int:
         eprint(f"acorntui: {exc}")
         return 1
     if args.output or not args.email:
-        body = render_monthly(rep, args.format)
-        if args.output:
-            Path(args.output).expanduser().write_text(body, encoding="utf-8")
-            print(f"wrote {args.format} report to {args.output}", file=sys.stderr)
-        else:
-            sys.stdout.write(body)
+        _emit(args, render_monthly(rep, args.format))
     if not args.email:
         return 0
     sent, problems = mail.send_monthly_reports(ctx.cfg, [rep])
@@ -157,3 +147,12 @@ def _monthly(args, ctx) -> int:
     for problem in problems:
         eprint(f"acorntui: {safe(problem)}")
     return 1 if problems else 0
+
+
+def _emit(args, body: str) -> None:
+    """A rendered report to --output, or to stdout."""
+    if args.output:
+        Path(args.output).expanduser().write_text(body, encoding="utf-8")
+        print(f"wrote {args.format} report to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(body)
