@@ -27,9 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 def build(path: Path, servers: int, nights: int, seed: int = 5) -> None:
     """Bulk-insert customers, servers, results and failures (no parsing: size is the point)."""
-    from acorntui.db.models import Customer, Failure, Result, Server, Tsr, database_proxy
-
     from acorntui import db as dbpkg
+    from acorntui.db.models import Customer, Failure, Result, Server, Tsr, database_proxy
 
     for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         p.unlink(missing_ok=True)
@@ -79,10 +78,9 @@ def build(path: Path, servers: int, nights: int, seed: int = 5) -> None:
 
 
 async def measure(path: Path, size: tuple[int, int]) -> dict[str, float]:
-    from acorntui.screens.nightly import NightlyScreen
-
     from acorntui import db as dbpkg
     from acorntui.app import AcornApp
+    from acorntui.screens.nightly import NightlyScreen
 
     dbpkg.connect(f"sqlite:///{path}")
     t0 = time.perf_counter()

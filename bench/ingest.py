@@ -88,9 +88,8 @@ def build_spool(root: Path, n: int) -> int:
 
 
 def run(url: str, spool: Path, nbytes: int) -> dict:
-    from acorntui.db.models import Failure, Result
-
     from acorntui import db as dbpkg
+    from acorntui.db.models import Failure, Result
     from acorntui.services.ingest import Ingestor
 
     database = dbpkg.connect(url, create_mysql_db=url.startswith("mysql"))
@@ -102,9 +101,8 @@ def run(url: str, spool: Path, nbytes: int) -> dict:
     t2 = time.perf_counter()
     # the anomaly pass: 14 earlier good nights per server (bulk-inserted, not timed), then one
     # pass over the night; about 1 in 50 servers copied a tenth of its usual size tonight
-    from acorntui.db.models import database_proxy
-
     from acorntui.alerts.anomaly import mark_night
+    from acorntui.db.models import database_proxy
 
     night = rep.night
     ids = list(Result.select(Result.id, Result.server, Result.total_size)

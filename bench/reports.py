@@ -32,10 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from acorntui import db as dbpkg  # noqa: E402
 from acorntui.db.connection import parse_url  # noqa: E402
 from acorntui.db.models import Csr, Customer, Failure, Result, Server, Tsr  # noqa: E402
-
-from acorntui import db as dbpkg  # noqa: E402
 from acorntui.reports.build import build_report, render  # noqa: E402
 from acorntui.reports.monthly import monthly_report, render_monthly  # noqa: E402
 from acorntui.services import queries  # noqa: E402

@@ -9,6 +9,12 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Footer, Static
+
 from acorntui.screens.widgets import (
     AcornInput,
     AcornScreen,
@@ -18,12 +24,6 @@ from acorntui.screens.widgets import (
     safe_text,
 )
 from acorntui.screens.worker import DbDone
-from rich.text import Text
-from textual import on
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Static
-
 from acorntui.services import manage
 
 AUDIT_COLUMNS = [

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from acorntui.screens.widgets import AcornInput, AcornScreen, Banner, safe_text
-from acorntui.screens.worker import DbDone
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -14,6 +12,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Static
 
+from acorntui.screens.widgets import AcornInput, AcornScreen, Banner, safe_text
+from acorntui.screens.worker import DbDone
 from acorntui.services import codes as codes_mod
 from acorntui.services.codes import CodeInfo
 

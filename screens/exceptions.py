@@ -8,15 +8,15 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import ClassVar
 
-from acorntui.screens.forms import ExceptionFormResult
-from acorntui.screens.widgets import AcornInput, AcornScreen, Banner, safe_text, status_style
-from acorntui.screens.worker import DbDone
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
+from acorntui.screens.forms import ExceptionFormResult
+from acorntui.screens.widgets import AcornInput, AcornScreen, Banner, safe_text, status_style
+from acorntui.screens.worker import DbDone
 from acorntui.services import queries
 from acorntui.services.exceptions import (
     ExceptionInput,

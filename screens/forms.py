@@ -6,7 +6,6 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from acorntui.screens.widgets import AcornInput, safe_text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,6 +14,8 @@ from textual.screen import ModalScreen
 from textual.validation import Function, ValidationResult, Validator
 from textual.widgets import Button, Label, OptionList, RadioButton, RadioSet, Static
 from textual.widgets.option_list import Option
+
+from acorntui.screens.widgets import AcornInput, safe_text
 
 
 def parse_when(text: str, today: dt.date | None = None) -> dt.date | None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from acorntui.screens.widgets import STATUS_LOOK, status_text
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
+
+from acorntui.screens.widgets import STATUS_LOOK, status_text
 
 _KEY_NAMES = {"left_square_bracket": "[", "right_square_bracket": "]", "slash": "/",
               "question_mark": "?", "escape": "esc", "enter": "enter", "delete": "del"}

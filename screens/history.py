@@ -8,6 +8,16 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.style import Style
+from rich.text import Text
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import ActiveBinding, Binding
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import DataTable, Footer, Sparkline, Static
+
 from acorntui.screens.forms import ExceptionFormResult
 from acorntui.screens.help import footer_fit
 from acorntui.screens.widgets import (
@@ -20,16 +30,6 @@ from acorntui.screens.widgets import (
     status_text,
 )
 from acorntui.screens.worker import DbDone
-from rich.style import Style
-from rich.text import Text
-from textual import events, on
-from textual.app import ComposeResult
-from textual.binding import ActiveBinding, Binding
-from textual.containers import Horizontal, Vertical
-from textual.reactive import reactive
-from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Sparkline, Static
-
 from acorntui.services import queries
 from acorntui.services.queries import FailureView, HistoryRow, ServerInfo, TimelineEntry
 

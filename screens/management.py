@@ -12,6 +12,15 @@ from collections.abc import Callable, Hashable
 from functools import partial
 from typing import Any, ClassVar
 
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.validation import ValidationResult, Validator
+from textual.widgets import Footer, Label, Static, Switch, TabbedContent, TabPane, TextArea
+
 from acorntui.screens.forms import FormScreen, _input
 from acorntui.screens.widgets import (
     AcornInput,
@@ -23,15 +32,6 @@ from acorntui.screens.widgets import (
     visible_controls,
 )
 from acorntui.screens.worker import DbDone
-from rich.text import Text
-from textual import on
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.validation import ValidationResult, Validator
-from textual.widgets import Footer, Label, Static, Switch, TabbedContent, TabPane, TextArea
-
 from acorntui.services import manage, roles
 from acorntui.services.manage import ManageInputError
 from acorntui.services.roles import PermissionDenied, User

@@ -9,6 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import ActiveBinding, Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Static
+
+from acorntui.config import Config, config_path, resolve_db_url
 from acorntui.screens.help import footer_fit
 from acorntui.screens.widgets import (
     AcornInput,
@@ -22,14 +30,6 @@ from acorntui.screens.widgets import (
     status_text,
 )
 from acorntui.screens.worker import DbDone
-from rich.text import Text
-from textual import on
-from textual.app import ComposeResult
-from textual.binding import ActiveBinding, Binding
-from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static
-
-from acorntui.config import Config, config_path, resolve_db_url
 from acorntui.services import queries
 from acorntui.services.queries import STATUS_ORDER, JumpTarget, NightlyRow
 from acorntui.services.roles import User, current_user

@@ -18,7 +18,6 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
-from acorntui.screens.worker import Banner, DbDone, DbScreen
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -32,6 +31,7 @@ from textual.widgets import Input
 
 from acorntui.core.status import FAILED, FETCH_FAILED, INCOMPLETE, OK, OK_WITH_EXCEPTIONS
 from acorntui.core.textsafe import visible_controls
+from acorntui.screens.worker import Banner, DbDone, DbScreen
 from acorntui.services.queries import NO_DATA, STATUS_LABELS, status_label
 from acorntui.services.roles import PermissionDenied
 

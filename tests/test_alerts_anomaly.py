@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from acorntui.db.models import Customer, Result, Server
-
 from acorntui.alerts.anomaly import mark_night
 from acorntui.config import AnomalySettings
+from acorntui.db.models import Customer, Result, Server
 
 NIGHT = dt.date(2026, 11, 29)
 G = 1024 ** 3

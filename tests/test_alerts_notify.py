@@ -291,7 +291,6 @@ def test_customer_maintenance_window_silences_notifications(tmp_path, db_url, si
     import pwd
 
     from acorntui.db.models import Customer, Tsr, Update
-
     from acorntui.reports.build import build_report, report_data
 
     build_night()

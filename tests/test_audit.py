@@ -6,9 +6,9 @@ import datetime as dt
 import json
 
 import pytest
-from acorntui.db.models import Customer, Result, Server, Tsr, Update
 from test_manage import run
 
+from acorntui.db.models import Customer, Result, Server, Tsr, Update
 from acorntui.services import manage
 from acorntui.services import triage as actions
 from acorntui.services.roles import lookup
@@ -112,9 +112,9 @@ def _refuse_audit_rows(action: str) -> None:
 
 
 def test_a_change_whose_audit_row_fails_is_not_stored(sqlite_db, sqlite_url):
-    from acorntui.db.models import Exception_
     from peewee import IntegrityError
 
+    from acorntui.db.models import Exception_
     from acorntui.services import exceptions as er
 
     _setup(sqlite_url)

@@ -24,11 +24,11 @@ import os
 from pathlib import Path
 
 import pytest
-from acorntui.db.models import Customer, Exception_, Failure, Result, Server
 from test_ingest import CLEAN_309, FAIL_309, PST, QBW, write_log
 
 from acorntui.cli.main import main
 from acorntui.core.parser import parse_file
+from acorntui.db.models import Customer, Exception_, Failure, Result, Server
 from acorntui.services.ingest import Ingestor, reevaluate_expired
 
 NOW = dt.datetime(2026, 11, 26, 7, 0, 0)

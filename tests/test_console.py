@@ -880,6 +880,7 @@ async def test_console_on_mariadb_sees_results_recorded_by_another_connection(ma
                                                                             monkeypatch):
     """The grid on MariaDB; a result written by another connection shows after ctrl+r."""
     import pymysql
+
     from acorntui.db.models import Customer, Result, Server, Tsr
 
     act_as(monkeypatch, LOGIN)
@@ -957,8 +958,9 @@ async def test_grid_note_column_shows_the_latest_note_or_ack_with_its_author(dem
 @pytest.mark.parametrize("size", [(80, 24), (120, 35)])
 @asynctest
 async def test_footer_keeps_help_manage_refresh_and_quit_on_screen(demo_db, size):
-    from acorntui.screens.history import ServerHistoryScreen
     from textual.widgets._footer import FooterKey
+
+    from acorntui.screens.history import ServerHistoryScreen
 
     app = make_app()
     async with app.run_test(size=size) as pilot:

@@ -16,9 +16,8 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "logs"
 
 def open_like_the_cli(url: str):
     """What `acorntui --db URL` does before the console opens: connect, create the schema."""
-    from acorntui.db.schema import needs_init
-
     from acorntui import db as dbpkg
+    from acorntui.db.schema import needs_init
 
     database = dbpkg.connect(url)
     if needs_init(database):
@@ -92,9 +91,8 @@ async def test_empty_database_shows_the_next_steps_with_the_real_paths(tmp_path,
 async def test_first_run_at_80x24_lists_configured_report_servers(tmp_path, monkeypatch):
     """With a config file that names a report server and a server already known (no results
     yet), the panel says so instead of showing the example (at 80x24)."""
-    from acorntui.db.models import Customer, Server
-
     from acorntui.config import load_config
+    from acorntui.db.models import Customer, Server
 
     cfg_file = tmp_path / "c.toml"
     cfg_file.write_text('[[report_servers]]\nname = "rpt"\nhost = "backup.example.net"\n'

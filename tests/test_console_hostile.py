@@ -91,9 +91,8 @@ def rsync_log(paths: list[bytes]) -> bytes:
 
 def build_hostile_db(folder: Path) -> Path:
     """The database, built through the real ingest and domain functions; returns its path."""
-    from acorntui.db.models import Customer, ErrorCode, Result, Server, Tsr
-
     from acorntui import db as dbpkg
+    from acorntui.db.models import Customer, ErrorCode, Result, Server, Tsr
     from acorntui.services import exceptions as exception_rules
     from acorntui.services import triage as actions
     from acorntui.services.ingest import Ingestor

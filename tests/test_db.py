@@ -8,6 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from peewee import IntegrityError
+
+from acorntui import db as dbpkg
 from acorntui.db.models import (
     TABLE_NAMES,
     Customer,
@@ -20,9 +23,6 @@ from acorntui.db.models import (
     database_proxy,
 )
 from acorntui.db.schema import SCHEMA_VERSION, init_schema
-from peewee import IntegrityError
-
-from acorntui import db as dbpkg
 
 
 def _server(name="mail01", customer="acme"):

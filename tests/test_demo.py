@@ -22,7 +22,6 @@ def _counts():
 
 def test_demo_has_the_situations_a_tsr_meets(tmp_path, monkeypatch):
     from acorntui.db.models import Csr, Exception_, Result, Tsr, Update
-
     from acorntui.jobs.demo import build_demo
     from acorntui.services import queries
 

@@ -8,9 +8,9 @@ import os
 from pathlib import Path
 
 import pytest
-from acorntui.db.models import Customer, Exception_, Failure, Result, Server, Update
 
 from acorntui.cli.main import main
+from acorntui.db.models import Customer, Exception_, Failure, Result, Server, Update
 from acorntui.services import exceptions as er
 from acorntui.services.ingest import Ingestor, night_of, record_fetch_failed, reevaluate
 from acorntui.services.roles import User

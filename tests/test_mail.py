@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from acorntui.db.models import Csr, Tsr
 from smtp_server import free_port, start_smtp
 from test_reports import N, d, result, server
 
 from acorntui.cli.main import main
 from acorntui.config import load_config
 from acorntui.core.status import FAILED, INCOMPLETE, OK
+from acorntui.db.models import Csr, Tsr
 from acorntui.reports.mail import send_daily_reports
 
 SECRET = "s3cr3t-Pa55"

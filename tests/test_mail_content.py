@@ -9,13 +9,13 @@ import datetime as dt
 import re
 
 import pytest
-from acorntui.db.models import ErrorCode, Failure, Result, Server, Tsr
 from smtp_server import start_smtp
 from test_mail import listed, write_config
 from test_reports import N, d, result, server
 
 from acorntui.config import load_config
 from acorntui.core.status import FAILED, FETCH_FAILED, INCOMPLETE, OK
+from acorntui.db.models import ErrorCode, Failure, Result, Server, Tsr
 from acorntui.reports.build import build_report, render_text
 from acorntui.reports.mail import send_daily_reports
 

@@ -5,7 +5,6 @@ status are on screen. The screenshots are kept in the test's tmp_path."""
 from __future__ import annotations
 
 import pytest
-from acorntui.db.models import Failure, Result
 from browser import layout, screenshot
 from smtp_server import start_smtp
 from test_mail import write_config
@@ -14,6 +13,7 @@ from test_reports import N, server
 
 from acorntui.config import load_config
 from acorntui.core.status import FAILED
+from acorntui.db.models import Failure, Result
 from acorntui.reports.mail import send_daily_reports
 
 # no spaces or hyphens: it can only break where the renderer allows it (after a slash)

@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
-from acorntui.db.models import Customer, Result, Server, Tsr, Update
 from conftest import os_user
 
+from acorntui.db.models import Customer, Result, Server, Tsr, Update
 from acorntui.services import manage
 from acorntui.services.manage import ManageInputError
 from acorntui.services.roles import PermissionDenied, lookup

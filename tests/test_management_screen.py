@@ -6,14 +6,14 @@ import asyncio
 import datetime as dt
 
 import pytest
-from acorntui.db.models import Csr, Customer, Result, Server, Tsr, Update
-from acorntui.screens.audit import AuditScreen
-from acorntui.screens.management import ManagementCommands, ManagementScreen, RecordForm
-from acorntui.screens.widgets import AcornInput, FastGrid
 from test_console import palette_settled
 from textual.app import App
 from textual.widgets import Switch, TextArea
 
+from acorntui.db.models import Csr, Customer, Result, Server, Tsr, Update
+from acorntui.screens.audit import AuditScreen
+from acorntui.screens.management import ManagementCommands, ManagementScreen, RecordForm
+from acorntui.screens.widgets import AcornInput, FastGrid
 from acorntui.services import manage, script
 from acorntui.services.roles import lookup
 

@@ -150,7 +150,6 @@ def prepare(url: str, absent: int = 1) -> None:
         Update,
         database_proxy,
     )
-
     from acorntui.services.roles import current_login
 
     bind(url)
@@ -246,6 +245,7 @@ class Counter:
 
 def _mysql_conn(url: str):
     import pymysql
+
     from acorntui.db.connection import parse_url
 
     u = parse_url(url)

@@ -38,7 +38,6 @@ def _result(customer, server):
 
 def test_reparse_fetches_and_replaces_the_nights_result(tmp_path, sshd, any_db):  # noqa: F811
     from acorntui.db.models import Failure, Result, Update
-
     from acorntui.jobs.nightly import run_nightly
     from acorntui.jobs.reparse import reparse_server
 
@@ -80,7 +79,6 @@ def test_reparse_needs_the_reparse_role(tmp_path, sshd, sqlite_db):  # noqa: F81
 
 def test_reparse_of_an_unknown_log_or_a_down_server_says_why(tmp_path, sshd, sqlite_db):  # noqa: F811
     from acorntui.db.models import Result
-
     from acorntui.jobs.reparse import ReparseError, reparse_server
 
     cfg = _cfg(tmp_path, sshd)
@@ -110,7 +108,6 @@ def test_without_report_server_the_spool_copy_is_reread(tmp_path, sqlite_db):
 
 def test_cli_reparse_prints_the_new_status(tmp_path, sshd, db_url, _home):  # noqa: F811
     from acorntui.db.models import Tsr
-
     from acorntui.services.roles import current_login
 
     Tsr.create(name="Tess", login=current_login(), level=2)  # the login comes from the kernel

@@ -9,10 +9,10 @@ import json
 import re
 
 import pytest
-from acorntui.db.models import Csr, Customer, Failure, Result, Server, Tsr
 
 from acorntui.cli.main import main
 from acorntui.core.status import FAILED, FETCH_FAILED, INCOMPLETE, OK, OK_WITH_EXCEPTIONS
+from acorntui.db.models import Csr, Customer, Failure, Result, Server, Tsr
 from acorntui.reports.build import build_report, render, render_html, render_text
 from acorntui.services import queries
 

@@ -11,12 +11,12 @@ import json
 import re
 
 import pytest
-from acorntui.db.models import Customer, Result, Server, Tsr
 from smtp_server import start_smtp
 from test_mail import write_config
 
 from acorntui.cli.main import main
 from acorntui.core.status import FAILED, FETCH_FAILED, INCOMPLETE, OK, OK_WITH_EXCEPTIONS
+from acorntui.db.models import Customer, Result, Server, Tsr
 from acorntui.reports.monthly import monthly_report, render_monthly
 
 NOV = dt.date(2026, 11, 1)
@@ -139,7 +139,6 @@ def test_nightly_on_the_first_sends_last_months_reports(sqlite_url, month_sqlite
         write_config(tmp_path, monkeypatch, tmp_path / "outbox", port=srv.port,
                      extra=f'monthly_customer_reports = true\n[spool]\ndir = "{spool}"')
         from acorntui.db.models import Tsr
-
         from acorntui.services.roles import current_login
 
         # nightly ingests, which needs a TSR: the job runs as this login (docs/nightly-job.md)

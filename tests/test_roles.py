@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from acorntui.db.models import Csr, Customer, Result, Server, Tsr, Update
 from test_manage import run
 
+from acorntui.db.models import Csr, Customer, Result, Server, Tsr, Update
 from acorntui.services import exceptions as exception_rules
 from acorntui.services import manage, roles
 from acorntui.services import triage as actions

@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-from acorntui.db.models import Tsr
 from sshd import sshd  # noqa: F401  (the fixture)
 from test_manage import run
 
 from acorntui.core.parser import parse_file
+from acorntui.db.models import Tsr
 from acorntui.services import manage, script
 from acorntui.services.roles import lookup
 from acorntui.services.script import ScriptError

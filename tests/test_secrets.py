@@ -101,6 +101,7 @@ def test_unreachable_database_errors_hide_the_password(tmp_path):
 def secret_user(mariadb_server_url):
     """A MariaDB account whose password holds an '@', with rights on the test database."""
     import pymysql
+
     from acorntui.db.connection import parse_url
 
     u = parse_url(mariadb_server_url)

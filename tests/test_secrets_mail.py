@@ -141,7 +141,6 @@ def files_leaking(root: Path, skip: set[Path]) -> list[str]:
 @pytest.mark.parametrize("server", ["accepts", "refuses", "echoes"])
 def test_smtp_password_never_leaks(estate, sqlite_db, tmp_path, source, server):  # noqa: F811
     from acorntui.db.models import Tsr, Update
-
     from acorntui.services.roles import current_login
 
     # nightly ingests, which needs a TSR: the job runs as this login (docs/nightly-job.md)

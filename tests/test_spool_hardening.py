@@ -146,7 +146,6 @@ def test_a_customer_folder_swapped_for_a_link_after_listing_is_not_followed(tmp_
     """The listing saw a real folder; it became a symlink before the file was opened."""
     from acorntui.db import connect, init_schema
     from acorntui.db.models import Failure, Result
-
     from acorntui.services.ingest import Ingestor, list_spool
 
     spool = tmp_path / "spool"

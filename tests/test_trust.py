@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from acorntui.db.models import Csr, Customer, Exception_, Result, Server, Tsr, Update
 from conftest import act_as, os_user
 from test_console import asynctest, grid_ready, make_app, static_text
 from test_ingest import write_log
@@ -24,6 +23,7 @@ from test_ingest import write_log
 from acorntui.cli.main import main
 from acorntui.config import load_config
 from acorntui.core.status import destination_broken, literal_run, pattern_problem
+from acorntui.db.models import Csr, Customer, Exception_, Result, Server, Tsr, Update
 from acorntui.services import exceptions as exception_rules
 from acorntui.services.exceptions import ExceptionInput, ExceptionInputError
 from acorntui.services.ingest import Ingestor, record_fetch_failed

@@ -101,6 +101,7 @@ def test_password_with_odd_characters_still_connects(mariadb_server_url, tmp_pat
     """The same reading of the URL that masks it also connects with it: `/`, `#`, `?`, `@`,
     `:` and a space in an unencoded password reach MariaDB intact."""
     import pymysql
+
     from acorntui.db.connection import parse_url
 
     u = parse_url(mariadb_server_url)
