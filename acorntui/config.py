@@ -33,6 +33,30 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+PRIVATE_DIR_MODE = 0o750
+
+
+def make_private_dir(path: Path | str, mode: int = PRIVATE_DIR_MODE) -> Path:
+    """Create ``path`` and its missing parents ``mode`` (0750) whatever the umask, as `init-db`
+    does for the database's folder: the data folder holds results, logs from customer servers
+    and mail copies, not for every account on the machine. Whoever creates it first (fetch's
+    spool, the mail outbox, the demo, the database) gets the same mode; a folder that exists
+    keeps its own."""
+    target = Path(path).expanduser().absolute()
+    missing = []
+    folder = target
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=mode)
+        except FileExistsError:  # a concurrent run made it: its mode stands
+            continue
+        os.chmod(d, mode)  # mkdir's mode is cut by the umask
+    return target
+
+
 def config_path() -> Path:
     env = os.environ.get("ACORN_CONFIG")
     if env:

@@ -252,3 +252,52 @@ def test_demo_first_makes_the_data_folder_0750_too(home):
     p = acorn(home, "customer", "list")  # the demo is not the user's database
     assert p.stderr.startswith(f"acorntui: created the database {data / 'acorntui.db'};")
     assert _mode(data / "acorntui.db") == 0o640
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:  # bound then closed: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("spool_in_config", [False, True])
+def test_fetch_makes_the_data_folder_0750(home, tmp_path, spool_in_config):
+    """The first command to create the data folder is not always init-db: fetch makes the spool
+    (default: inside the user data folder, or the config's [spool] dir) before it connects."""
+    cfg = home / "acorn.toml"
+    spool = home / "var" / "acorn" / "spool" if spool_in_config else (
+        home / ".local" / "share" / "acorntui" / "spool")
+    cfg.write_text((f'[spool]\ndir = "{spool}"\n' if spool_in_config else "")
+                   + f'[[report_servers]]\nname = "r1"\nhost = "127.0.0.1"\n'
+                     f'port = {_closed_port()}\nuser = "nobody"\n')
+    p = acorn(home, "fetch", "--db", f"sqlite:///{tmp_path / 'elsewhere.db'}",
+              ACORN_CONFIG=str(cfg))
+    assert p.returncode != 0  # nothing listens: the pull fails, after making the spool
+    assert spool.is_dir(), p.stderr
+    made = [spool, spool.parent] + ([spool.parent.parent] if spool_in_config else [])
+    for d in made:
+        assert _mode(d) == 0o750, (d, oct(_mode(d)))
+
+
+def test_mail_outbox_makes_the_data_folder_0750(home, tmp_path):
+    """A daily report that cannot be sent is kept in the outbox, inside the user data folder:
+    the first such run creates that folder 0750."""
+    db = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    cfg = home / "acorn.toml"
+    cfg.write_text(f'[mail]\nhost = "127.0.0.1"\nport = {_closed_port()}\nsecurity = "none"\n'
+                   'from = "acorn@example.com"\nto = ["tsr@example.com"]\ntimeout = 5\n')
+    assert acorn(home, "init-db", "--db", db, ACORN_CONFIG=str(cfg)).returncode == 0
+    from test_ingest import FAIL_309, write_log
+
+    log = write_log(tmp_path / "logs", "acme", "fs1", FAIL_309)
+    p = acorn(home, "ingest", "--db", db, str(log), ACORN_CONFIG=str(cfg))
+    assert p.returncode == 0, p.stderr
+    data = home / ".local" / "share" / "acorntui"
+    assert not data.exists()
+    p = acorn(home, "report", "failures", "--email", "--db", db, ACORN_CONFIG=str(cfg))
+    assert p.returncode != 0 and "kept in" in p.stdout + p.stderr, p.stdout + p.stderr
+    outbox = data / "outbox"
+    assert list(outbox.glob("*.eml")), p.stderr
+    assert _mode(data) == 0o750 and _mode(outbox) == 0o750

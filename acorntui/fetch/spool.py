@@ -93,7 +93,9 @@ class Spool:
     def __init__(self, root: Path):
         self.root = Path(root)
         made_root = not self.root.is_dir()
-        self.root.mkdir(parents=True, exist_ok=True)
+        from acorntui.config import make_private_dir
+
+        make_private_dir(self.root)  # often the user data folder's spool: 0750 (see there)
         self._root = str(self.root)
         self._made: set[str] = set()
         self._batch: _Batch = []

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import paramiko
 
-from acorntui.config import ReportServer, config_dir
+from acorntui.config import ReportServer, config_dir, make_private_dir
 from acorntui.fetch.model import AuthError, FetchError, HostKeyError
 
 __all__ = ["CONNECT_TIMEOUT", "TRANSFER_TIMEOUT", "connect", "exec_channel", "fingerprint",
@@ -76,7 +76,7 @@ class _HostKeyPolicy(paramiko.MissingHostKeyPolicy):
                 f"server's own key (on it: ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), then run "
                 f"`acorntui fetch --trust-new-host` to record it in {self.own_file}"
             )
-        self.own_file.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.own_file.parent)
         line = f"{hostname} {key.get_name()} {key.get_base64()}\n"
         fd = os.open(self.own_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "a") as f:

@@ -185,7 +185,9 @@ def build_demo(db_path: str | os.PathLike, *, servers: int = DEFAULT_SERVERS,
     t0 = time.perf_counter()
     path = Path(db_path)
     # often the user data folder, made here on a first `acorntui demo`: 0750, as for the database
-    path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+    from acorntui.config import make_private_dir
+
+    make_private_dir(path.parent)
     today = today or dt.date.today()
     if servers < 1 or days < 1:
         raise ValueError("servers and days must be at least 1")

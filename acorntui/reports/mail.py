@@ -30,7 +30,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid
 from pathlib import Path
 
-from acorntui.config import Config, MailSettings, data_dir
+from acorntui.config import Config, MailSettings, data_dir, make_private_dir
 from acorntui.reports.build import Report, build_report, render_html, render_text, safe
 
 
@@ -230,7 +230,7 @@ def _slug(text: str) -> str:
 def keep_in_outbox(settings: MailSettings, msg: EmailMessage) -> Path:
     """Write the message as a .eml file (mode 600) for ``report --resend``."""
     folder = outbox_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
+    make_private_dir(folder)  # default: inside the user data folder, made 0750
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = f"{stamp}-{_slug(str(msg['Subject'] or ''))}"
     path = folder / f"{base}.eml"

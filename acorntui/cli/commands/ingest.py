@@ -54,9 +54,12 @@ def cmd_ingest(args, ctx) -> int:
         say(f"night {report.night}: {report.summary()}")
         bad = [o for o in report.outcomes if o.action in ("created", "replaced")
                and o.status not in ("ok", "ok_with_exceptions")]
-        for o in bad[:50]:
+        from acorntui.core.status import REASON_WORDS
+
+        for o in bad[:50]:  # a reason in words: "clock ahead", not the stored "future"
+            why = REASON_WORDS.get(o.reason, o.reason) if o.reason else ""
             say(f"  {o.customer}/{o.server}  {o.night}  {o.status}"
-                f"{' (' + o.reason + ')' if o.reason else ''}  code {o.code}")
+                f"{' (' + why + ')' if why else ''}  code {o.code}")
         if len(bad) > 50:
             say(f"  ... and {len(bad) - 50} more")
     sys.stdout.flush()
