@@ -10,6 +10,7 @@ import os
 import stat
 import sys
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -360,10 +361,23 @@ def resolve_db_url(cli_url: str | None, cfg: Config) -> tuple[str, str]:
     return default_db_url(), "default"
 
 
-def effective_settings(cli_url: str | None, cfg: Config) -> dict[str, Any]:
-    """What `config show` prints: every effective setting, passwords masked."""
+def effective_settings(cli_url: str | None, cfg: Config,
+                       mask_notify: Callable[[str], str] | None = None) -> dict[str, Any]:
+    """What `config show` prints: every effective setting, passwords masked.
+
+    ``mask_notify`` masks a ``[[notify]]`` URL (the CLI passes Apprise's privacy mode, which
+    also hides tokens in a URL's path, as `notify test` names targets); :func:`mask_url`
+    (passwords) otherwise."""
     url, source = resolve_db_url(cli_url, cfg)
     mail = cfg.mail
+    masker = mask_notify or mask_url
+
+    def target(t: NotifyTarget) -> dict[str, Any]:
+        resolved = t.resolved_url()
+        return {"target": t.index, "url": masker(resolved) if resolved else "",
+                "url_env": t.url_env, "events": list(t.events or NOTIFY_EVENTS),
+                "customers": list(t.customers) or "all"}
+
     return {
         "config_file": str(cfg.path),
         "config_file_exists": cfg.exists,
@@ -387,4 +401,5 @@ def effective_settings(cli_url: str | None, cfg: Config) -> dict[str, Any]:
             "password": "***" if mail.resolved_password() else "",
             "password_env": mail.password_env, "from": mail.sender, "to": mail.to,
         },
+        "notify": [target(t) for t in cfg.notify],
     }

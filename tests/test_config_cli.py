@@ -80,3 +80,32 @@ def test_cli_loads_textual_only_for_the_console():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False", "the CLI pulls in Textual at start-up"
+
+
+def test_config_show_lists_notify_targets_masked(tmp_path, monkeypatch, capsys):
+    """Every [[notify]] target is listed with its filters; passwords and tokens never show,
+    whether the URL is in the file or in the variable url_env names."""
+    cfgfile = tmp_path / "config.toml"
+    cfgfile.write_text(
+        '[[notify]]\nurl = "json://hookuser:s3cr%2Fet@127.0.0.1:9000/hook"\n'
+        'events = ["failed", "anomaly"]\ncustomers = ["acme"]\n'
+        '[[notify]]\nurl = "json://u:p#ss?w@127.0.0.1:9000/hook"\n'
+        '[[notify]]\nurl_env = "ACORN_TEST_NOTIFY_URL"\n'
+        '[[notify]]\nurl = "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#backups"\n')
+    os.chmod(cfgfile, 0o600)
+    monkeypatch.setenv("ACORN_CONFIG", str(cfgfile))
+    monkeypatch.setenv("ACORN_TEST_NOTIFY_URL", "mmosts://bot:envsecret42@chat.example.com/x")
+    assert main(["config", "show"]) == 0
+    out = capsys.readouterr().out
+    for secret in ("s3cr", "p#ss", "envsecret42", "TIiajkdnlazkcOXrIdevi7FQ", "A1BRTD4JD"):
+        assert secret not in out, secret
+    t1, bad, t2, t3 = json.loads(out)["notify"]
+    assert bad["url"] == "json://***"  # a URL Apprise cannot read: only its scheme
+    assert t1["target"] == 1 and t1["url"].startswith("json://hookuser:")
+    assert "127.0.0.1:9000" in t1["url"]
+    assert t1["events"] == ["failed", "anomaly"] and t1["customers"] == ["acme"]
+    assert t2["url_env"] == "ACORN_TEST_NOTIFY_URL" and t2["url"].startswith("mmosts://")
+    assert "chat.example.com" in t2["url"]
+    assert t2["events"] == ["failed", "custbak", "anomaly", "escalation"]
+    assert t2["customers"] == "all"
+    assert t3["url"].startswith("slack://")

@@ -17,5 +17,10 @@ def cmd_config(args, ctx) -> int:
     if args.action == "path":
         print(ctx.cfg.path if ctx.cfg.path else config_path())
         return 0
-    print(json.dumps(effective_settings(getattr(args, "db", None), ctx.cfg), indent=2))
+    masker = None
+    if ctx.cfg.notify:  # Apprise's privacy mode: passwords and tokens in the path hidden
+        from acorntui.alerts import notify
+
+        masker = notify.mask
+    print(json.dumps(effective_settings(getattr(args, "db", None), ctx.cfg, masker), indent=2))
     return 0
