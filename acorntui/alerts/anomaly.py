@@ -1,108 +1,20 @@
-"""The green that isn't: a good result (ok, ok*) that copied far less than usual.
+"""The green that isn't (silent-success detection): see :mod:`acorntui.services.anomaly`.
 
-For each good result of a night, ``total_size`` is compared with the median of that server's
-last ``window`` good nights (nights that were themselves anomalies do not count, unless they were
-acknowledged). With at least ``min_nights`` such nights, a size under ``size_drop`` of the
-median, or zero, sets ``results.anomaly`` to a sentence saying so. The stored status stays as
-rsync said. An acknowledgement clears it (:func:`acorntui.services.triage.acknowledge`) and
-this pass never sets it again on an acknowledged result.
-
-One read query per night, whatever the number of servers, plus one write per changed result.
+The pass lives in the service layer because ingest, re-parse and re-evaluation run it; the
+alerts (notifications, the nightly job) read what it stored. Re-exported here for them.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import statistics
-from dataclasses import dataclass
+from acorntui.services.anomaly import (
+    AnomalyPass,
+    human_size,
+    judge,
+    mark_night,
+    mark_nights,
+    settings,
+    use_settings,
+)
 
-from acorntui.config import AnomalySettings
-from acorntui.core.status import GOOD_STATUSES
-from acorntui.db.models import Result, database_proxy
-
-
-@dataclass
-class AnomalyPass:
-    night: dt.date
-    judged: int = 0  # good results with enough history
-    flagged: int = 0  # results with an anomaly after the pass
-    changed: int = 0  # results whose anomaly text was set, changed or cleared
-
-
-def human_size(n: int | float) -> str:
-    n = float(n)
-    for unit in ("B", "K", "M", "G", "T"):
-        if abs(n) < 1024 or unit == "T":
-            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
-        n /= 1024
-    return f"{n:.1f}P"  # pragma: no cover - the loop returns at T
-
-
-def judge(total: int | None, history: list[int], st: AnomalySettings) -> str | None:
-    """The anomaly text for ``total`` against earlier good sizes (newest first), or None."""
-    history = history[:st.window]
-    if total is None or len(history) < st.min_nights:
-        return None
-    usual = statistics.median(history)
-    if usual <= 0 or (total > 0 and total >= st.size_drop * usual):
-        return None
-    return (f"total size {human_size(total)}, usual {human_size(usual)} "
-            f"(median of {len(history)} nights)")
-
-
-def mark_night(night: dt.date, st: AnomalySettings | None = None) -> AnomalyPass:
-    """Set or clear ``results.anomaly`` for every result of ``night``. The database must be
-    connected."""
-    st = st or AnomalySettings()
-    db = database_proxy.obj
-    q0, q1 = db.quote
-
-    def c(name: str) -> str:
-        return f"{q0}{name}{q1}"
-
-    p = db.param
-    good = ", ".join(p for _ in GOOD_STATUSES)
-    # Tonight's result of each server is row 1 (the newest night <= tonight); rows 2.. are its
-    # earlier good, non-anomalous nights with a size, newest first.
-    sql = (
-        f"SELECT {c('id')}, {c('server_id')}, {c('night')}, {c('total_size')}, {c('status')}, "
-        f"{c('ack_at')}, {c('anomaly')}, {c('rn')} FROM ("
-        f"SELECT r.{c('id')}, r.{c('server_id')}, r.{c('night')}, r.{c('total_size')}, "
-        f"r.{c('status')}, r.{c('ack_at')}, r.{c('anomaly')}, ROW_NUMBER() OVER "
-        f"(PARTITION BY r.{c('server_id')} ORDER BY r.{c('night')} DESC) AS {c('rn')} "
-        f"FROM {c('results')} r WHERE r.{c('night')} <= {p} AND r.{c('server_id')} IN "
-        f"(SELECT t.{c('server_id')} FROM {c('results')} t WHERE t.{c('night')} = {p}) "
-        f"AND (r.{c('night')} = {p} OR (r.{c('status')} IN ({good}) "
-        f"AND r.{c('anomaly')} IS NULL AND r.{c('total_size')} IS NOT NULL))"
-        f") h WHERE {c('rn')} <= {p} ORDER BY {c('server_id')}, {c('rn')}"
-    )
-    iso = night.isoformat()
-    params = [iso, iso, iso, *GOOD_STATUSES, st.window + 1]
-    tonight: dict[int, tuple] = {}
-    history: dict[int, list[int]] = {}
-    for rid, sid, _night, size, status, ack_at, anomaly, rn in db.execute_sql(sql, params):
-        if int(rn) == 1:
-            tonight[sid] = (rid, size, status, ack_at, anomaly)
-        else:
-            history.setdefault(sid, []).append(int(size))
-    out = AnomalyPass(night)
-    clear: list[int] = []
-    for sid, (rid, size, status, ack_at, old) in tonight.items():
-        new = None
-        if status in GOOD_STATUSES and ack_at is None:
-            hist = history.get(sid, [])
-            if len(hist) >= st.min_nights and size is not None:
-                out.judged += 1
-            new = judge(None if size is None else int(size), hist, st)
-        if new is not None:
-            out.flagged += 1
-        if new == old:
-            continue
-        out.changed += 1
-        if new is None:
-            clear.append(rid)
-        else:
-            Result.update(anomaly=new).where(Result.id == rid).execute()
-    for i in range(0, len(clear), 500):
-        Result.update(anomaly=None).where(Result.id.in_(clear[i:i + 500])).execute()
-    return out
+__all__ = ["AnomalyPass", "human_size", "judge", "mark_night", "mark_nights", "settings",
+           "use_settings"]

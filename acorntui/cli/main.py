@@ -41,6 +41,9 @@ class Ctx:
         self._db = dbpkg.connect(self.db_url, create_mysql_db=False)
         if create and needs_init(self._db):
             dbpkg.init_schema(self._db)
+        from acorntui.services.anomaly import use_settings
+
+        use_settings(self.cfg.anomaly)  # re-evaluations judge anomalies with the config's rule
         if first_run:
             from acorntui.services import roles
 

@@ -177,7 +177,8 @@ def run_nightly(cfg: Config, *, now: dt.datetime | None = None,
     # 3. ingest
     ing = Ingestor(now=now, max_age_hours=cfg.max_age_hours,
                    cutoff_hours=cfg.night_cutoff_hours,
-                   future_tolerance_hours=cfg.future_tolerance_hours, user=user)
+                   future_tolerance_hours=cfg.future_tolerance_hours, user=user,
+                   anomaly=cfg.anomaly)
     run.batch = ing.ingest_paths(keep, mark_missing=True, progress=ingest_progress,
                                  in_spool=True, skipped=listing.skipped)
     for o in run.batch.errors:

@@ -64,7 +64,8 @@ def reparse_server(cfg: Config, customer: str, server: str, *, night: dt.date | 
 
     ing = Ingestor(now=now, max_age_hours=cfg.max_age_hours,
                    cutoff_hours=cfg.night_cutoff_hours,
-                   future_tolerance_hours=cfg.future_tolerance_hours, user=user)
+                   future_tolerance_hours=cfg.future_tolerance_hours, user=user,
+                   anomaly=cfg.anomaly)
     db = database_proxy.obj
     with db.atomic():
         before = _snapshot(customer, server, night) if night is not None else None
@@ -84,6 +85,10 @@ def reparse_server(cfg: Config, customer: str, server: str, *, night: dt.date | 
         if night is None:
             before = snapshots.get(out.night) if out.night is not None else None
         res = Result.get_by_id(out.result_id)
+        from acorntui.services.anomaly import mark_night
+
+        if mark_night(res.night, cfg.anomaly, [res.server_id]).changed:  # that server only
+            res = Result.get_by_id(out.result_id)
         audit.record("result.reparse", user.login, table="results", row_id=res.id,
                      server=res.server, result=res,
                      details=f"{customer}/{server} night {out.night}: re-parsed ({source})",

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from acorntui.config import AnomalySettings
 from acorntui.core.nights import current_night, local_from_epoch, night_of, now_local
 from acorntui.core.parser import (
     MAX_FAILURES,
@@ -135,6 +136,7 @@ class BatchReport:
     missing: list[str] = field(default_factory=list)
     night: dt.date | None = None
     reevaluated: int = 0  # latest results re-evaluated because an exception expired
+    anomalies: int = 0  # good results of the recorded nights that copied far less than usual
 
     @property
     def errors(self) -> list[Outcome]:
@@ -153,6 +155,8 @@ class BatchReport:
             parts.append(f"{len(self.missing)} missing")
         if self.errors:
             parts.append(f"{len(self.errors)} unreadable")
+        if self.anomalies:
+            parts.append(f"{self.anomalies} look wrong (far smaller than usual)")
         return ", ".join(parts)
 
 
@@ -172,6 +176,8 @@ class Ingestor:
         future_tolerance_hours: float = 2.0,
         user: User | None = None,
         parse: Callable[..., ParseResult] = parse_file,
+        anomaly: AnomalySettings | None = None,
+        mark_anomalies: bool = True,
     ):
         self.user = acting_user("ingest", user)
         self.login = self.user.login
@@ -180,6 +186,8 @@ class Ingestor:
         self.cutoff_hours = cutoff_hours
         self.future_tolerance_hours = future_tolerance_hours
         self._parse = parse
+        self.anomaly = anomaly  # None: the config's [anomaly] (acorntui.services.anomaly)
+        self.mark_anomalies = mark_anomalies  # False: only for the benchmark's reference run
         self.rules = load_rules()
         self._stmt_cache: dict = {}
         self._load_lookups()
@@ -430,6 +438,8 @@ class Ingestor:
         if mark_missing or (mark_missing is None and any_dir):
             report.missing = self.record_missing(batch_night)
         report.reevaluated = reevaluate_expired(self.now.date())
+        if self.mark_anomalies:
+            report.anomalies = _mark_batch_anomalies(report, self.anomaly)
         return report
 
     def record_missing(self, night: dt.date) -> list[str]:
@@ -450,6 +460,19 @@ class Ingestor:
                 if n:
                     labels.append(f"{s.customer.name}/{s.name}")
         return labels
+
+
+def _mark_batch_anomalies(report: BatchReport, st: AnomalySettings | None) -> int:
+    """The anomaly pass over every night this batch recorded results for (one query a night,
+    every server of it): how many good results of those nights look wrong."""
+    from acorntui.services.anomaly import mark_nights
+
+    nights = {o.night for o in report.outcomes
+              if o.action in ("created", "replaced") and o.night is not None}
+    if report.missing and report.night is not None:
+        nights.add(report.night)  # a missing night cannot be an anomaly; an earlier one may clear
+    ap = mark_nights(nights, st)
+    return ap.flagged if ap is not None else 0
 
 
 def record_fetch_failed(customer: str, server: str, night: dt.date, message: str,
@@ -599,6 +622,7 @@ def reevaluate(
         latest = (R2.select(fn.MAX(R2.night)).where(R2.server == Result.server))
         q = q.where(Result.night == latest)
     changed = 0
+    touched: dict[dt.date, list[int]] = {}  # night -> servers whose status changed
     results = list(q.tuples())
     today = today or dt.date.today()
     for rid, sid, night, code, reason, status, old_excepted, errors, cid in results:
@@ -621,6 +645,12 @@ def reevaluate(
                 Result.update(status=new_status, reason=new_reason, excepted_count=excepted,
                               error_count=len(fails) + not_kept).where(Result.id == rid).execute()
                 changed += 1
+                if new_status != status:
+                    touched.setdefault(night, []).append(sid)
+    if touched:  # ok* <-> failed: the result may now be (or no longer be) a good one that
+        from acorntui.services.anomaly import mark_nights  # copied far less than usual
+
+        mark_nights(touched, server_ids=touched)
     return changed
 
 

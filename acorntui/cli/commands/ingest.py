@@ -38,6 +38,7 @@ def cmd_ingest(args, ctx) -> int:
         else ctx.cfg.max_age_hours,
         cutoff_hours=ctx.cfg.night_cutoff_hours,
         future_tolerance_hours=ctx.cfg.future_tolerance_hours,
+        anomaly=ctx.cfg.anomaly,
     )
     missing_paths = [p for p in paths if not Path(p).exists()]
     for p in missing_paths:
