@@ -4,7 +4,8 @@ even with raw SQL.
 - Roles ``acorn_csr`` (read; notes, which are audit rows), ``acorn_tsr`` (also exceptions,
   acknowledgements, snoozes, re-parse and ingest), ``acorn_tsr3`` (also customers, servers and
   reps; may create the accounts of new reps) and ``acorn_ingest`` (the nightly job's service
-  account: records results, adds servers that first appear through a log).
+  account, `acorntui service add`: records and re-parses results, adds servers that first
+  appear through a log; may not touch exceptions, acknowledgements, snoozes or reps).
 - A BEFORE INSERT trigger on ``updates`` sets ``login`` from the connected account, so a client
   cannot write an audit row in someone else's name. It reads ``USER()``: inside a trigger
   ``CURRENT_USER()`` names the trigger's definer (the admin who ran ``grants --apply``), not
@@ -63,14 +64,17 @@ def grant_statements(dbname: str) -> list[str]:
           for t in ("customers", "servers", "csrs", "tsrs")),
         f"GRANT UPDATE (server_id, result_id) ON {on('updates')} TO acorn_tsr3",
         "GRANT CREATE USER ON *.* TO acorn_tsr3",
-        # the nightly job: records results, adds servers first seen in a log
+        # the nightly job (`acorntui service add`): records results and re-parses, adds
+        # servers first seen in a log; never acknowledges (no UPDATE of the ack columns)
         f"GRANT SELECT ON {db}.* TO acorn_ingest",
         f"GRANT INSERT ON {on('customers')} TO acorn_ingest",
         f"GRANT INSERT ON {on('servers')} TO acorn_ingest",
         f"GRANT INSERT ON {on('updates')} TO acorn_ingest",
         f"GRANT INSERT ON {on('notifications')} TO acorn_ingest",
-        *(f"GRANT INSERT, UPDATE, DELETE ON {on(t)} TO acorn_ingest"
-          for t in ("results", "failures")),
+        f"GRANT INSERT, UPDATE, DELETE ON {on('failures')} TO acorn_ingest",
+        f"GRANT INSERT, DELETE ON {on('results')} TO acorn_ingest",
+        f"GRANT UPDATE ({', '.join(_ident(c) for c in ingest_result_columns())}) "
+        f"ON {on('results')} TO acorn_ingest",
         # the audit row's login is the connected account, whatever the client sent
         f"DROP TRIGGER IF EXISTS {db}.{_ident(TRIGGER)}",
         f"CREATE TRIGGER {db}.{_ident(TRIGGER)} BEFORE INSERT ON {on('updates')} "
@@ -79,10 +83,42 @@ def grant_statements(dbname: str) -> list[str]:
     return sql
 
 
+ACK_COLUMNS = ("ack_note", "ack_by", "ack_at")
+
+
+def ingest_result_columns() -> list[str]:
+    """The results columns the nightly job's account may update: all but the key and the
+    acknowledgement (read from the models, so a column a later schema adds is included)."""
+    from acorntui.db.models import Result
+
+    return [f.column_name for f in Result._meta.sorted_fields
+            if not f.primary_key and f.column_name not in ACK_COLUMNS]
+
+
+def _revoke_wider_ingest_grants(dbname: str) -> None:
+    """Grants only add: an acorn_ingest role set up by an older acorntui may UPDATE every
+    column of results (the ack columns too). Take that back; nothing to take back is fine."""
+    from acorntui.db.connection import driver_errno
+
+    try:
+        database_proxy.obj.execute_sql(
+            f"REVOKE UPDATE ON {_ident(dbname)}.{_ident('results')} FROM acorn_ingest")
+    except Exception as exc:  # noqa: BLE001
+        if driver_errno(exc) not in (1141, 1147, 1449, 1959):  # no such grant / role yet
+            raise
+
+
 def apply_grants(dbname: str) -> int:
     """Run :func:`grant_statements` on the bound database. Returns how many ran."""
     db = database_proxy.obj
     statements = grant_statements(dbname)
+    try:
+        _revoke_wider_ingest_grants(dbname)
+    except Exception as exc:  # noqa: BLE001
+        from acorntui.db.connection import error_text
+
+        raise GrantError(f"grants: REVOKE UPDATE ON results FROM acorn_ingest: "
+                         f"{error_text(exc)}") from None
     for stmt in statements:
         try:
             db.execute_sql(stmt)
@@ -105,14 +141,19 @@ class Account:
 
 def role_for(login: str) -> str:
     """The MariaDB role that matches ``login``'s csrs/tsrs row."""
+    from acorntui.services.roles import SERVICE_LEVEL
+
     t = Tsr.get_or_none((Tsr.login == login) & (Tsr.active == True))  # noqa: E712
     if t is not None:
+        if t.level == SERVICE_LEVEL:  # `acorntui service add`: the nightly job's account
+            return "acorn_ingest"
         return "acorn_tsr3" if t.level >= 3 else "acorn_tsr"
     c = Csr.get_or_none((Csr.login == login) & (Csr.active == True))  # noqa: E712
     if c is not None:
         return "acorn_csr"
-    raise GrantError(f"account {login}: no active CSR or TSR has this login; add them first "
-                     "(`acorntui csr add` / `acorntui tsr add`)")
+    raise GrantError(f"account {login}: no active CSR, TSR or service account has this login; "
+                     "add them first (`acorntui csr add` / `acorntui tsr add` / "
+                     "`acorntui service add`)")
 
 
 def create_account(login: str, password: str, *, host: str = "%") -> Account:
@@ -144,7 +185,8 @@ def create_account(login: str, password: str, *, host: str = "%") -> Account:
                         raise
         # a TSR3 may create the accounts of new reps: the roles WITH ADMIN OPTION
         admin = " WITH ADMIN OPTION" if role == "acorn_tsr3" else ""
-        for r in (("acorn_csr", "acorn_tsr", "acorn_tsr3") if admin else (role,)):
+        # (acorn_ingest too: a TSR3 sets up the nightly job's account, `service add`)
+        for r in (ROLES if admin else (role,)):
             run(f"GRANT {r} TO %s@%s{admin}", login, host)
         try:
             run(f"SET DEFAULT ROLE {role} FOR %s@%s", login, host)

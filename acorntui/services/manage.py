@@ -29,7 +29,7 @@ from acorntui.db.models import (
     database_proxy,
 )
 from acorntui.services import audit
-from acorntui.services.roles import TSR3, User
+from acorntui.services.roles import SERVICE_LEVEL, TSR3, User
 
 
 class ManageInputError(ValueError):
@@ -245,7 +245,11 @@ def _rep_id(model: type[Tsr | Csr], kind: str, value: Any) -> int | None:
     """An assigned CSR/TSR given by login ('' or None unassigns)."""
     if value is None or str(value).strip() == "":
         return None
-    return _get_rep(model, kind, validate_login(kind, value)).id
+    rep = _get_rep(model, kind, validate_login(kind, value))
+    if model is Tsr and rep.level == SERVICE_LEVEL:
+        raise ManageInputError(kind, f"{rep.login} is the nightly job's service account, not a "
+                                     "TSR: assign a person")
+    return rep.id
 
 
 def _check_fields(given: dict[str, Any], allowed: tuple[str, ...], what: str) -> None:
@@ -691,8 +695,37 @@ def list_csrs(*, text: str = "", include_inactive: bool = True) -> list[dict[str
 
 def list_tsrs(*, text: str = "", include_inactive: bool = True) -> list[dict[str, Any]]:
     return _list_reps(Tsr, Server.tsr, text, include_inactive,
-                      lambda t, n: dict(tsr_dict(t), servers=n,
-                                        role="TSR3" if t.level >= 3 else f"TSR{t.level}"))
+                      lambda t, n: dict(tsr_dict(t), servers=n, role=tsr_role_label(t.level)))
+
+
+def tsr_role_label(level: int) -> str:
+    return ("service" if level == SERVICE_LEVEL else "TSR3" if level >= 3
+            else f"TSR{level}")
+
+
+def add_service(user: User, *, login: str, name: str = "", email: str = "") -> Tsr:
+    """The nightly job's service account: a tsrs row at level 0 (SERVICE_LEVEL), which may
+    ingest, fetch, run the nightly job and re-parse, and nothing else (no acknowledgements,
+    exceptions, snoozes or management). Its MariaDB account gets the acorn_ingest role
+    (`--create-account`). A TSR3 adds it; audited as ``service.add``."""
+    user.require("manage")
+    if not str(login or "").strip():
+        raise ManageInputError("login", "must not be empty")
+    with database_proxy.obj.atomic():
+        given = {"login": login, "email": email}
+        if name:
+            given["name"] = name
+        data = _rep_values(given, Tsr, None)
+        data.setdefault("name", "nightly job service account")
+        r = Tsr.create(level=SERVICE_LEVEL, **data)
+        audit.record("service.add", user.login, table="tsrs", row_id=r.id,
+                     details=f"service account {r.login} (ingest only)", after=tsr_dict(r))
+    return r
+
+
+def list_services(*, include_inactive: bool = True) -> list[dict[str, Any]]:
+    return [r for r in list_tsrs(include_inactive=include_inactive)
+            if r["level"] == SERVICE_LEVEL]
 
 
 # -- the audit trail, read side -------------------------------------------------------------
@@ -734,7 +767,8 @@ __all__ = [
     "add_customer", "edit_customer", "remove_customer", "list_customers", "get_customer",
     "add_server", "edit_server", "remove_server", "list_servers", "get_server",
     "add_csr", "edit_csr", "remove_csr", "list_csrs",
-    "add_tsr", "edit_tsr", "remove_tsr", "list_tsrs",
+    "add_tsr", "edit_tsr", "remove_tsr", "list_tsrs", "add_service", "list_services",
+    "tsr_role_label",
     "audit_rows", "customer_dict", "server_dict", "csr_dict", "tsr_dict",
     "CUSTOMER_FIELDS", "SERVER_FIELDS", "CSR_FIELDS", "TSR_FIELDS",
 ]

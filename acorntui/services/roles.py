@@ -19,7 +19,9 @@ READ_ONLY = "read-only"
 CSR = "csr"
 TSR = "tsr"  # level 1-2
 TSR3 = "tsr3"
-SERVICE = "ingest-service"  # team mode: the nightly job's account on the acorn_ingest role
+SERVICE = "ingest-service"  # the nightly job's account: a tsrs row at SERVICE_LEVEL (`acorntui
+# service add`), or in team mode any MariaDB account on the acorn_ingest role
+SERVICE_LEVEL = 0  # tsrs.level of a service account: records results, nothing of a person's
 
 # action -> roles allowed
 PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -28,8 +30,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "ack": (TSR, TSR3),
     "snooze": (TSR, TSR3),
     "exception": (TSR, TSR3),
-    "reparse": (TSR, TSR3),
-    "ingest": (TSR, TSR3, SERVICE),
+    "reparse": (TSR, TSR3, SERVICE),
+    "ingest": (TSR, TSR3, SERVICE),  # also fetch and the nightly job
     "manage": (TSR3,),
 }
 
@@ -39,7 +41,7 @@ NEEDED = {
     "snooze": "a TSR",
     "exception": "a TSR",
     "reparse": "a TSR",
-    "ingest": "a TSR",
+    "ingest": "a TSR (or the nightly job's service account)",
     "manage": "a TSR3",
 }
 
@@ -89,6 +91,8 @@ class User:
                 f"{ACTION_TEXT.get(action, action)}: that needs {needed}. "
                 + (how_to_be_added(self.login) if self.role == READ_ONLY
                    else "Ask a TSR3 if you need TSR rights." if self.role == CSR
+                   else "A service account only records results (ingest, fetch, nightly, "
+                        "re-parse); do this as a TSR." if self.role == SERVICE
                    else f"A TSR3 can raise your level: `acorntui tsr edit {self.login} "
                         f"--level 3`."),
                 action, needed,
@@ -110,7 +114,7 @@ def check_login(login: str, action: str = "") -> None:
 
 def describe_role(user: User) -> str:
     if user.role == SERVICE:
-        return "the nightly job's service account (acorn_ingest)"
+        return "the nightly job's service account (ingest only)"
     if user.role == TSR3:
         return "TSR3"
     if user.role == TSR:
@@ -196,6 +200,8 @@ def current_login() -> str:
 def lookup(login: str) -> User:
     t = Tsr.get_or_none((Tsr.login == login) & (Tsr.active == True))  # noqa: E712
     if t is not None:
+        if t.level == SERVICE_LEVEL:
+            return User(login, SERVICE, t.name, 0)
         return User(login, TSR3 if t.level >= 3 else TSR, t.name, t.level)
     c = Csr.get_or_none((Csr.login == login) & (Csr.active == True))  # noqa: E712
     if c is not None:

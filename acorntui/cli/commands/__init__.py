@@ -9,7 +9,8 @@ status). ``HELP_ORDER`` keeps `acorntui --help` listing the commands by task, no
 HELP_ORDER = (
     "console", "demo", "serve", "init_db", "codes", "config", "fetch", "nightly", "notify",
     "reparse",
-    "parse", "ingest", "customer", "server", "reps", "exception", "audit", "whoami", "grants",
+    "parse", "ingest", "customer", "server", "reps", "service", "exception", "audit", "whoami",
+    "grants",
     "report",
     "script",
 )
