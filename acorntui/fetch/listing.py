@@ -164,6 +164,13 @@ class Lister:
     def _list_dir_sftp(self, cust: str, real_dir: str) -> list[RemoteFile]:
         out: list[RemoteFile] = []
         try:
+            # the folder itself, just before it is listed: a folder swapped for a symlink
+            # since the top listing is refused and named, not listed through the link
+            top = self.sftp().lstat(real_dir)
+            if not stat.S_ISDIR(top.st_mode or 0):
+                self.pull.skipped.append(f"{printable(cust)}/ (refused: not a folder now but "
+                                         "a symbolic link or other file; nothing listed in it)")
+                return out
             attrs = self.sftp().listdir_attr(real_dir)
         except OSError as exc:
             self.pull.skipped.append(f"{printable(cust)}/ (cannot list: {exc})")

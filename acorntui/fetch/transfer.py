@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import posixpath
 import shlex
 import shutil
 import stat
@@ -209,18 +210,17 @@ class _TarStream:
 
 # one pass over the members, kept whole: the header fields, long names and pax records are
 # read in stream order and apply to the member that follows
-def read_tar(read: Callable[[], bytes], wanted: dict[str, RemoteFile], spool: Spool,  # noqa: C901
-             pull: ServerPull, progress: Progress | None) -> None:
-    """Every regular-file member of the stream that is in ``wanted`` into the spool (staged);
-    a wanted name that arrives as anything else is refused and named in ``pull.failed``."""
-    s = _TarStream(read)
-    got: set[str] = set()
+def _read_members(s: _TarStream, wanted: dict[str, RemoteFile], spool: Spool,  # noqa: C901
+                  pull: ServerPull, progress: Progress | None, got: set[str],
+                  prefix: str = "") -> None:
+    """The members of one archive, up to its end-of-archive block. A member ``name`` is the
+    spool's ``prefix + name`` (``prefix``: ``"<customer>/"`` when tar ran in that folder)."""
     long_name: bytes | None = None
     pax: dict[bytes, bytes] = {}
     while True:
         hdr = s.take(_BLOCK)
         if hdr == _ZERO_BLOCK:
-            break  # the end-of-archive blocks
+            return  # the end-of-archive blocks
         if not _checksum_ok(hdr):
             raise TarStreamError("bad tar header checksum (the stream is corrupt)")
         kind = hdr[156:157]
@@ -248,7 +248,7 @@ def read_tar(read: Callable[[], bytes], wanted: dict[str, RemoteFile], spool: Sp
                 mtime = int(float(pax[b"mtime"]))
             pax = {}
         long_name = None
-        rel = os.fsdecode(name.rstrip(b"/"))  # a folder member ends in a slash
+        rel = prefix + os.fsdecode(name.rstrip(b"/"))  # a folder member ends in a slash
         if rel not in wanted or rel in got:  # never write a name we did not ask for
             s.skip(padded)
             continue
@@ -273,7 +273,102 @@ def read_tar(read: Callable[[], bytes], wanted: dict[str, RemoteFile], spool: Sp
         pull.fetched.append(rel)
         if progress:
             progress(pull, "file")
+
+
+def read_tar(read: Callable[[], bytes], wanted: dict[str, RemoteFile], spool: Spool,
+             pull: ServerPull, progress: Progress | None) -> None:
+    """Every regular-file member of the stream that is in ``wanted`` into the spool (staged);
+    a wanted name that arrives as anything else is refused and named in ``pull.failed``."""
+    s = _TarStream(read)
+    _read_members(s, wanted, spool, pull, progress, set())
     s.drain()
+
+
+# -- one tar per customer folder, run inside it ------------------------------------------------
+#
+# tar opens ``acme/fs1.out`` by walking the path: had ``acme`` become a symlink to a folder
+# outside the reports folder by then, tar would read through it, and no member type would
+# show it. So the remote script enters each customer folder with ``cd -P`` and checks that the
+# folder it is in is the one listed (its physical path is <reports>/<customer>: a symlink to
+# elsewhere, or to another customer, leads somewhere else), then runs tar there on bare file
+# names. The shell's working folder is held by the kernel: swapping the name afterwards cannot
+# move tar. The stream is, per folder, a marker block and then that folder's archive (or
+# nothing when the folder was refused), and an end marker.
+
+DIR_MARKER = b"ACORN-DIR "
+END_MARKER = b"ACORN-END"
+NAMES_PER_TAR = 1000  # file names on one tar command line
+
+_TAR_SCRIPT_HEAD = r"""top=$(pwd -P) || exit 95
+pre=$top; [ "$pre" = / ] && pre=
+d() {
+  k=$1; c=$2; shift 2
+  printf '%-511s\n' "ACORN-DIR $k"; echo "ACORN-DIR $k" >&2
+  if cd -P -- "./$c" 2>/dev/null && [ "$PWD" = "$pre/$c" ]; then
+    tar -c -f - --hard-dereference --no-recursion -- "$@"
+  else
+    echo "ACORN-REFUSED $k" >&2
+  fi
+  cd -P -- "$top" && [ "$PWD" = "$top" ] || exit 96
+}
+"""
+
+
+def _marker(text: bytes) -> bytes:
+    return text.ljust(_BLOCK - 1) + b"\n"
+
+
+def tar_groups(files: list[RemoteFile]) -> list[tuple[str, list[str]]]:
+    """(customer folder, file names in it), at most NAMES_PER_TAR names a group."""
+    by: dict[str, list[str]] = {}
+    for f in files:
+        cust, name = f.rel.split("/", 1)
+        by.setdefault(cust, []).append(name)
+    out = []
+    for cust, names in by.items():
+        for i in range(0, len(names), NAMES_PER_TAR):
+            out.append((cust, names[i:i + NAMES_PER_TAR]))
+    return out
+
+
+def tar_script(groups: list[tuple[str, list[str]]]) -> bytes:
+    lines = [_TAR_SCRIPT_HEAD]
+    for k, (cust, names) in enumerate(groups):
+        lines.append(f"d {k} {shlex.quote(cust)} " + " ".join(shlex.quote(n) for n in names)
+                     + "\n")
+    lines.append(f"printf '%-511s\\n' {END_MARKER.decode()}\n")
+    return "".join(lines).encode()
+
+
+def read_tar_folders(read: Callable[[], bytes], groups: list[tuple[str, list[str]]],
+                     wanted: dict[str, RemoteFile], spool: Spool, pull: ServerPull,
+                     progress: Progress | None) -> set[int]:
+    """The stream of :func:`tar_script`: each group's members under ``<customer>/``. Returns
+    the groups whose folder sent nothing (refused, or tar could not run there)."""
+    s = _TarStream(read)
+    got: set[str] = set()
+    empty: set[int] = set()
+    for k, (cust, _names) in enumerate(groups):
+        if s.take(_BLOCK) != _marker(DIR_MARKER + str(k).encode()):
+            raise TarStreamError("the stream lost its place between folders")
+        if _peek_marker(s):
+            empty.add(k)
+            continue
+        _read_members(s, wanted, spool, pull, progress, got, prefix=cust + "/")
+        while not _peek_marker(s):  # the archive's zero padding
+            if s.take(_BLOCK) != _ZERO_BLOCK:
+                raise TarStreamError("data after the end of a folder's archive")
+    if s.take(_BLOCK) != _marker(END_MARKER):
+        raise TarStreamError("the stream did not end as the script does")
+    s.drain()
+    return empty
+
+
+def _peek_marker(s: _TarStream) -> bool:
+    if not s.fill(_BLOCK):
+        raise EOFError("unexpected end of data")
+    # a marker line, never a tar header: those end in zero padding (fields stop at 500)
+    return s.buf[s.pos:s.pos + 6] == b"ACORN-" and s.buf[s.pos + 511:s.pos + 512] == b"\n"
 
 
 def _grow_pipe(f) -> None:
@@ -287,16 +382,19 @@ def _grow_pipe(f) -> None:
 def pull_tar(client: paramiko.SSHClient, remote_dir: str, files: list[RemoteFile],  # noqa: C901
              spool: Spool, pull: ServerPull, compress: str,
              progress: Progress | None) -> None:
-    """One tar stream for every file in ``files`` (paths relative to remote_dir)."""
+    """One stream for every file in ``files`` (paths relative to remote_dir): a tar per
+    customer folder, run inside it once it is checked to be the folder listed
+    (:func:`tar_script`), all through one compressor."""
     wanted = {f.rel: f for f in files}
+    groups = tar_groups(files)
     pipe = {"zstd": " | zstd -1 -q -c", "gzip": " | gzip -1 -c", "none": ""}[compress]
     # no -h: a listed file that is a symlink by now arrives as one and is refused;
     # --hard-dereference: two listed names of one file each arrive whole, not as a link;
-    # --no-recursion: a name is a file, never a folder's whole content
-    cmd = (f"cd -- {shlex.quote(remote_dir)} && "
-           f"tar -c -f - --hard-dereference --no-recursion --null -T -{pipe}")
+    # --no-recursion: a name is a file, never a folder's whole content. The script comes on
+    # stdin (no command-line length limit); tar reads no stdin
+    cmd = f"cd -- {shlex.quote(remote_dir)} && sh -s{pipe}"
     ch = exec_channel(client, cmd)
-    names = b"".join(os.fsencode(f.rel) + b"\0" for f in files)
+    names = tar_script(groups)
     send_error: list[BaseException] = []
 
     def send() -> None:
@@ -352,9 +450,10 @@ def pull_tar(client: paramiko.SSHClient, remote_dir: str, files: list[RemoteFile
         else:
             def read() -> bytes:
                 return ch.recv(READ_BLOCK)
-        read_tar(read, wanted, spool, pull, progress)
+        empty = read_tar_folders(read, groups, wanted, spool, pull, progress)
         ch.recv_exit_status()
-        _tar_errors(ch.makefile_stderr("rb").read().decode(errors="replace"), wanted, pull)
+        _tar_errors(ch.makefile_stderr("rb").read().decode(errors="replace"), groups, empty,
+                    pull)
     except (TarStreamError, zlib.error, EOFError, OSError, paramiko.SSHException) as exc:
         reason = stream_error(feed_error, exc)
         got = set(pull.fetched)
@@ -380,17 +479,37 @@ def pull_tar(client: paramiko.SSHClient, remote_dir: str, files: list[RemoteFile
             pull.failed[rel] = "not received (the server's tar did not send it)"
 
 
-def _tar_errors(stderr: str, wanted: dict[str, RemoteFile], pull: ServerPull) -> None:
-    """``tar: cust/srv.out: Cannot open: Permission denied`` -> that file's reason."""
+def folder_refusal(cust: str) -> str:
+    return (f"refused: its folder {cust}/ on the report server is not the folder that was "
+            "listed (a symbolic link to elsewhere, or swapped for another folder); nothing "
+            "from it was saved")
+
+
+def _tar_errors(stderr: str, groups: list[tuple[str, list[str]]], empty: set[int],
+                pull: ServerPull) -> None:
+    """The script's stderr, in sections per group (``ACORN-DIR k``): a refused folder names
+    each of its files; ``tar: srv.out: Cannot open: Permission denied`` -> that file's
+    reason."""
     got = set(pull.fetched)
+    cust, k = "", -1
+    names: set[str] = set()
     for line in stderr.splitlines():
-        if not line.startswith("tar: "):
+        if line.startswith("ACORN-DIR "):
+            word = line[len("ACORN-DIR "):].strip()
+            k = int(word) if word.isdigit() and int(word) < len(groups) else -1
+            cust, names = (groups[k][0], set(groups[k][1])) if k >= 0 else ("", set())
+            continue
+        if line.startswith("ACORN-REFUSED ") and k in empty:
+            for name in names:
+                pull.failed.setdefault(f"{cust}/{name}", folder_refusal(cust))
+            continue
+        if not line.startswith("tar: ") or not cust:
             continue
         body = line[5:]
-        for rel in wanted:
-            if not body.startswith(rel + ": "):
+        for name in names:
+            if not body.startswith(name + ": "):
                 continue
-            what = body[len(rel) + 2:].strip()
+            rel, what = f"{cust}/{name}", body[len(name) + 2:].strip()
             if rel not in got:
                 pull.failed.setdefault(rel, what)
             elif "changed as we read it" in what and rel not in pull.changed:
@@ -466,9 +585,24 @@ def opened_file_problem(path_attrs: paramiko.SFTPAttributes,
     return ""
 
 
+def folder_problem(rel: str, before: paramiko.SFTPAttributes | None,
+                   after: paramiko.SFTPAttributes | None) -> str:
+    """Why the folder a file was opened through is not a real folder (lstat just before the
+    open and after it), "" if it is both times, the same one by owner and mode."""
+    cust = rel.split("/", 1)[0]
+    for a in (before, after):
+        if a is None or not stat.S_ISDIR(a.st_mode or 0):
+            return folder_refusal(cust)
+    assert before is not None and after is not None
+    if (before.st_uid, before.st_gid, before.st_mode) != (after.st_uid, after.st_gid,
+                                                         after.st_mode):
+        return folder_refusal(cust)
+    return ""
+
+
 class _Job:
     __slots__ = ("f", "handle", "chunks", "pending", "failed", "next_off", "limit", "eof",
-                 "fstat", "lstat")
+                 "fstat", "lstat", "dir_before", "dir_after", "finished")
 
     def __init__(self, f: RemoteFile):
         self.f = f
@@ -481,6 +615,10 @@ class _Job:
         self.eof = False
         self.fstat: paramiko.SFTPAttributes | None = None  # of the open handle
         self.lstat: paramiko.SFTPAttributes | None = None  # of the path, after the open
+        # lstat of the folder the path goes through, just before the open and after it
+        self.dir_before: paramiko.SFTPAttributes | None = None
+        self.dir_after: paramiko.SFTPAttributes | None = None
+        self.finished = False
 
     @property
     def done(self) -> bool:
@@ -503,6 +641,8 @@ def pull_sftp(sftp: paramiko.SFTPClient, files: list[RemoteFile], spool: Spool, 
 
     def top_up(job: _Job) -> None:
         nonlocal in_flight
+        if job.handle is None:  # not open yet (its folder's lstat answered first)
+            return
         while (not job.eof and not job.failed and job.next_off <= job.limit
                and in_flight < SFTP_BYTES_IN_FLIGHT):
             n = pipe.send(CMD_READ, job.handle, int64(job.next_off), SFTP_READ_SIZE)
@@ -516,13 +656,15 @@ def pull_sftp(sftp: paramiko.SFTPClient, files: list[RemoteFile], spool: Spool, 
     def finish(job: _Job) -> None:
         nonlocal active
         active -= 1
+        job.finished = True
         if job.handle is not None:
             requests[pipe.send(CMD_CLOSE, job.handle)] = ("close", job, 0)
         if not job.failed and job.handle is not None:
             if job.fstat is None or job.lstat is None:
                 job.failed = "could not check what was opened; nothing of it was saved"
             else:
-                job.failed = opened_file_problem(job.lstat, job.fstat)
+                job.failed = (folder_problem(job.f.rel, job.dir_before, job.dir_after)
+                              or opened_file_problem(job.lstat, job.fstat))
         if job.failed:
             pull.failed[job.f.rel] = job.failed
             return
@@ -538,31 +680,52 @@ def pull_sftp(sftp: paramiko.SFTPClient, files: list[RemoteFile], spool: Spool, 
         while queue and active < SFTP_FILES_IN_FLIGHT and in_flight < SFTP_BYTES_IN_FLIGHT:
             f = queue.pop()
             active += 1
+            job = _Job(f)
+            # the folder, then the file: a folder swapped for a symlink shows in one of the
+            # folder's lstats (before and after the open), the file read through it in the
+            # file's (:func:`folder_problem`, :func:`opened_file_problem`)
+            n = pipe.send(CMD_LSTAT, posixpath.dirname(f.path))
+            requests[n] = ("dir_before", job, 0)
+            job.pending.add(n)
             n = pipe.send(CMD_OPEN, f.path, SFTP_FLAG_READ, paramiko.SFTPAttributes())
-            requests[n] = ("open", _Job(f), 0)
+            requests[n] = ("open", job, 0)
+            job.pending.add(n)
         while not pipe.answers:
             pipe.pump()
         for num in list(pipe.answers):
             t, msg = pipe.answers.pop(num)
-            kind, job, off = requests.pop(num, ("", None, 0))
-            if job is None or kind == "close":
+            kind, got_job, off = requests.pop(num, ("", None, 0))
+            if got_job is None or kind == "close" or got_job.finished:
                 continue
+            job = got_job
             if kind == "open":
+                job.pending.discard(num)
                 if t == CMD_HANDLE:
                     job.handle = msg.get_binary()
                     # what the handle has open, then what the path is now: answered before
                     # the reads sent next, so both are in when the last read is
                     for what, n in (("fstat", pipe.send(CMD_FSTAT, job.handle)),
-                                    ("lstat", pipe.send(CMD_LSTAT, job.f.path))):
+                                    ("lstat", pipe.send(CMD_LSTAT, job.f.path)),
+                                    ("dir_after", pipe.send(CMD_LSTAT,
+                                                            posixpath.dirname(job.f.path)))):
                         requests[n] = (what, job, 0)
                         job.pending.add(n)
                     top_up(job)
                     continue
-                job.failed = _status_text(msg)[1] if t == CMD_STATUS else "open failed"
+                job.failed = job.failed or (_status_text(msg)[1] if t == CMD_STATUS
+                                            else "open failed")
                 finish(job)
                 continue
             job.pending.discard(num)
-            if kind in ("fstat", "lstat"):
+            if kind in ("dir_before", "dir_after"):
+                seen = _attrs(t, msg)
+                if isinstance(seen, str):
+                    job.failed = job.failed or folder_refusal(job.f.rel.split("/", 1)[0])
+                elif kind == "dir_before":
+                    job.dir_before = seen
+                else:
+                    job.dir_after = seen
+            elif kind in ("fstat", "lstat"):
                 got = _attrs(t, msg)
                 if isinstance(got, str):
                     job.failed = job.failed or got
