@@ -168,3 +168,130 @@ def test_tar_reader_names_a_stream_cut_short(tmp_path):
                  spool, pull, None)
     assert spool.commit_staged() == {}
     assert everything_in(spool.root) == {} and pull.fetched == []
+
+
+# -- a customer FOLDER swapped for a symlink (tar ran with paths under it; SFTP opened through
+# it) -------------------------------------------------------------------------------------------
+
+_RENAME_EXCHANGE = 2
+
+
+def exchange(a: Path, b: Path) -> None:
+    """Swap two names atomically (renameat2 RENAME_EXCHANGE): at no moment is either missing,
+    as an attacker on the report server would swap a folder for a symlink and back."""
+    import ctypes
+    import errno
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.renameat2(-100, os.fsencode(a), -100, os.fsencode(b), _RENAME_EXCHANGE) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err) + f" (renameat2 {a} {b})")
+    assert errno  # imported for the message above
+
+
+def _outside_folder(tmp_path: Path, names: list[str]) -> Path:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for n in names:  # the same names as the customer's logs, holding what must never land
+        (outside / n).write_bytes(SECRET + b"x" * 100)
+    return outside
+
+
+def _method_cfg(tmp_path, sshd, method, compress):  # noqa: F811
+    if compress == "zstd" and not shutil.which("zstd"):
+        from conftest import skip_or_fail
+
+        skip_or_fail("zstd is not installed")
+    return make_cfg(tmp_path, sshd, extra=f'method = "{method}"\ncompress = "{compress}"')
+
+
+@pytest.mark.parametrize("method,compress", [("exec", "none"), ("exec", "zstd"),
+                                             ("exec", "gzip"), ("sftp", "none")])
+def test_a_customer_folder_swapped_for_a_symlink_is_refused_and_named(
+        tmp_path, sshd, method, compress):  # noqa: F811
+    now = time.time()
+    outside = _outside_folder(tmp_path, ["fs1.out", "fs2.out"])
+    sshd.add_file("acme/fs1.out", "old\n" + CLEAN_LOG, mtime=now - 2 * HOUR)
+    sshd.add_file("acme/fs2.out", "old\n" + CLEAN_LOG, mtime=now - 2 * HOUR)
+    sshd.add_file("beta/db1.out", FAILED_LOG, mtime=now - 2 * HOUR)
+    cfg = _method_cfg(tmp_path, sshd, method, compress)
+    assert fetch.pull(cfg).ok
+    spool = cfg.spool_dir
+    # new versions are listed; by the time they are read, acme/ is a symlink leading out
+    sshd.add_file("acme/fs1.out", "new\n" + CLEAN_LOG, mtime=now - 60)
+    sshd.add_file("acme/fs2.out", "new\n" + CLEAN_LOG, mtime=now - 60)
+    sshd.add_file("beta/db1.out", "new\n" + FAILED_LOG, mtime=now - 60)
+    aside = sshd.root.parent / "acme-aside"
+    os.symlink(outside, aside)
+    swapped = []
+
+    def swap(pull, event):
+        if event == "listed":
+            exchange(sshd.root / "acme", aside)  # acme/ is the symlink now
+            swapped.append(pull.todo)
+
+    report = fetch.pull(cfg, progress=swap)
+    s = report.servers[0]
+    assert swapped == [3] and s.method.startswith(method)
+    assert not s.error, s.error
+    got = everything_in(spool)
+    assert not any(SECRET in data for data in got.values()), "outside content in the spool"
+    assert got["acme/fs1.out"] == got["acme/fs2.out"] == ("old\n" + CLEAN_LOG).encode()
+    assert got["beta/db1.out"] == ("new\n" + FAILED_LOG).encode()  # the rest is pulled
+    assert set(got) == {"acme/fs1.out", "acme/fs2.out", "beta/db1.out"}  # no temp left
+    assert s.fetched == ["beta/db1.out"]
+    problems = report.problems()
+    for rel in ("acme/fs1.out", "acme/fs2.out"):
+        [line] = [ln for ln in problems if f"{rel}:" in ln]
+        assert line.startswith(f"loopback: {rel}: refused: its folder acme/ on the report "
+                               "server is not the folder that was listed"), line
+    assert not report.ok
+    assert sorted(os.listdir(outside)) == ["fs1.out", "fs2.out"]
+
+
+@pytest.mark.parametrize("method,compress", [("exec", "zstd"), ("sftp", "none")])
+def test_a_folder_swapped_over_and_over_never_lets_outside_content_in(
+        tmp_path, sshd, method, compress):  # noqa: F811
+    """30 pulls while another process swaps acme/ with a symlink to an outside folder (and
+    back) as fast as it can: whatever each pull gets, nothing from outside ever lands, and the
+    swaps were seen (refused or skipped) in some of the runs."""
+    import threading
+
+    names = [f"srv{i:02d}.out" for i in range(8)]
+    outside = _outside_folder(tmp_path, names)
+    for n in names:
+        sshd.add_file(f"acme/{n}", CLEAN_LOG)
+    cfg = _method_cfg(tmp_path, sshd, method, compress)
+    aside = sshd.root.parent / "acme-aside"
+    os.symlink(outside, aside)
+    real = sshd.root / "acme"
+    stop = threading.Event()
+    swaps = [0]
+
+    def swapper() -> None:
+        while not stop.is_set():
+            exchange(real, aside)
+            swaps[0] += 1
+
+    seen = 0
+    for run in range(30):
+        # acme/ back in place, with a new version of every log (so each pull transfers them)
+        if real.is_symlink():
+            exchange(real, aside)
+        for n in names:
+            sshd.add_file(f"acme/{n}", f"run {run}\n" + CLEAN_LOG, mtime=time.time() - run)
+        stop.clear()
+        t = threading.Thread(target=swapper, daemon=True)
+        t.start()
+        try:
+            report = fetch.pull(cfg)
+        finally:
+            stop.set()
+            t.join(10)
+        got = everything_in(cfg.spool_dir)
+        assert not any(SECRET in data for data in got.values()), f"outside content, run {run}"
+        assert all(data.endswith(CLEAN_LOG.encode()) for data in got.values()), run
+        text = " ".join(report.problems())
+        seen += "refused" in text or "outside" in text or "not a folder now" in text
+    assert swaps[0] > 30
+    assert seen > 0, "the swaps never met a pull: the test proved nothing"
