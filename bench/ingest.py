@@ -171,14 +171,16 @@ def main() -> int:
             print(f"{label:8} first ingest {r['first']:6.2f} s  ({a.logs / r['first']:,.0f} logs/s,"
                   f" {r['mb'] / r['first']:.1f} MB/s; {r['results']} results, "
                   f"{r['failures']} failures, {r['errors']} errors)"
-                  f"  target < 15 s: {'PASS' if r['first'] < 15 else 'FAIL'}")
+                  + (f"  target < 15 s: {'PASS' if r['first'] < 15 else 'FAIL'}"
+                     if label == "SQLite" else "  (the 15 s target is SQLite's)"))
             print(f"{label:8} second ingest {r['second']:5.2f} s  ({r['unchanged2']} unchanged)")
             ratio = r["with_pass"] / r["ref"]
             print(f"{label:8} over 14 earlier nights: ingest without the anomaly pass (reference) "
                   f"{r['ref']:5.2f} s, with it (as `acorntui ingest` runs) {r['with_pass']:5.2f} s"
                   f" = {ratio:.2f}x the reference ({r['full_created']} created, {r['judged']} "
-                  f"judged, {r['flagged']} flagged); target < 15 s: "
-                  f"{'PASS' if r['with_pass'] < 15 else 'FAIL'}")
+                  f"judged, {r['flagged']} flagged)"
+                  + (f"; target < 15 s: {'PASS' if r['with_pass'] < 15 else 'FAIL'}"
+                     if label == "SQLite" else ""))
             print(f"{label:8} anomaly pass alone {r['anomaly']:5.2f} s (one query for "
                   f"{r['judged']} servers)")
         if name:
