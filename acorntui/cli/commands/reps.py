@@ -54,7 +54,7 @@ def _register_rep(sub, kind: str, help_: str) -> None:
 REP_COLS = {
     "csr": [("login", "LOGIN", 20), ("name", "NAME", 30), ("email", "EMAIL", 30),
             ("customers", "CUSTOMERS", 9), ("active", "ACTIVE", 6)],
-    "tsr": [("login", "LOGIN", 20), ("name", "NAME", 30), ("role", "LEVEL", 5),
+    "tsr": [("login", "LOGIN", 20), ("name", "NAME", 30), ("role", "LEVEL", 7),
             ("email", "EMAIL", 30), ("servers", "SERVERS", 7), ("active", "ACTIVE", 6)],
 }
 
