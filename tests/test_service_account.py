@@ -6,13 +6,16 @@ acorn_ingest role and the database refuses it the same writes."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from urllib.parse import quote
 
 import pytest
 from conftest import MARIADB_HOST, MARIADB_PORT
 from test_ingest import CLEAN_309, write_log
 from test_trust import CSR, LOG_TIME, NOW, TSR3, as_user, shared, sqlite_url, team  # noqa: F401
-from test_trust_mariadb import Team, count
+from test_trust_mariadb import ROOT, Team, count
 from test_trust_mariadb import acorn as team_acorn
 from test_trust_mariadb import team as mariadb_team  # noqa: F401
 
@@ -111,6 +114,15 @@ def test_service_account_in_team_mode(mariadb_team: Team, tmp_path):  # noqa: F8
         assert p.returncode == 0, p.stdout + p.stderr
         assert count(t, f"SELECT COUNT(*) FROM updates WHERE login = '{svc}' "
                         "AND action = 'server.auto_add'") == 3
+        # and runs the nightly job (no report server: the spool as it is), without refusal
+        cfg = tmp_path / "svc.toml"
+        cfg.write_text(f'[spool]\ndir = "{spool}"\n')
+        env = dict(os.environ, PYTHONPATH=str(ROOT), ACORN_DB=url, ACORN_CONFIG=str(cfg))
+        p = subprocess.run([sys.executable, "-m", "acorntui", "nightly", "--now", RNOW,
+                            "--no-mail"], env=env, capture_output=True, text=True, timeout=120,
+                           cwd=ROOT)
+        assert "refused" not in p.stderr and "may not" not in p.stderr, p.stdout + p.stderr
+        assert "ingest" in p.stdout and "Traceback" not in p.stderr, p.stdout + p.stderr
         for argv, words in REFUSED[:3]:
             p = team_acorn(url, *argv)
             assert p.returncode == 3, (argv, p.stdout, p.stderr)
