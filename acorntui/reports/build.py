@@ -170,8 +170,9 @@ class Report:
     @property
     def anomalies(self) -> list[NightlyRow]:
         """Results that say ok but copied far less than usual, not acknowledged (an
-        acknowledgement clears the anomaly) and not snoozed: the daily mail's "Looks wrong"."""
-        if self.kind == "history":
+        acknowledgement clears the anomaly) and not snoozed: the daily mail's "Looks
+        wrong" (the three-day mail is about failures only)."""
+        if self.kind == "history" or self.days > 1:
             return []
         return [r for r in self.rows if r.anomaly and r.is_good and not r.snoozed]
 
@@ -234,6 +235,10 @@ class Report:
                      f"count).")
         elif self.kind == "failures":
             line += f"\n{self._bad_now} need attention (bad or no result, and not snoozed)."
+            wrong = self.anomalies
+            if wrong:
+                line += (f"\n{plural(len(wrong), 'server')} reported ok but "
+                         f"{'looks' if len(wrong) == 1 else 'look'} wrong (see Looks wrong).")
         return line
 
 
@@ -658,6 +663,26 @@ def server_facts(e: FailureEntry) -> list[str]:
     return facts
 
 
+LOOKS_WRONG_HELP = ("Reported ok, but copied far less than usual: check that the backup still "
+                    "covers the data (a drive letter that moved, a share that was not "
+                    "mounted). Acknowledging the night clears it.")
+
+
+def _looks_wrong_text(rep: Report) -> list[str]:
+    """The daily mail's "Looks wrong" section: good results with an anomaly."""
+    wrong = rep.anomalies
+    if not wrong:
+        return []
+    out = ["Looks wrong", "-----------"] + _wrap(LOOKS_WRONG_HELP, "") + [""]
+    for r in wrong:
+        out += _wrap(f"{r.customer}/{r.server}", "  ", first="")
+        out += _wrap(f"{_label(r.status, r.reason)}: {r.anomaly}", "    ", first="  ")
+        out += _wrap(f"TSR {r.tsr or '(none)'}; custbak {r.custbak or '(none)'}", "    ",
+                     first="  ")
+        out.append("")
+    return out
+
+
 def _failures_text(rep: Report) -> str:
     title = safe(rep.title)
     out = [title, "=" * min(len(title), TEXT_WIDTH)]
@@ -696,6 +721,7 @@ def _failures_text(rep: Report) -> str:
         if note:
             out += _wrap(f"Note: {note}", "    ", first="  ")
         out.append("")
+    out += _looks_wrong_text(rep)
     if rep.fixes:
         out += ["What to do", "----------"]
         for fx, n in rep.fixes:
@@ -819,6 +845,11 @@ def _failures_context(rep: Report) -> dict[str, Any]:
                      "servers": [safe(s) for s in o.servers]} for o in rep.outages],
         "outage_fix": CUSTBAK_OUTAGE_FIX,
         "servers": servers,
+        "looks_wrong": [{"customer": safe(r.customer), "server": safe(r.server),
+                         "status": r.status, "label": _label(r.status, r.reason),
+                         "anomaly": safe(r.anomaly), "tsr": safe(r.tsr) or "(none)",
+                         "custbak": safe(r.custbak) or "(none)"} for r in rep.anomalies],
+        "looks_wrong_help": LOOKS_WRONG_HELP,
         "fixes": [{"key": fx.key, "title": safe(fx.title), "meaning": safe(fx.meaning),
                    "todo": safe(fx.todo), "count": plural(n, "server")} for fx, n in fixes],
     }
