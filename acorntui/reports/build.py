@@ -611,15 +611,19 @@ def _fit(value: str, cap: int) -> str:
 
 
 def _path_pieces(word: str, room: int) -> list[str]:
-    """A word too long for a line, cut after each ``/`` or ``\\``; a piece with no separator
-    that is still longer than ``room`` is the only thing ever cut elsewhere."""
-    pieces = re.findall(r"[^/\\]*[/\\]+|[^/\\]+$", word) or [word]
+    """A word too long for a line, cut after each ``/`` or ``\\``; a piece still longer than
+    ``room`` (a name without separators) after each ``-``, ``_`` or ``.``; only a run with
+    none of these that is longer than a whole line is ever cut elsewhere."""
     out: list[str] = []
-    for p in pieces:
-        while len(p) > room:
-            out.append(p[:room])
-            p = p[room:]
-        out.append(p)
+    for p in re.findall(r"[^/\\]*[/\\]+|[^/\\]+$", word) or [word]:
+        if len(p) <= room:
+            out.append(p)
+            continue
+        for q in re.findall(r"[^-_.]*[-_.]+|[^-_.]+$", p) or [p]:
+            while len(q) > room:
+                out.append(q[:room])
+                q = q[room:]
+            out.append(q)
     return out
 
 
@@ -684,8 +688,10 @@ def _looks_wrong_text(rep: Report) -> list[str]:
 
 
 def _failures_text(rep: Report) -> str:
-    title = safe(rep.title)
-    out = [title, "=" * min(len(title), TEXT_WIDTH)]
+    """The failure mail's text part: every line at most 78 characters (TEXT_WIDTH); long
+    names and paths are broken after a ``/`` (:func:`_wrap`), never cut."""
+    out = _wrap(rep.title, "  ", first="")
+    out.append("=" * max(len(ln) for ln in out))
     for line in rep.summary().split("\n"):
         out += _wrap(line, "")
     out.append("")
@@ -700,7 +706,7 @@ def _failures_text(rep: Report) -> str:
         out += ["(none)", ""]
     for e in rep.entries:
         r = e.row
-        out.append(safe(f"{r.customer}/{r.server}"))
+        out += _wrap(f"{r.customer}/{r.server}", "  ", first="")
         if rep.days > 1:
             status = ", ".join(f"{n.strftime('%m-%d')} {_label(st)}"
                                for n, st in zip(rep.nights, e.nights, strict=True))

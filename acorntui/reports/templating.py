@@ -3,7 +3,8 @@
 The templates are in ``templates/``; ``base.html`` holds the style sheet. css-inline moves
 the rules into ``style`` attributes (mail clients drop ``<style>``) and keeps the
 ``@media`` block, which turns each server row into a card below 600 px. Paths break only
-after ``/`` or ``\\`` (a ``<wbr>``), dates never break, and nothing uses ``break-all``.
+after ``/`` or ``\\`` (a ``<wbr>``; segments with a hyphen or space are ``nowrap``), dates
+never break, and nothing uses ``break-all``.
 """
 
 from __future__ import annotations
@@ -18,11 +19,21 @@ from markupsafe import Markup, escape
 
 from acorntui.core.textsafe import _CONTROL
 
+SEG_NOWRAP_MAX = 40  # a path segment longer than this may still break inside (last resort)
+
 
 def _wbr(value: Any) -> Markup:
-    """Escaped text with a break opportunity after each path separator."""
-    text = str(escape(_safe(value)))
-    return Markup(text.replace("/", "/<wbr>").replace("\\", "\\<wbr>"))
+    """Escaped path with a break opportunity (``<wbr>``) after each ``/`` or ``\\`` and
+    nowhere else: a segment holding a hyphen or a space (where a browser would otherwise
+    break) is kept in one ``nowrap`` span, unless it is longer than a phone line could hold."""
+    text = _safe(value)
+    out = []
+    for part in re.findall(r"[^/\\]*[/\\]+|[^/\\]+$", text) or [text]:
+        e = str(escape(part))
+        if len(part) <= SEG_NOWRAP_MAX and re.search(r"[-\s\u2010-\u2014]", part):
+            e = f'<span class="seg">{e}</span>'
+        out.append(e)
+    return Markup("<wbr>".join(out))
 
 
 def _dates(value: Any) -> Markup:
