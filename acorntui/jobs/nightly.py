@@ -268,7 +268,8 @@ def _mail(cfg: Config, run: NightlyRun) -> None:
         run.mail_sent += n
         problems = problems + more
     if problems:
-        run.mail = f"{len(problems)} problem(s)"
+        n = len(problems)
+        run.mail = f"{n} problem{'' if n == 1 else 's'}"
         run.problems.extend(problems)
     else:
         run.mail = "sent"

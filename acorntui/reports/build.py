@@ -61,6 +61,11 @@ def plural(n: int, word: str, many: str = "") -> str:
     return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
+def _needs(n: int) -> str:
+    """The verb after a count: ``1 needs``, ``2 need``."""
+    return "needs" if n == 1 else "need"
+
+
 NO_RESULT_HELP = ("No result was recorded for this night: check that the server's stats.out was "
                   "uploaded to the report server and that `acorntui fetch` and `ingest` ran.")
 FETCH_FAILED_HELP = ("Our own pull of the log from the report server failed; this says nothing "
@@ -205,7 +210,7 @@ class Report:
             return (f"Backups {self.window}{who}: {len(self.entries)} {of} "
                     f"not ok {self.days} nights running")
         if self.kind == "history":
-            return f"Backup history to {self.night}{who}: {self._bad_now} {of} need attention"
+            return f"Backup history to {self.night}{who}: {self._bad_now} {of} {_needs(self._bad_now)} attention"
         parts = [f"{c[FAILED]} failed", f"{c[INCOMPLETE] + c[NO_DATA]} incomplete"]
         if c[FETCH_FAILED]:
             parts.append(f"{c[FETCH_FAILED]} not fetched")
@@ -216,7 +221,7 @@ class Report:
     def summary(self) -> str:
         c = self.counts
         if self.kind == "history":
-            return (f"{plural(self.total_servers, 'server')}; {self._bad_now} need attention "
+            return (f"{plural(self.total_servers, 'server')}; {self._bad_now} {_needs(self._bad_now)} attention "
                     f"on {self.night} (bad or no result, and not snoozed).")
         parts = [f"{c[OK]} ok", f"{c[OK_WITH_EXCEPTIONS]} ok with exceptions",
                  f"{c[FAILED]} failed", f"{c[INCOMPLETE]} incomplete"]
@@ -234,7 +239,7 @@ class Report:
                      f"not ok; nights before a server's first result or registration do not "
                      f"count).")
         elif self.kind == "failures":
-            line += f"\n{self._bad_now} need attention (bad or no result, and not snoozed)."
+            line += f"\n{self._bad_now} {_needs(self._bad_now)} attention (bad or no result, and not snoozed)."
             wrong = self.anomalies
             if wrong:
                 line += (f"\n{plural(len(wrong), 'server')} reported ok but "
