@@ -210,7 +210,8 @@ class Report:
             return (f"Backups {self.window}{who}: {len(self.entries)} {of} "
                     f"not ok {self.days} nights running")
         if self.kind == "history":
-            return f"Backup history to {self.night}{who}: {self._bad_now} {of} {_needs(self._bad_now)} attention"
+            bad = self._bad_now
+            return f"Backup history to {self.night}{who}: {bad} {of} {_needs(bad)} attention"
         parts = [f"{c[FAILED]} failed", f"{c[INCOMPLETE] + c[NO_DATA]} incomplete"]
         if c[FETCH_FAILED]:
             parts.append(f"{c[FETCH_FAILED]} not fetched")
@@ -221,7 +222,8 @@ class Report:
     def summary(self) -> str:
         c = self.counts
         if self.kind == "history":
-            return (f"{plural(self.total_servers, 'server')}; {self._bad_now} {_needs(self._bad_now)} attention "
+            bad = self._bad_now
+            return (f"{plural(self.total_servers, 'server')}; {bad} {_needs(bad)} attention "
                     f"on {self.night} (bad or no result, and not snoozed).")
         parts = [f"{c[OK]} ok", f"{c[OK_WITH_EXCEPTIONS]} ok with exceptions",
                  f"{c[FAILED]} failed", f"{c[INCOMPLETE]} incomplete"]
@@ -239,7 +241,8 @@ class Report:
                      f"not ok; nights before a server's first result or registration do not "
                      f"count).")
         elif self.kind == "failures":
-            line += f"\n{self._bad_now} {_needs(self._bad_now)} attention (bad or no result, and not snoozed)."
+            bad = self._bad_now
+            line += f"\n{bad} {_needs(bad)} attention (bad or no result, and not snoozed)."
             wrong = self.anomalies
             if wrong:
                 line += (f"\n{plural(len(wrong), 'server')} reported ok but "
