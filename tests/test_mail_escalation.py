@@ -122,8 +122,8 @@ def test_daily_mail_lists_what_looks_wrong(estate, smtp, tmp_path, monkeypatch):
     assert "2 servers reported ok but look wrong (see Looks wrong)." in " ".join(text.split())
     section = text[text.index("\nLooks wrong\n"):text.index("\nWhat to do\n")]
     assert "delta/files9" in section and "delta/files8" in section
-    assert "OK: total size 1.1G, usual 10.4G (median of 14 nights)" in section
-    assert "total size 0B, usual 2.0G (median of 9 nights)" in section
+    assert "OK?: total size 1.1G, usual 10.4G (median of 14 nights)" in section
+    assert "OK*?: total size 0B, usual 2.0G (median of 9 nights)" in section
     assert "gamma/web2" not in text  # the customer's window silences it
     # the anomalies are not failures: not in the servers list
     assert "delta/files9" not in listed(text)

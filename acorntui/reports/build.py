@@ -688,7 +688,7 @@ def _looks_wrong_text(rep: Report) -> list[str]:
     out = ["Looks wrong", "-----------"] + _wrap(LOOKS_WRONG_HELP, "") + [""]
     for r in wrong:
         out += _wrap(f"{r.customer}/{r.server}", "  ", first="")
-        out += _wrap(f"{_label(r.status, r.reason)}: {r.anomaly}", "    ", first="  ")
+        out += _wrap(f"{_label(r.status, r.reason)}?: {r.anomaly}", "    ", first="  ")
         out += _wrap(f"TSR {r.tsr or '(none)'}; custbak {r.custbak or '(none)'}", "    ",
                      first="  ")
         out.append("")
@@ -860,7 +860,7 @@ def _failures_context(rep: Report) -> dict[str, Any]:
         "outage_fix": CUSTBAK_OUTAGE_FIX,
         "servers": servers,
         "looks_wrong": [{"customer": safe(r.customer), "server": safe(r.server),
-                         "status": r.status, "label": _label(r.status, r.reason),
+                         "status": "anomaly", "label": _label(r.status, r.reason) + "?",
                          "anomaly": safe(r.anomaly), "tsr": safe(r.tsr) or "(none)",
                          "custbak": safe(r.custbak) or "(none)"} for r in rep.anomalies],
         "looks_wrong_help": LOOKS_WRONG_HELP,
