@@ -227,17 +227,24 @@ def run_queries(label: str, data: Data) -> list[tuple[str, float, float, str]]:
     bad_one = next(iter(data.bad_since))
     figures = []
 
+    ref = 0.0
+
     def add(name, fn, target="", repeat=3):
         first, med, out = timed(fn, repeat)
         figures.append((name, first, med, target))
+        ratio = f"  x{med / ref:5.2f} of the query" if ref and name.startswith("nightly") else ""
         log(f"  {label:8} {name:44} first {first * 1000:8.1f} ms   median {med * 1000:8.1f} ms"
-            f"   {target}")
+            f"   {target}{ratio}")
         return out
 
     add("latest_night()", queries.latest_night)
     rep = add("nightly report (query)", lambda: build_report("nightly", night), "< 2 s")
+    # the reference measured in the same run: the rendering below is shown as a ratio of it
+    ref = figures[-1][2]
     add("nightly report (query + text)",
         lambda: render(build_report("nightly", night), "text"), "< 2 s")
+    add("nightly report (query + json)",
+        lambda: render(build_report("nightly", night), "json"), "< 2 s")
     add("nightly report (query + html)",
         lambda: render(build_report("nightly", night), "html"), "< 2 s")
     f1 = add("failures report, one night (query + text)",

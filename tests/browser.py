@@ -82,3 +82,68 @@ def screenshot(page: str, width: int, out: Path, height: int = 2400) -> Path:
     run = _run([f"--window-size={width},{height}", f"--screenshot={out}", src.as_uri()])
     assert out.exists() and out.stat().st_size > 1000, run.stderr[-2000:]
     return out
+
+
+_BREAKS = """
+<script>
+(function () {
+  // the text of each visual line of an element: its characters grouped by their line box
+  function lines(el) {
+    var out = [], top = null, cur = "", node;
+    var walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    while ((node = walker.nextNode())) {
+      for (var i = 0; i < node.data.length; i++) {
+        var r = document.createRange();
+        r.setStart(node, i); r.setEnd(node, i + 1);
+        var rects = r.getClientRects();
+        if (!rects.length) { continue; }
+        var t = Math.round(rects[0].top);
+        if (top !== null && Math.abs(t - top) > 2) { out.push(cur); cur = ""; }
+        top = t; cur += node.data[i];
+      }
+    }
+    if (cur) { out.push(cur); }
+    return out;
+  }
+  var paths = [];
+  document.querySelectorAll(".path").forEach(function (el) {
+    paths.push({text: el.textContent, lines: lines(el)});
+  });
+  // every date (YYYY-MM-DD) in the page: the line boxes its characters sit on
+  var dates = [], node, re = /\\d{4}-\\d{2}-\\d{2}/g, m;
+  var walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while ((node = walker.nextNode())) {
+    re.lastIndex = 0;
+    while ((m = re.exec(node.data))) {
+      var tops = {};
+      for (var i = m.index; i < m.index + m[0].length; i++) {
+        var r = document.createRange();
+        r.setStart(node, i); r.setEnd(node, i + 1);
+        var rects = r.getClientRects();
+        if (rects.length) { tops[Math.round(rects[0].top)] = true; }
+      }
+      var n = Object.keys(tops).length;
+      if (n) { dates.push({date: m[0], lines: n}); }
+    }
+  }
+  var pre = document.createElement("pre");
+  pre.id = "probe";
+  pre.style.display = "none";
+  pre.textContent = JSON.stringify({innerWidth: window.innerWidth, paths: paths, dates: dates});
+  document.body.appendChild(pre);
+})();
+</script>
+"""
+
+
+def line_breaks(page: str, width: int, folder: Path, height: int = 900) -> dict:
+    """Where the page's lines break in a ``width`` px window: for each ``.path`` element
+    its text and the text of each of its visual lines; for each date (YYYY-MM-DD) shown,
+    on how many lines its characters sit."""
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / f"breaks-{width}.html"
+    probe.write_text(page.replace("</body>", _BREAKS + "</body>", 1), encoding="utf-8")
+    run = _run([f"--window-size={width},{height}", "--dump-dom", probe.as_uri()])
+    m = re.search(r'<pre id="probe"[^>]*>(.*?)</pre>', run.stdout, re.S)
+    assert m, f"no probe output from Chromium (rc {run.returncode}): {run.stderr[-2000:]}"
+    return json.loads(html.unescape(m.group(1)))

@@ -26,7 +26,8 @@ def listed(text: str) -> set[str]:
     lines = text.splitlines()
     if "Servers" in lines:  # failure mails: one block per server, its name unindented
         start = lines.index("Servers") + 1
-        end = lines.index("What to do") if "What to do" in lines else len(lines)
+        end = next((lines.index(h) for h in ("Looks wrong", "What to do") if h in lines),
+                   len(lines))
         return {line for line in lines[start + 1:end]
                 if line.strip() and not line[0].isspace()}
     start = next(i for i, line in enumerate(lines) if line.startswith("--------"))

@@ -161,10 +161,31 @@ def test_nights_before_a_new_server_existed_do_not_count(estate, smtp, tmp_path,
 def test_history_and_failure_report_count_the_same_servers(estate):
     fail = build_report("failures", N)
     hist = build_report("history", N)
-    m = re.search(r"(\d+) need attention", fail.summary())
-    h = re.search(r"(\d+) need attention", hist.summary())
+    m = re.search(r"(\d+) needs? attention", fail.summary())
+    h = re.search(r"(\d+) needs? attention", hist.summary())
     assert m and h and m.group(1) == h.group(1) == str(len(fail.entries))
     assert f"{len(fail.entries)} of" in hist.subject
     snoozy = Server.get(Server.name == "snoozy")
     assert snoozy.id not in {e.server_id for e in fail.entries}
 
+
+
+def test_counts_of_one_are_singular(any_db, smtp, tmp_path, monkeypatch):
+    """One server, one bad night: "1 server", "1 needs attention", "1 bad night", never
+    "1 servers"; and no "Jargon" heading in any format."""
+    s = server("solo", "only1", custbak="cb1")
+    result(s, d(1), OK)
+    result(s, N, FAILED, code=12)
+    write_config(tmp_path, monkeypatch, tmp_path / "outbox", port=smtp.port)
+    assert send_daily_reports(load_config(), N) == []
+    from acorntui.reports.build import render
+
+    texts = [m.part("plain") + m.part("html") + m.subject for m in smtp.messages]
+    texts += [render(build_report(k, N), f) for k in ("nightly", "history", "failures")
+              for f in ("text", "html", "csv")]
+    body = flat(" ".join(texts))
+    assert "1 server on 2026-11-25" in body and "1 needs attention" in body
+    assert "1 bad night" in body and "(1 server)" in body
+    for wrong in ("1 servers", "1 need attention", "1 bad nights", "1 nights", "(s)",
+                  "Jargon"):
+        assert re.search(rf"(?<![\d.]){re.escape(wrong)}(?!\w)", body) is None, wrong

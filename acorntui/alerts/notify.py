@@ -221,23 +221,35 @@ def night_events(night: dt.date, *, custbak_min: int = 3,
                        if r.anomaly and not r.snoozed)
     if anomalies:
         events.append(Event("anomaly", night, "", anomalies, total))
+    esc = sorted((r.customer, r.server, f"{r.label}, bad for {r.bad_streak} nights"
+                  + (f" (last good {r.last_good})" if r.last_good else ""))
+                 for r in escalated_rows(night, rows, escalate_after))
+    if esc:
+        events.append(Event("escalation", night, "", esc, total))
+    return events
+
+
+def escalated_rows(night: dt.date, rows: list | None = None, escalate_after: int = 3) -> list:
+    """The nightly rows of servers bad for ``escalate_after`` nights or more running, none of
+    those nights acknowledged, and not snoozed (a server's or its customer's maintenance
+    window). ``rows``: :func:`acorntui.services.queries.nightly_rows` of the night, when the
+    caller has them already."""
+    from acorntui.services.queries import nightly_rows
+
+    if rows is None:
+        rows = nightly_rows(night)
     long_bad = {r.server_id: r for r in rows if r.counts_as_failing
                 and r.bad_streak >= escalate_after}
-    if long_bad:
-        start = night - dt.timedelta(days=max(r.bad_streak for r in long_bad.values()) - 1)
-        acked = {(sid, _as_date(n)) for sid, n in
-                 Result.select(Result.server, Result.night)
-                 .where(Result.server.in_(list(long_bad)) & (Result.night >= start)
-                        & (Result.night <= night) & Result.ack_at.is_null(False)).tuples()}
-        esc = sorted(
-            (r.customer, r.server, f"{r.label}, bad for {r.bad_streak} nights"
-             + (f" (last good {r.last_good})" if r.last_good else ""))
-            for r in long_bad.values()
+    if not long_bad:
+        return []
+    start = night - dt.timedelta(days=max(r.bad_streak for r in long_bad.values()) - 1)
+    acked = {(sid, _as_date(n)) for sid, n in
+             Result.select(Result.server, Result.night)
+             .where(Result.server.in_(list(long_bad)) & (Result.night >= start)
+                    & (Result.night <= night) & Result.ack_at.is_null(False)).tuples()}
+    return [r for r in long_bad.values()
             if not any(sid == r.server_id and n > night - dt.timedelta(days=r.bad_streak)
-                       for sid, n in acked))
-        if esc:
-            events.append(Event("escalation", night, "", esc, total))
-    return events
+                       for sid, n in acked)]
 
 
 def _as_date(value) -> dt.date:

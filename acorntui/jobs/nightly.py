@@ -232,6 +232,24 @@ def _alerts(cfg: Config, run: NightlyRun) -> None:
         run.problems.extend(report.problems)
 
 
+def _escalate(cfg: Config, run: NightlyRun) -> list[str]:
+    """Copies of long-bad servers' daily entries to the TSR3s (once per night)."""
+    from acorntui.reports.mail import send_escalations
+
+    esc = send_escalations(cfg, run.night)
+    run.mail_sent += len(esc.sent)
+    if esc.sent:
+        n = len(esc.sent)
+        run.notes.append(f"escalation: {n} cop{'y' if n == 1 else 'ies'} of the daily entry "
+                         f"mailed to the TSR3s ({', '.join(esc.sent[:10])}"
+                         f"{', ...' if n > 10 else ''})")
+    if esc.already:
+        run.notes.append(f"escalation: {esc.already} already mailed to the TSR3s for this "
+                         "night")
+    run.notes.extend(esc.notes)
+    return esc.problems
+
+
 def _mail(cfg: Config, run: NightlyRun) -> None:
     if not cfg.mail.host:
         run.mail = "mail not configured"
@@ -243,6 +261,7 @@ def _mail(cfg: Config, run: NightlyRun) -> None:
         run.problems.append(f"mail: cannot load acorntui.reports.mail ({exc})")
         return
     run.mail_sent, problems = deliver_daily_reports(cfg, run.night)
+    problems = problems + _escalate(cfg, run)
     if run.today.day == 1 and cfg.mail.extra.get("monthly_customer_reports", False):
         from acorntui.reports.mail import send_previous_month
 
@@ -250,7 +269,8 @@ def _mail(cfg: Config, run: NightlyRun) -> None:
         run.mail_sent += n
         problems = problems + more
     if problems:
-        run.mail = f"{len(problems)} problem(s)"
+        n = len(problems)
+        run.mail = f"{n} problem{'' if n == 1 else 's'}"
         run.problems.extend(problems)
     else:
         run.mail = "sent"

@@ -366,7 +366,7 @@ def report_messages(settings: MailSettings, reports: list[Report], *, route: boo
         if route:
             for r in rep_routes(rep).values():
                 mine = rep.only(r.server_ids, scope=r.scope)
-                if not mine.entries:
+                if not mine.entries and not mine.anomalies:
                     continue
                 try:
                     msgs.append(report_message(settings, mine, [r.email]))
@@ -455,3 +455,78 @@ def send_previous_month(cfg: Config, today: dt.date) -> tuple[int, list[str]]:
             problems.append(f"mail: monthly report for {safe(name)}: {exc}")
     sent, more = send_monthly_reports(cfg, reports)
     return len(sent), problems + more
+
+
+# ---- escalation copies to the TSR3s ---------------------------------------------------------
+
+ESCALATION_EVENT = "escalation_mail"  # notifications.event of a copy mailed to the TSR3s
+ESCALATION_TARGET = "tsr3-mail"  # notifications.target of those copies
+
+
+def tsr3_addresses() -> list[str]:
+    """The active TSR3s' email addresses (they handle what a TSR could not)."""
+    from acorntui.db.models import Tsr
+
+    seen: dict[str, str] = {}
+    for (addr,) in (Tsr.select(Tsr.email).where(
+            (Tsr.level == 3) & (Tsr.active == True) & (Tsr.email != ""))  # noqa: E712
+            .order_by(Tsr.name).tuples()):
+        seen.setdefault(addr.strip().lower(), addr.strip())
+    return list(seen.values())
+
+
+@dataclass
+class EscalationRun:
+    sent: list[str] = field(default_factory=list)  # customer/server of each copy sent
+    already: int = 0  # copies an earlier run sent for this night
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def send_escalations(cfg: Config, night: dt.date) -> EscalationRun:
+    """Each server bad for ``[alerts] escalate_after_nights`` nights running, not acknowledged
+    and not in a maintenance window, gets a copy of its entry in the daily mail sent to the
+    TSR3s, once per night: what was sent is kept in the ``notifications`` table (as the chat
+    notifications are), so running ``nightly`` again does not send it twice. A copy that
+    could not be sent is kept in the outbox and tried again on the next run."""
+    from acorntui.alerts.notify import escalated_rows
+    from acorntui.db.models import Notification, database_proxy
+    from acorntui.reports.build import plural
+
+    out = EscalationRun()
+    rows = sorted(escalated_rows(night, None, cfg.escalate_after_nights),
+                  key=lambda r: (r.customer, r.server))
+    if not rows:
+        return out
+    done = {subject for (subject,) in Notification.select(Notification.subject).where(
+        (Notification.night == night) & (Notification.event == ESCALATION_EVENT)
+        & (Notification.target == ESCALATION_TARGET)).tuples()}
+    todo = [r for r in rows if f"server {r.server_id}" not in done]
+    out.already = len(rows) - len(todo)
+    if not todo:
+        return out
+    to = tsr3_addresses()
+    if not to:
+        out.notes.append(f"escalation: {plural(len(todo), 'server')} bad "
+                         f"{cfg.escalate_after_nights}+ nights running, but no active TSR3 has "
+                         "an email address to send the copy to")
+        return out
+    daily = build_report("failures", night)
+    msgs = []
+    for r in todo:
+        one = daily.only({r.server_id}, scope="(escalated)")
+        subject = (f"Escalation: {r.customer}/{r.server} bad {r.bad_streak} nights running, "
+                   f"not acknowledged ({night})")
+        msgs.append(build_message(cfg.mail, subject, render_text(one), render_html(one), to))
+    delivery = send_messages(cfg.mail, msgs)
+    for r, outcome in zip(todo, delivery.outcomes, strict=True):
+        if not outcome.sent:
+            out.problems.append(outcome.problem)
+            continue
+        with database_proxy.obj.atomic():
+            Notification.get_or_create(night=night, event=ESCALATION_EVENT,
+                                       subject=f"server {r.server_id}",
+                                       target=ESCALATION_TARGET,
+                                       defaults={"servers": 1})
+        out.sent.append(f"{r.customer}/{r.server}")
+    return out

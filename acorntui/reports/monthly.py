@@ -25,6 +25,14 @@ from acorntui.core.status import (
     OK_WITH_EXCEPTIONS,
 )
 from acorntui.reports.build import ReportError, _csv_cell, _wrap, dump_json, plural, safe
+from acorntui.reports.columns import (
+    Column,
+    csv_head,
+    csv_records,
+    data_col,
+    json_records,
+    table_cols,
+)
 from acorntui.reports.templating import render_page
 
 FORMATS = ("text", "csv", "json", "html")
@@ -180,25 +188,30 @@ def monthly_report(customer: str, month: dt.date) -> MonthlyReport:
 
 # ---- one definition of the table, four renderers --------------------------------------------
 
-COLUMNS = (  # (key, heading)
-    ("server", "Server"), ("nights", "Nights"), ("backed_up", "Backed up"),
-    ("ok_with_exceptions", "OK*"), ("failed", "Failed"), ("incomplete", "Incomplete"),
-    ("not_fetched", "Not fetched"), ("success", "Success"), ("longest_bad", "Bad run"),
+def _success_text(s: MonthServer) -> str:
+    return "-" if s.success is None else f"{100 * s.success:.1f}%"
+
+
+def _num(key: str, title: str, attr: str = "") -> Column:
+    name = attr or key
+    return Column(key, title, value=lambda s: getattr(s, name), align=">")
+
+
+# the table: the text, CSV, JSON and HTML renderers all walk these (acorntui.reports.columns)
+COLUMNS: tuple[Column, ...] = (
+    data_col("server", title="Server", kind="server"),
+    _num("nights", "Nights", "counted"),
+    _num("backed_up", "Backed up"),
+    _num("ok_with_exceptions", "OK*"),
+    _num("failed", "Failed"),
+    _num("incomplete", "Incomplete"),
+    _num("not_fetched", "Not fetched"),
+    Column("success", "Success", align=">", text=_success_text,
+           value=lambda s: None if s.success is None else round(s.success, 4)),
+    _num("longest_bad", "Bad run"),
+    # JSON: the status of each night; CSV: the strip of marks
+    Column("strip", value=lambda s: s.nights, csv_value=lambda s: s.strip),
 )
-
-
-def _record(s: MonthServer) -> dict[str, Any]:
-    return {"server": s.server, "nights": s.counted, "backed_up": s.backed_up,
-            "ok_with_exceptions": s.ok_with_exceptions, "failed": s.failed,
-            "incomplete": s.incomplete, "not_fetched": s.not_fetched,
-            "success": None if s.success is None else round(s.success, 4),
-            "longest_bad": s.longest_bad}
-
-
-def _shown(key: str, value: Any) -> str:
-    if key == "success":
-        return "-" if value is None else f"{100 * value:.1f}%"
-    return safe(value)
 
 
 def monthly_data(rep: MonthlyReport) -> dict[str, Any]:
@@ -206,7 +219,7 @@ def monthly_data(rep: MonthlyReport) -> dict[str, Any]:
             "title": rep.title, "subject": rep.subject,
             "last_night": rep.last.isoformat() if rep.last else None,
             "nights": [n.isoformat() for n in rep.nights],
-            "servers": [{**_record(s), "strip": s.nights} for s in rep.servers]}
+            "servers": json_records(COLUMNS, rep.servers)}
 
 
 def render_monthly(rep: MonthlyReport, fmt: str) -> str:
@@ -214,23 +227,22 @@ def render_monthly(rep: MonthlyReport, fmt: str) -> str:
         return dump_json(monthly_data(rep))
     if fmt == "csv":
         buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow([k for k, _ in COLUMNS] + ["strip"])
-        for s in rep.servers:
-            rec = _record(s)
-            w.writerow([_csv_cell(rec[k]) for k, _ in COLUMNS] + [s.strip])
+        w = csv.DictWriter(buf, fieldnames=csv_head(COLUMNS), lineterminator="\n")
+        w.writeheader()
+        for rec in csv_records(COLUMNS, rep.servers):
+            w.writerow({k: _csv_cell(v) for k, v in rec.items()})
         return buf.getvalue()
     if fmt == "html":
-        return render_monthly_html(rep, COLUMNS, _record, _shown)
+        return render_monthly_html(rep)
     if fmt != "text":
         raise ReportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     out = [safe(rep.title), "=" * min(len(safe(rep.title)), 78)]
     for line in rep.summary():
         out += _wrap(line, "")
     out.append("")
-    rows = [[h for _, h in COLUMNS]] + [
-        [_shown(k, _record(s)[k]) for k, _ in COLUMNS] for s in rep.servers]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
+    cols = table_cols(COLUMNS)
+    rows = [[c.title for c in cols]] + [[c.shown(s, safe) for c in cols] for s in rep.servers]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
     for j, r in enumerate(rows):
         out.append(" ".join(v.ljust(w) if i == 0 else v.rjust(w)
                             for i, (v, w) in enumerate(zip(r, widths, strict=True))).rstrip())
@@ -244,17 +256,17 @@ def render_monthly(rep: MonthlyReport, fmt: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_monthly_html(rep: MonthlyReport, columns: Any, record: Any, shown: Any) -> str:
+def render_monthly_html(rep: MonthlyReport) -> str:
     """The customer's monthly page: the same columns as the text/CSV/JSON renderers."""
+    cols = table_cols(COLUMNS)
     servers = []
     for srv in rep.servers:
-        rec = record(srv)
         servers.append({
-            "cells": [{"label": h, "value": shown(k, rec[k]), "num": k != "server"}
-                      for k, h in columns],
+            "cells": [{"label": c.title, "value": c.shown(srv, safe), "num": c.align == ">"}
+                      for c in cols],
             "strip": [{"status": st or "none", "title": f"{n.isoformat()}: {WORDS[st]}"}
                       for n, st in zip(rep.nights, srv.nights, strict=True)]})
-    ctx = {"title": safe(rep.title), "summary": rep.summary(), "heads": [h for _, h in columns],
+    ctx = {"title": safe(rep.title), "summary": rep.summary(), "heads": [c.title for c in cols],
            "servers": servers,
            "footer": "Questions about this report: reply to this mail or call your Acorn "
                      "contact."}
