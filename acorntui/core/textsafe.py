@@ -56,3 +56,21 @@ def json_text(value: object, **kwargs: object) -> str:
     text = json.dumps(value, **kwargs)  # type: ignore[arg-type]
     # outside strings json.dumps writes ASCII only, and the indent's newlines are not matched
     return _CONTROL.sub(_json_escape, text)
+
+
+def cut_middle(path: str, width: int) -> str:
+    """``path`` cut to ``width`` characters in the middle, keeping the file name: the part a
+    reader needs (``/cygdrive/E/shares/…/budget.xlsx``). A file name longer than the width
+    keeps its end (the extension)."""
+    if width <= 0:
+        return ""
+    if len(path) <= width:
+        return path
+    if width == 1:
+        return "…"
+    cut = max(path.rfind("/"), path.rfind("\\"))
+    name = path[cut:] if cut >= 0 else path
+    if len(name) + 2 > width:  # no room for a head: the name's end
+        return "…" + path[-(width - 1):]
+    head = width - 1 - len(name)
+    return path[:head] + "…" + name
