@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -629,6 +628,7 @@ server:exch  custbak:03
             self._counts_dirty = False
             self._custbak_column(bool(self._summary_cache[1]))
         counts, outages = self._summary_cache
+        pal = palette(self.app)
         shown, total = self.grid.row_count, len(self.all_rows)
         parts: list[Text] = []
         attention = counts.get("attention", 0)
@@ -641,9 +641,7 @@ server:exch  custbak:03
             n = counts.get(status, 0)
             if n or status in ("failed", "ok"):
                 # a count in the colour of its status word, without its badge
-                color = status_style(self.app, status).color if n else None
-                parts.append(Text(f"{label} {n}", style=Style(color=color, bold=bool(n))
-                                  if status not in ("ok", "snoozed") else Style(color=color)))
+                parts.append(Text(f"{label} {n}", style=pal.word(status) if n else ""))
         parts.append(Text(f"· {total} servers" if not self.filter_text
                           else f"· showing {shown} of {total}"))
         box = self.query_one("#summary", Static)

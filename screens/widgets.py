@@ -150,9 +150,13 @@ class Palette:
     surface: Color
     styles: dict[str, Style]
     dim: Style  # a handled row's text
+    words: dict[str, Style]  # a status's colour for text on $surface, no badge (counts)
 
     def style(self, status: str) -> Style:
         return self.styles.get(status, self.styles[OK])
+
+    def word(self, status: str) -> Style:
+        return self.words.get(status, self.words[OK])
 
 
 _PALETTES: dict[tuple[str, str], Palette] = {}
@@ -199,7 +203,14 @@ def palette(app: Any) -> Palette:
         "snoozed": Style(color=muted.rich_color),
     }
     styles[INCOMPLETE] = styles[FETCH_FAILED]
-    made = Palette(surface=surface, styles=styles, dim=Style(color=muted.rich_color))
+    words = {}
+    for status, style in styles.items():
+        colour = style.bgcolor if status == FAILED else style.color
+        c = Color.from_rich_color(colour) if colour is not None else fg
+        words[status] = Style(color=readable(c, surface).rich_color,
+                              bold=status not in (OK, NO_DATA, "snoozed"))
+    made = Palette(surface=surface, styles=styles, dim=Style(color=muted.rich_color),
+                   words=words)
     _PALETTES[key] = made
     return made
 
