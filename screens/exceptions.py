@@ -132,7 +132,7 @@ def exception_widths(avail: int) -> dict[str, int]:
     room = avail - 2
     fixed = {"id": 3, "state": 8, "scope": 8, "covered": 7}
     optional = [("applies", 16), ("method", 10), ("expires", 10), ("by", 8), ("added", 10)]
-    pattern_min, reason_min = 16, 14
+    pattern_min, reason_min = 16, 20
     widths = dict(fixed)
 
     def used() -> int:
