@@ -215,8 +215,14 @@ def make_filter(text: str) -> Callable[[NightlyRow, str], bool] | None:
             free.append(w)
 
     def match(r: NightlyRow, hay: str) -> bool:
-        return (all(w in hay for w in free)
-                and all(field_matches(r, fld, value) for fld, value in fielded))
+        # plain loops: this runs for every row on every keystroke (10,000 rows < 100 ms)
+        for w in free:
+            if w not in hay:
+                return False
+        for fld, value in fielded:
+            if not field_matches(r, fld, value):
+                return False
+        return True
 
     return match
 

@@ -159,16 +159,17 @@ class Palette:
         return self.words.get(status, self.words[OK])
 
 
-_PALETTES: dict[tuple[str, str], Palette] = {}
+_PALETTES: dict[tuple[str, str, str], Palette] = {}
 
 
 def palette(app: Any) -> Palette:
     """The status styles for ``app``'s theme, on the grid's background ($surface)."""
+    # called for every row rendered: the lookup must stay cheap (no copy of the variables)
     try:
-        variables = dict(app.theme_variables)
-        key = (str(app.theme), variables.get("surface", ""))
+        variables: dict[str, str] = app.theme_variables
+        key = (str(app.theme), variables.get("surface", ""), variables.get("error", ""))
     except Exception:  # noqa: BLE001 - no app yet (unit use): textual-dark's colours
-        variables, key = {}, ("", "")
+        variables, key = {}, ("", "", "")
     cached = _PALETTES.get(key)
     if cached is not None:
         return cached
