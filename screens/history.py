@@ -79,14 +79,14 @@ def results_widths(avail: int, status_full: int) -> dict[str, int]:
     always; Status as wide as its longest label when there is room (else at least 12); then
     Sent and Speedup if they fit; the Ack column takes the rest (at least ACK_MIN)."""
     room = avail - 2
-    widths = {"night": 10, "code": 4, "status": status_full, "errors": 7, "size": 6}
+    widths = {"night": 10, "code": 4, "status": status_full, "errors": 7, "size": 7}
 
     def used() -> int:
         return sum(w + 2 for w in widths.values()) + ACK_MIN + 2
 
     if used() > room:
         widths["status"] = max(min(status_full, 12), status_full - (used() - room))
-    for key, width in (("sent", 6), ("speedup", 7)):
+    for key, width in (("sent", 7), ("speedup", 7)):  # 7: "1003.9M"
         if used() + width + 2 <= room:
             widths[key] = width
     widths["ack"] = max(ACK_MIN, room - used() + ACK_MIN)

@@ -41,16 +41,17 @@ from acorntui.services.queries import STATUS_ORDER, JumpTarget, NightlyRow
 from acorntui.services.roles import User, current_user
 from acorntui.services.session import mask_url
 
+# flex columns share the width left over (customer names and Meaning are cut least);
 # priority 0 columns are what triage needs and always show (they fit 80 columns); the others
 # go, lowest priority first, when the terminal is narrower than all of them (the detail line
 # then carries what they would have said)
 COLUMNS = [
-    GridColumn("customer", "Customer", 16),
+    GridColumn("customer", "Customer", 16, flex=True),
     GridColumn("server", "Server", 10),
     GridColumn("status", "Status", 7),  # widened to the longest status word shown
     GridColumn("flags", "Flg", 3, priority=9),
     GridColumn("code", "Code", 4, "right"),
-    GridColumn("jargon", "Meaning", 16, priority=6),
+    GridColumn("jargon", "Meaning", 16, flex=True, priority=6),
     GridColumn("errors", "New/Rec", 7, "right"),
     GridColumn("size", "Size", 6, "right", priority=2),
     GridColumn("sent", "Sent", 6, "right", priority=1),
@@ -124,6 +125,9 @@ SORTS: dict[str, SortOrder] = {
     "streak": SortOrder("bad nights", lambda r: (r.bad_streak, r.new_errors), True),
     "tsr": SortOrder("TSR", lambda r: (r.tsr.lower(), failing_first(r))),
     "custbak": SortOrder("custbak", lambda r: (r.custbak.lower(), failing_first(r))),
+    # the Note column: rows with a note or acknowledgement first (the screen's key, which
+    # knows the night's notes, replaces this one: NightlyScreen._sort_key)
+    "note": SortOrder("note", lambda r: (not r.ack_note, r.ack_note.lower())),
 }
 DEFAULT_SORT = "status"
 
@@ -549,6 +553,15 @@ server:exch  custbak:03
         panel.focus()
 
     # -- view: sort + filter -----------------------------------------------------------------
+    def _sort_key(self) -> Callable[[NightlyRow], Any]:
+        if self.sort_column == "note":  # what the Note column shows: the night's notes too
+            def by_note(r: NightlyRow) -> tuple:
+                line = self.remark_line(r)
+                return (not line, line.lower())
+
+            return by_note
+        return SORTS[self.sort_column].key
+
     def _fit_status_column(self) -> None:
         """The Status column takes the width of the longest status word of the night."""
         column = next(c for c in self.grid.columns if c.key == "status")
@@ -570,8 +583,8 @@ server:exch  custbak:03
         selected server stays selected only when it is then on screen.
         """
         if resort or self._sorted is None:
-            order = SORTS[self.sort_column]
-            self._sorted = sorted(self.all_rows, key=order.key, reverse=self.sort_reverse)
+            self._sorted = sorted(self.all_rows, key=self._sort_key(),
+                                  reverse=self.sort_reverse)
             self._shown_for = None
             self._counts_dirty = True
         match = make_filter(self.filter_text)
