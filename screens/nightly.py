@@ -46,12 +46,12 @@ from acorntui.services.session import mask_url
 # go, lowest priority first, when the terminal is narrower than all of them (the detail line
 # then carries what they would have said)
 COLUMNS = [
-    GridColumn("customer", "Customer", 16, flex=True),
+    GridColumn("customer", "Customer", 16, flex=True, max_width=20),
     GridColumn("server", "Server", 10),
     GridColumn("status", "Status", 7),  # widened to the longest status word shown
     GridColumn("flags", "Flg", 3, priority=9),
     GridColumn("code", "Code", 4, "right"),
-    GridColumn("jargon", "Meaning", 16, flex=True, priority=6),
+    GridColumn("jargon", "Meaning", 16, flex=True, priority=6, max_width=22),
     GridColumn("errors", "New/Rec", 7, "right"),
     GridColumn("size", "Size", 6, "right", priority=2),
     GridColumn("sent", "Sent", 6, "right", priority=1),

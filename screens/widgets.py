@@ -270,6 +270,7 @@ class GridColumn:
     # priority go first (an 80-column SSH terminal keeps what triage needs, no side-scrolling)
     priority: int = 0
     cut: str = "end"  # end: "long tex…"; middle: a path keeps its file name ("/a/…/f.pst")
+    max_width: int = 0  # a flex column grows no wider than this (0: no limit)
 
 
 def has_background(t: Text) -> bool:
@@ -460,13 +461,28 @@ class FastGrid(ScrollView, can_focus=True):
         while optional and width > 0 and need(shown) > width:
             shown.remove(optional.pop(0))
         self._shown_cols = shown
-        flex = [i for i in shown if self.columns[i].flex]
-        spare = max(0, width - need(shown))
-        self._widths = []
-        for i in shown:
-            c = self.columns[i]
-            self._widths.append(c.width + (spare // len(flex) if c.flex else 0))
+        extra = self._share_spare(shown, max(0, width - need(shown)))
+        self._widths = [self.columns[i].width + extra.get(i, 0) for i in shown]
         self.virtual_size = Size(self._total_width(), len(self.rows) + 1)
+
+    def _share_spare(self, shown: list[int], spare: int) -> dict[int, int]:
+        """The spare width shared by the flex columns: equal shares, none past its column's
+        ``max_width``; what a capped column cannot take goes to the others."""
+        extra: dict[int, int] = {}
+        open_ = [i for i in shown if self.columns[i].flex]
+        while spare > 0 and open_:
+            share = max(1, spare // len(open_))
+            for i in list(open_):
+                c = self.columns[i]
+                room = max(0, c.max_width - c.width - extra.get(i, 0)) if c.max_width else spare
+                take = min(share, room, spare)
+                extra[i] = extra.get(i, 0) + take
+                spare -= take
+                if take < share or (c.max_width and extra[i] >= c.max_width - c.width):
+                    open_.remove(i)
+                if spare <= 0:
+                    break
+        return extra
 
     def relayout(self) -> None:
         """Columns changed (a width, a priority): fit them to the width again."""
