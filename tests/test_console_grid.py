@@ -354,7 +354,11 @@ def test_cut_middle_keeps_the_file_name():
     assert "…" in cut
     assert cut_middle(path, 60) == path
     assert cut_middle("C:\\Users\\bob\\Documents\\budget.xlsx", 20).endswith("\\budget.xlsx")
-    assert cut_middle(path, 8) == "…ice.pst"  # the name alone is too long: its end
+    # the name alone is too long: the path's start and the name's end
+    assert cut_middle(path, 8) == "/c…e.pst"
+    long = "/cygdrive/E/" + "L" * 500 + "-long-end.txt"
+    assert cut_middle(long, 30) == "/cygdrive…" + ("L" * 7) + "-long-end.txt"
+    assert len(cut_middle(long, 30)) == 30
 
 
 @pytest.mark.parametrize("size", SIZES)
