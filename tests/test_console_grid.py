@@ -406,6 +406,28 @@ async def test_history_table_fits_with_its_ack_column(demo_db, size):
         assert failures.virtual_size.width <= failures.size.width + 1
 
 
+@pytest.mark.parametrize("theme", THEMES)
+@asynctest
+async def test_history_cursor_row_reads_at_4_5_to_1(demo_db, theme):
+    from textual.widgets import DataTable
+
+    from acorntui.screens.history import ServerHistoryScreen
+
+    app = make_app(theme=theme)
+    async with app.run_test(size=(120, 35)) as pilot:
+        screen = await grid_ready(pilot)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ServerHistoryScreen)
+                       and app.screen.history)
+        for part in ("#results", "#failures"):
+            table = app.screen.query_one(part, DataTable)
+            cursor = table.get_component_rich_style("datatable--cursor")
+            ratio = wcag_contrast(tuple(cursor.color.get_truecolor()),
+                                  tuple(cursor.bgcolor.get_truecolor()))
+            assert ratio >= 4.5, (theme, part, round(ratio, 2))
+        assert screen is not app.screen
+
+
 @pytest.mark.parametrize("size", SIZES)
 @asynctest
 async def test_exception_reason_gets_its_share(demo_db, size):
