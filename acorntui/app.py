@@ -19,20 +19,28 @@ from acorntui.services.roles import User
 
 
 class JumpProvider(Provider):
-    """ctrl+p: jump to any server (its history) or customer (the grid filtered to it)."""
+    """ctrl+p: jump to any server (its history) or customer (the grid filtered to it).
+
+    The words of the query match in any order (``tamarack fs01`` finds tamarack/FS01): each
+    word must match the name (fuzzily, as Textual's palette does), and the score is the
+    product of the words' scores."""
 
     async def search(self, query: str) -> Hits:
         app = self.app
         if not isinstance(app, AcornApp):
             return
-        matcher = self.matcher(query)
+        matchers = [self.matcher(word) for word in query.split()] or [self.matcher(query)]
         found = 0
         for kind, label, payload, help_text in app.jump_targets():
-            score = matcher.match(label)
+            score = 1.0
+            for matcher in matchers:
+                score *= matcher.match(label)
+                if score <= 0:
+                    break
             if score > 0:
                 found += 1
-                yield Hit(score, _highlight(matcher, label), partial(app.jump_to, kind, payload),
-                          text=label, help=help_text)
+                yield Hit(score, _highlight(matchers, label),
+                          partial(app.jump_to, kind, payload), text=label, help=help_text)
                 if found > 400:
                     return
 
@@ -47,14 +55,18 @@ class JumpProvider(Provider):
             yield DiscoveryHit(name, partial(app.jump_to, "screen", action), help=help_text)
 
 
-def _highlight(matcher: Any, label: str) -> Content:
-    """Like Matcher.highlight, without reading the (untrusted) name as markup."""
+def _highlight(matchers: list[Any], label: str) -> Content:
+    """Like Matcher.highlight (every word's letters), without reading the (untrusted) name
+    as markup."""
     shown = visible_controls(label)
     content = Content(shown)
     if shown != label:
         return content
-    _score, offsets = matcher.fuzzy_search.match(matcher.query, label)
-    for offset in offsets:
+    offsets: set[int] = set()
+    for matcher in matchers:
+        _score, found = matcher.fuzzy_search.match(matcher.query, label)
+        offsets.update(found)
+    for offset in sorted(offsets):
         if not label[offset].isspace():
             content = content.stylize("bold underline", offset, offset + 1)
     return content

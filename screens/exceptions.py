@@ -15,7 +15,14 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
 from acorntui.screens.forms import ExceptionFormResult
-from acorntui.screens.widgets import AcornInput, AcornScreen, Banner, safe_text, status_style
+from acorntui.screens.widgets import (
+    AcornInput,
+    AcornScreen,
+    Banner,
+    path_text,
+    safe_text,
+    status_style,
+)
 from acorntui.screens.worker import DbDone
 from acorntui.services import queries
 from acorntui.services.exceptions import (
@@ -110,6 +117,36 @@ class ExceptionDeleted(DbDone[int]):
         self.exc_id = exc_id
 
 
+EXCEPTION_COLUMNS = (("id", "#"), ("state", "State"), ("scope", "Scope"),
+                     ("applies", "Applies to"), ("pattern", "Pattern"), ("covered", "Covered"),
+                     ("reason", "Reason"), ("method", "Method"), ("by", "By"),
+                     ("added", "Added"), ("expires", "Expires"))
+
+
+def exception_widths(avail: int) -> dict[str, int]:
+    """Column widths for the exceptions table ``avail`` cells wide (one cell of padding either
+    side of each column, 2 for the scrollbar). #, State, Scope, Covered, Pattern and Reason
+    always; Applies to, Method, Expires, By and Added while they fit (Added gives way first).
+    Pattern and Reason share what is left (Pattern, cut in the middle, a little more): the
+    line under the table shows both whole."""
+    room = avail - 2
+    fixed = {"id": 3, "state": 8, "scope": 8, "covered": 7}
+    optional = [("applies", 16), ("method", 10), ("expires", 10), ("by", 8), ("added", 10)]
+    pattern_min, reason_min = 16, 20
+    widths = dict(fixed)
+
+    def used() -> int:
+        return sum(w + 2 for w in widths.values()) + pattern_min + reason_min + 4
+
+    for key, width in optional:
+        if used() + width + 2 <= room:
+            widths[key] = width
+    spare = max(0, room - used())
+    widths["pattern"] = pattern_min + spare * 11 // 20
+    widths["reason"] = reason_min + spare - spare * 11 // 20
+    return widths
+
+
 class ExceptionsScreen(AcornScreen):
     BINDINGS: ClassVar = [
         Binding("escape", "back", "Back"),
@@ -136,6 +173,8 @@ Every change re-evaluates the affected results at once and is written to the aud
         self.customers: list[str] = []
         self.shown: list[ExceptionView] = []
         self.filter_text = ""
+        self.widths: dict[str, int] = exception_widths(80)
+        self._columns_for = -1
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Exceptions", style="bold"), id="topbar", classes="topbar")
@@ -149,13 +188,28 @@ Every change re-evaluates the affected results at once and is written to the aud
     def on_mount(self) -> None:
         self.query_one("#filter").display = False
         t = self.query_one("#exceptions", DataTable)
-        for key, label in (("id", "#"), ("state", "State"), ("scope", "Scope"),
-                           ("applies", "Applies to"), ("pattern", "Pattern"),
-                           ("covered", "Covered"), ("reason", "Reason"), ("method", "Method"),
-                           ("by", "By"), ("added", "Added"), ("expires", "Expires")):
-            t.add_column(label, key=key)
+        self._columns(self.app.size.width)
         t.focus()
         self.load()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._refit)
+
+    def _refit(self) -> None:
+        table = self.query_one("#exceptions", DataTable)
+        if table.size.width != self._columns_for:
+            self._columns(table.size.width)
+            self.show()
+
+    def _columns(self, width: int) -> None:
+        """The columns for a table ``width`` cells wide (exception_widths)."""
+        table = self.query_one("#exceptions", DataTable)
+        self._columns_for = width
+        self.widths = exception_widths(width)
+        table.clear(columns=True)
+        for key, label in EXCEPTION_COLUMNS:
+            if key in self.widths:
+                table.add_column(label, key=key, width=self.widths[key])
 
     def load(self) -> None:
         self.db_call(ExceptionsLoaded(), load_exceptions, description="load exceptions")
@@ -189,12 +243,17 @@ Every change re-evaluates the affected results at once and is written to the aud
                 state = Text("STALE", style=status_style(self.app, "incomplete"))
             else:
                 state = Text("active", style=status_style(self.app, "ok"))
-            table.add_row(
-                Text(str(r.id), justify="right"), state, Text(r.scope), safe_text(r.applies_to),
-                safe_text(r.path_pattern), Text(str(r.covered), justify="right"),
-                safe_text(r.reason), safe_text(r.method), safe_text(r.created_by),
-                Text(f"{r.created_at:%Y-%m-%d}" if r.created_at else ""),
-                Text(r.expires_at.isoformat() if r.expires_at else "never"), key=str(r.id))
+            cells = {
+                "id": Text(str(r.id), justify="right"), "state": state,
+                "scope": Text(r.scope), "applies": safe_text(r.applies_to),
+                "pattern": path_text(r.path_pattern, self.widths["pattern"]),
+                "covered": Text(str(r.covered), justify="right"),
+                "reason": safe_text(r.reason), "method": safe_text(r.method),
+                "by": safe_text(r.created_by),
+                "added": Text(f"{r.created_at:%Y-%m-%d}" if r.created_at else ""),
+                "expires": Text(r.expires_at.isoformat() if r.expires_at else "never")}
+            table.add_row(*(cells[k] for k, _ in EXCEPTION_COLUMNS if k in self.widths),
+                          key=str(r.id))
         index = next((i for i, r in enumerate(self.shown) if r.id == keep), 0)
         if self.shown:
             table.move_cursor(row=index)

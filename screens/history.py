@@ -25,6 +25,7 @@ from acorntui.screens.widgets import (
     AcornScreen,
     Banner,
     human_bytes,
+    path_text,
     safe_text,
     status_style,
     status_text,
@@ -62,6 +63,34 @@ def add_exception_for(user, info: ServerInfo, form: ExceptionFormResult, night: 
     # add_exception re-evaluates each server's latest night; the night being looked at too
     changed += reevaluate(server_ids=[info.id], since=night)
     return e, changed
+
+
+# the results table's columns, in order; Sent and Speedup give way (in that order: Speedup
+# first) when the table is narrow, so the Ack column is never lost (issue 13)
+RESULT_COLUMNS = (("night", "Night"), ("code", "Code"), ("status", "Status"),
+                  ("errors", "Err/Exc"), ("size", "Size"), ("sent", "Sent"),
+                  ("speedup", "Speedup"), ("ack", "Ack"))
+ACK_MIN = 10
+
+
+def results_widths(avail: int, status_full: int) -> dict[str, int]:
+    """The results table's column widths for a table ``avail`` cells wide (each column has
+    one cell of padding either side, and 2 go to the scrollbar): Night, Code, Err/Exc and Size
+    always; Status as wide as its longest label when there is room (else at least 12); then
+    Sent and Speedup if they fit; the Ack column takes the rest (at least ACK_MIN)."""
+    room = avail - 2
+    widths = {"night": 10, "code": 4, "status": status_full, "errors": 7, "size": 7}
+
+    def used() -> int:
+        return sum(w + 2 for w in widths.values()) + ACK_MIN + 2
+
+    if used() > room:
+        widths["status"] = max(min(status_full, 12), status_full - (used() - room))
+    for key, width in (("sent", 7), ("speedup", 7)):  # 7: "1003.9M"
+        if used() + width + 2 <= room:
+            widths[key] = width
+    widths["ack"] = max(ACK_MIN, room - used() + ACK_MIN)
+    return widths
 
 
 class NightStrip(Widget):
@@ -280,22 +309,18 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
             return
         self._results_width = avail
         keep = table.cursor_row if row is None else row
-        status_w = max([6] + [status_text(self.app, h.status, h.reason).cell_len
-                              for h in self.history])
-        widths = {"night": 10, "code": 4, "status": status_w, "errors": 7, "size": 6,
-                  "sent": 6, "speedup": 7}
-        # each column has one cell of padding either side; 2 for the scrollbar
-        ack_w = avail - 2 - sum(w + 2 for w in widths.values()) - 2
-        self.ack_column = ack_w >= 6  # else no room at all: the detail line alone says it
+        widths = results_widths(avail, max([6] + [status_text(self.app, h.status, h.reason)
+                                                  .cell_len for h in self.history]))
+        self.ack_column = True  # never lost: the optional columns give way first
         table.clear(columns=True)
-        for key, label in (("night", "Night"), ("code", "Code"), ("status", "Status"),
-                           ("errors", "Err/Exc"), ("size", "Size"), ("sent", "Sent"),
-                           ("speedup", "Speedup"), ("ack", "Ack")):
-            if key != "ack" or self.ack_column:
-                table.add_column(label, key=key, width=widths.get(key, ack_w))
+        shown = []
+        for i, (key, label) in enumerate(RESULT_COLUMNS):
+            if key in widths:
+                table.add_column(label, key=key, width=widths[key])
+                shown.append(i)
         for h in self.history:
             cells = self._result_cells(h)
-            table.add_row(*(cells if self.ack_column else cells[:-1]), key=str(h.result_id))
+            table.add_row(*(cells[i] for i in shown), key=str(h.result_id))
         if self.history:
             table.move_cursor(row=max(0, min(keep, len(self.history) - 1)))
 
@@ -403,7 +428,7 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
             table.add_row(
                 Text("yes" if f.excepted else "NO",
                      style=status_style(self.app, "ok" if f.excepted else "failed")),
-                safe_text(f.path), safe_text(f.exception or "—"),
+                path_text(f.path, path_w), safe_text(f.exception or "—"),
                 safe_text(_short_message(f)), key=str(i))
         if failures:
             table.move_cursor(row=max(0, min(keep, len(failures) - 1)))

@@ -13,21 +13,27 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
-from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
 
 from acorntui.config import Config, config_path, resolve_db_url
+from acorntui.core.status import INCOMPLETE, REASON_INCOMPLETE, REASON_WORDS
 from acorntui.screens.help import footer_fit
 from acorntui.screens.widgets import (
+    ANOMALY,
     AcornInput,
     AcornScreen,
     Banner,
     FastGrid,
     GridColumn,
     human_bytes,
+    palette,
     safe_text,
     status_style,
     status_text,
+    status_word,
 )
 from acorntui.screens.worker import DbDone
 from acorntui.services import queries
@@ -35,16 +41,17 @@ from acorntui.services.queries import STATUS_ORDER, JumpTarget, NightlyRow
 from acorntui.services.roles import User, current_user
 from acorntui.services.session import mask_url
 
+# flex columns share the width left over (customer names and Meaning are cut least);
 # priority 0 columns are what triage needs and always show (they fit 80 columns); the others
 # go, lowest priority first, when the terminal is narrower than all of them (the detail line
 # then carries what they would have said)
 COLUMNS = [
-    GridColumn("customer", "Customer", 16),
+    GridColumn("customer", "Customer", 16, flex=True, max_width=20),
     GridColumn("server", "Server", 10),
-    GridColumn("status", "Status", 20),
+    GridColumn("status", "Status", 7),  # widened to the longest status word shown
     GridColumn("flags", "Flg", 3, priority=9),
     GridColumn("code", "Code", 4, "right"),
-    GridColumn("jargon", "Meaning", 16, priority=6),
+    GridColumn("jargon", "Meaning", 16, flex=True, priority=6, max_width=22),
     GridColumn("errors", "New/Rec", 7, "right"),
     GridColumn("size", "Size", 6, "right", priority=2),
     GridColumn("sent", "Sent", 6, "right", priority=1),
@@ -56,30 +63,113 @@ COLUMNS = [
 ]
 
 
+def is_anomaly(r: NightlyRow) -> bool:
+    """A good result that copied far less than usual, not acknowledged: shown as OK?."""
+    return bool(r.anomaly) and r.is_good and not r.ack_note
+
+
+def is_handled(r: NightlyRow) -> bool:
+    """Acknowledged or snoozed: somebody has it in hand (the row is dimmed)."""
+    return bool(r.ack_note or r.ack_by) or r.snoozed
+
+
+def needs_attention(r: NightlyRow) -> bool:
+    """Not ok (or ok but an anomaly), and nobody has it in hand."""
+    return (not r.is_good or is_anomaly(r)) and not is_handled(r)
+
+
+def row_status_word(r: NightlyRow) -> str:
+    return status_word(r.status, is_anomaly(r))
+
+
 def failing_first(r: NightlyRow) -> tuple:
-    rank = STATUS_ORDER.get(r.status, 9) if r.counts_as_failing else (
-        3.5 if not r.is_good else STATUS_ORDER.get(r.status, 9))
-    return (rank, r.customer, r.server)
+    """The default order: FAILED, INCOMPLETE, FETCH FAILED, NO DATA, OK? anomalies, snoozed,
+    OK*, OK; within each, the rows that need attention before the handled ones."""
+    if is_anomaly(r):
+        rank = 3.2
+    elif r.is_good:
+        rank = STATUS_ORDER.get(r.status, 9)
+    else:
+        rank = STATUS_ORDER.get(r.status, 9) if r.counts_as_failing else 3.5
+    return (rank, is_handled(r), r.customer, r.server)
 
 
 @dataclass(frozen=True)
 class SortOrder:
+    """How a column sorts: ``key`` ascending (▲); ``descending_first`` for the columns where
+    the big values are the interesting ones (the first pick shows ▼)."""
+
     name: str
     key: Callable[[NightlyRow], Any]
+    descending_first: bool = False
 
 
-SORTS = [
-    SortOrder("failing first", failing_first),
-    SortOrder("customer", lambda r: (r.customer, r.server)),
-    SortOrder("server", lambda r: (r.server, r.customer)),
-    SortOrder("bad nights", lambda r: (-r.bad_streak, failing_first(r))),
-    SortOrder("new errors", lambda r: (-r.new_errors, -r.error_count, failing_first(r))),
-    SortOrder("size", lambda r: (-(r.total_size or 0), r.customer)),
-    SortOrder("sent", lambda r: (-(r.sent_bytes or 0), r.customer)),
-    SortOrder("code", lambda r: (r.code if r.code is not None else 999, failing_first(r))),
-    SortOrder("TSR", lambda r: (r.tsr, failing_first(r))),
-    SortOrder("custbak", lambda r: (r.custbak, failing_first(r))),
-]
+def _num(value: float | None) -> float:
+    return -1.0 if value is None else float(value)
+
+
+SORTS: dict[str, SortOrder] = {
+    "customer": SortOrder("customer", lambda r: (r.customer.lower(), r.server.lower())),
+    "server": SortOrder("server", lambda r: (r.server.lower(), r.customer.lower())),
+    "status": SortOrder("failing first", failing_first),
+    "flags": SortOrder("flags", lambda r: (not r.ack_note, not r.snoozed, r.registered,
+                                           failing_first(r))),
+    "code": SortOrder("code", lambda r: (r.code if r.code is not None else 999,
+                                         failing_first(r))),
+    "jargon": SortOrder("meaning", lambda r: (r.jargon.lower(), failing_first(r))),
+    "errors": SortOrder("new errors", lambda r: (r.new_errors, r.error_count), True),
+    "size": SortOrder("size", lambda r: (_num(r.total_size), r.customer), True),
+    "sent": SortOrder("sent", lambda r: (_num(r.sent_bytes), r.customer), True),
+    "age": SortOrder("last ok", lambda r: (-1 if r.is_good else (
+        10**6 if r.last_good_age_days is None else r.last_good_age_days)), True),
+    "streak": SortOrder("bad nights", lambda r: (r.bad_streak, r.new_errors), True),
+    "tsr": SortOrder("TSR", lambda r: (r.tsr.lower(), failing_first(r))),
+    "custbak": SortOrder("custbak", lambda r: (r.custbak.lower(), failing_first(r))),
+    # the Note column: rows with a note or acknowledgement first (the screen's key, which
+    # knows the night's notes, replaces this one: NightlyScreen._sort_key)
+    "note": SortOrder("note", lambda r: (not r.ack_note, r.ack_note.lower())),
+}
+DEFAULT_SORT = "status"
+
+
+class SortPicker(ModalScreen[str | None]):
+    """`s`: the columns on screen; enter sorts by the chosen one, escape leaves the order."""
+
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, columns: list[tuple[str, str]], current: str) -> None:
+        super().__init__(classes="form")
+        self.columns = columns
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog sort-picker"):
+            yield Static("Sort by (S reverses)", classes="dialog-title")
+            options = OptionList(*[Option(label, id=key) for key, label in self.columns],
+                                 id="sort-columns")
+            yield options
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        index = next((i for i, (k, _) in enumerate(self.columns) if k == self.current), 0)
+        options.highlighted = index
+        options.focus()
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+# status:bad is every status that is not ok: FAILED, INCOMPLETE, FETCH FAILED, NO DATA and the
+# OK? of an anomaly; status:anomaly only the anomalies; any other value the start of a status
+# word (status:failed is FAILED only, status:fetch FETCH FAILED, status:ok OK and OK*)
+STATUS_GROUPS: dict[str, Callable[[NightlyRow], bool]] = {
+    "bad": lambda r: not r.is_good or is_anomaly(r),
+    "anomaly": is_anomaly,
+    "ok?": is_anomaly,
+}
 
 FILTER_FIELDS = {
     "customer": "customer", "cust": "customer", "c": "customer",
@@ -93,11 +183,27 @@ def haystack(r: NightlyRow) -> str:
     code = "" if r.code is None else str(r.code)
     return " ".join((r.customer, r.server, f"{r.customer}/{r.server}", code, r.label,
                      r.status, r.tsr, r.custbak, r.jargon, "snoozed" if r.snoozed else "",
-                     "acked" if r.ack_note else "")).lower()
+                     "acked" if r.ack_note else "",
+                     "ok? anomaly" if is_anomaly(r) else "")).lower()
+
+
+def field_matches(r: NightlyRow, fld: str, value: str) -> bool:
+    """One `field:value` word of the filter against one row."""
+    if fld == "code":
+        return str(r.code) == value
+    if fld == "status":
+        group = STATUS_GROUPS.get(value)
+        if group is not None:
+            return group(r)
+        return r.label.lower().startswith(value) or r.status.startswith(value)
+    if value.startswith("="):  # customer:=acme (the palette's jump): exactly
+        return str(getattr(r, fld)).lower() == value[1:]
+    return value in str(getattr(r, fld)).lower()
 
 
 def make_filter(text: str) -> Callable[[NightlyRow, str], bool] | None:
-    """`/` filter: words must all match. `status:failed`, `code:23`, `tsr:dpatel`,
+    """`/` filter: words must all match. `status:bad` (every not-ok status and the OK?
+    anomalies), `status:anomaly`, `status:failed` (exactly FAILED), `code:23`, `tsr:dpatel`,
     `customer:acme`, `server:exch`, `custbak:03` match one field (`customer:=acme` exactly);
     other words anywhere."""
     words = text.lower().split()
@@ -113,20 +219,12 @@ def make_filter(text: str) -> Callable[[NightlyRow, str], bool] | None:
             free.append(w)
 
     def match(r: NightlyRow, hay: str) -> bool:
+        # plain loops: this runs for every row on every keystroke (10,000 rows < 100 ms)
         for w in free:
             if w not in hay:
                 return False
         for fld, value in fielded:
-            if fld == "code":
-                if str(r.code) != value:
-                    return False
-            elif fld == "status":
-                if not (r.label.lower().startswith(value) or r.status.startswith(value)):
-                    return False
-            elif value.startswith("="):  # customer:=acme (the palette's jump): exactly
-                if str(getattr(r, fld)).lower() != value[1:]:
-                    return False
-            elif value not in str(getattr(r, fld)).lower():
+            if not field_matches(r, fld, value):
                 return False
         return True
 
@@ -248,6 +346,8 @@ class NightlyScreen(AcornScreen):
         Binding("r", "reparse", "Re-parse"),
         Binding("slash", "filter", "Filter"),
         Binding("s", "sort", "Sort"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False),
+        Binding("N", "next_attention", "Next unhandled", show=False),
         Binding("left_square_bracket", "night(-1)", "Prev night", group=_NIGHT),
         Binding("right_square_bracket", "night(1)", "Next night", group=_NIGHT),
         Binding("c", "codes", "Code"),
@@ -272,8 +372,15 @@ LastOK: nights since the last good backup. Bad: consecutive bad nights.
 a acknowledges the night's result with a note (shown in the row and the history); n adds a
 note to the server (history timeline); z snoozes (or un-snoozes) the server; r re-parses.
 At narrow widths the lower-priority columns hide; the detail line below the grid says them.
+OK? (amber): rsync said ok but the backup is far smaller than usual (the detail line says
+why); acknowledging clears it. Rows somebody has in hand (acknowledged or snoozed) are dimmed;
+the summary counts what still needs attention, and N jumps to the next such row.
+s sorts by a column on screen (a list of them; a click on a header does it too), S reverses;
+the header shows ▲ or ▼. [ and ] show the previous or next night from its first failing row.
 Filter words match customer, server, code, status, TSR, custbak; or name a field:
-status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
+status:bad (every status that is not ok: FAILED, INCOMPLETE, FETCH FAILED, NO DATA, and OK?)
+status:anomaly (OK? only)  status:failed (FAILED only)  code:23  tsr:dpatel  customer:acme
+server:exch  custbak:03
 """
     POLL_SECONDS = 30.0
 
@@ -285,7 +392,9 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         self.all_rows: list[NightlyRow] = []
         self.remarks: dict[int, queries.NightRemark] = {}  # server id -> latest note/ack
         self._hay: dict[int, str] = {}
-        self.sort_index = 0
+        self.sort_column = DEFAULT_SORT
+        self.sort_reverse = False
+        self._step_night = False  # the next load came from [ or ]
         self.filter_text = ""
         self.busy: set[int] = set()
         self.signature: tuple | None = None
@@ -307,8 +416,8 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         with VerticalScroll(id="first-run"):
             yield Static(id="first-run-text")
         yield Static(id="detail", classes="detail")
-        yield AcornInput(placeholder="filter: words, or status:failed code:23 tsr:login "
-                         "customer:name (enter keeps, esc clears)", id="filter")
+        yield AcornInput(placeholder="filter: words, or status:bad status:failed code:23 "
+                         "tsr:login customer:name (enter keeps, esc clears)", id="filter")
         yield Footer(compact=True)
 
     @property
@@ -329,6 +438,7 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         self._topbar("loading…")
         self.load()
         self.set_interval(self.POLL_SECONDS, self.poll, name="poll")
+        self.grid.set_sort(self.sort_column, self.sort_reverse)
         self.grid.focus()
 
     def on_screen_resume(self) -> None:
@@ -369,7 +479,9 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         self.last_load_seconds = data.seconds
         self.server_total = data.servers
         self.loaded = True
-        self.apply_view()
+        self._fit_status_column()
+        step, self._step_night = self._step_night, False
+        self.apply_view(night_step=step)
         self.console.remember_servers(self.all_rows)
         self._first_run()
 
@@ -441,15 +553,38 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         panel.focus()
 
     # -- view: sort + filter -----------------------------------------------------------------
-    def apply_view(self, keep_key: int | None = None, *, resort: bool = True) -> None:
+    def _sort_key(self) -> Callable[[NightlyRow], Any]:
+        if self.sort_column == "note":  # what the Note column shows: the night's notes too
+            def by_note(r: NightlyRow) -> tuple:
+                line = self.remark_line(r)
+                return (not line, line.lower())
+
+            return by_note
+        return SORTS[self.sort_column].key
+
+    def _fit_status_column(self) -> None:
+        """The Status column takes the width of the longest status word of the night."""
+        column = next(c for c in self.grid.columns if c.key == "status")
+        words = {row_status_word(r) for r in self.all_rows}
+        width = max([len("Status") + 1] + [len(w) for w in words])
+        if column.width != width:
+            column.width = width
+            self.grid.relayout()
+
+    def apply_view(self, keep_key: int | None = None, *, resort: bool = True,
+                   night_step: bool = False) -> None:
         """Sort (when the rows or the order changed) and filter, then show.
 
         Filtering a keystroke must stay well under 100 ms at 10,000 rows: the sorted list is
         kept, so a filter is one pass over it (or over the previous matches when the text only
         grew), and the status counts are only recomputed when the rows change.
+
+        ``night_step`` (after [ or ]): the view starts at the first failing row, and the
+        selected server stays selected only when it is then on screen.
         """
         if resort or self._sorted is None:
-            self._sorted = sorted(self.all_rows, key=SORTS[self.sort_index].key)
+            self._sorted = sorted(self.all_rows, key=self._sort_key(),
+                                  reverse=self.sort_reverse)
             self._shown_for = None
             self._counts_dirty = True
         match = make_filter(self.filter_text)
@@ -464,7 +599,11 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
             hay = self._hay
             rows = [r for r in base if match(r, hay[r.server_id])]
         self._shown_for = self.filter_text or None
-        self.grid.set_rows(rows if rows is not self._sorted else list(rows), keep_key=keep_key)
+        top = None
+        if night_step:
+            top = next((i for i, r in enumerate(rows) if not r.is_good or is_anomaly(r)), 0)
+        self.grid.set_rows(rows if rows is not self._sorted else list(rows), keep_key=keep_key,
+                           top=top)
         self._summary()
 
     def _topbar(self, extra: str = "") -> None:
@@ -479,8 +618,10 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
                 t.append(f" (latest {self.latest})")
         elif self.loaded:
             t.append("no results yet: first steps below", style="bold")
-        if self.night is not None:
-            t.append(f"  sort: {SORTS[self.sort_index].name}")
+        if self.night is not None and (self.sort_column, self.sort_reverse) != (DEFAULT_SORT,
+                                                                               False):
+            arrow = "▼" if self.sort_reverse else "▲"
+            t.append(f"  sort: {SORTS[self.sort_column].name} {arrow}")
         if self.filter_text:
             t.append("  filter: ")
             t.append_text(safe_text(self.filter_text, style="bold"))
@@ -494,25 +635,42 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
     def _summary(self) -> None:
         self._topbar()
         if self._counts_dirty or self._summary_cache is None:
-            self._summary_cache = (queries.status_counts(self.all_rows),
-                                   queries.custbak_outages(self.all_rows))
+            counts = queries.status_counts(self.all_rows)
+            anomalies = sum(1 for r in self.all_rows if is_anomaly(r))
+            if anomalies:  # shown as OK?, counted apart from the OK and OK* they were
+                counts["anomaly"] = anomalies
+                for r in self.all_rows:
+                    if is_anomaly(r):
+                        counts[r.status] -= 1
+            counts["attention"] = sum(1 for r in self.all_rows if needs_attention(r))
+            self._summary_cache = (counts, queries.custbak_outages(self.all_rows))
             self._counts_dirty = False
+            self._custbak_column(bool(self._summary_cache[1]))
         counts, outages = self._summary_cache
+        pal = palette(self.app)
         shown, total = self.grid.row_count, len(self.all_rows)
         parts: list[Text] = []
+        attention = counts.get("attention", 0)
+        parts.append(Text(f"needs attention {attention}",
+                          style=status_style(self.app, "failed") if attention else "bold"))
         for status, label in (("failed", "FAILED"), ("incomplete", "INCOMPLETE"),
                               ("fetch_failed", "FETCH FAILED"), ("no_data", "NO DATA"),
-                              ("snoozed", "snoozed"), ("ok_with_exceptions", "OK*"),
-                              ("ok", "OK")):
+                              ("snoozed", "snoozed"), ("anomaly", "OK?"),
+                              ("ok_with_exceptions", "OK*"), ("ok", "OK")):
             n = counts.get(status, 0)
             if n or status in ("failed", "ok"):
-                parts.append(Text(f"{label} {n}",
-                                  style=status_style(self.app, status) if n else ""))
-        parts.append(Text(f"· {total} servers" if shown == total
-                          else f"· {shown} of {total} shown"))
+                # a count in the colour of its status word, without its badge
+                parts.append(Text(f"{label} {n}", style=pal.word(status) if n else ""))
+        parts.append(Text(f"· {total} servers" if not self.filter_text
+                          else f"· showing {shown} of {total}"))
         box = self.query_one("#summary", Static)
-        # two spaces between counts when they fit, else one (80 columns)
-        sep = "  " if sum(p.cell_len + 2 for p in parts) <= box.size.width - 2 else " "
+        room = box.size.width - 2
+        # two spaces between counts when they fit, else one (80 columns); still too long:
+        # the good counts go first (the grid shows them), the needs-attention count stays
+        while len(parts) > 3 and sum(p.cell_len + 1 for p in parts) > room:
+            good = [p for p in parts[1:-1] if p.plain.split()[0] in ("OK", "OK*", "snoozed")]
+            parts.remove(good[-1] if good else parts[-2])
+        sep = "  " if sum(p.cell_len + 2 for p in parts) <= room else " "
         box.update(Text(sep).join(parts))
         box = self.query_one("#outages", Static)
         if outages:
@@ -529,26 +687,42 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         else:
             box.display = False
 
+    def _custbak_column(self, warning: bool) -> None:
+        """Custbak shows when there is room, and always while a custbak warning is up."""
+        column = next(c for c in self.grid.columns if c.key == "custbak")
+        priority = 0 if warning else 3
+        if column.priority != priority:
+            column.priority = priority
+            self.grid.relayout()
+
     # -- rows ------------------------------------------------------------------------------------
     def render_row(self, r: NightlyRow) -> list[Text]:
-        app = self.app
+        pal = palette(self.app)
+        handled = is_handled(r)
         if r.server_id in self.busy:
             status = Text("re-parsing…", style="italic")
+        elif handled:  # somebody has it in hand: the word, dimmed, without its badge
+            status = Text(row_status_word(r), style=pal.dim)
         else:
-            status = status_text(app, r.status, r.reason)
-            if r.snoozed and not r.is_good:
-                status.stylize("dim")
+            status = Text(row_status_word(r),
+                          style=pal.style(ANOMALY if is_anomaly(r) else r.status))
         flags = ("A" if r.ack_note else "") + ("Z" if r.snoozed else "") + (
             "" if r.registered else "U")
         errors = "" if not r.error_count else f"{r.new_errors}/{r.recurring_errors}"
         age = r.last_good_age_days
-        return [
+        meaning = r.jargon
+        if r.status == INCOMPLETE and r.reason and r.reason != REASON_INCOMPLETE:
+            # the Status column holds the word only; the reason leads the Meaning
+            meaning = f"{REASON_WORDS.get(r.reason, r.reason)}: {r.jargon}"
+        elif is_anomaly(r):
+            meaning = "far smaller than usual"
+        cells = [
             safe_text(r.customer),
             safe_text(r.server),
             status,
             Text(flags, style="bold"),
             Text("" if r.code is None else str(r.code)),
-            safe_text(r.jargon),
+            safe_text(meaning),
             Text(errors, style="bold" if r.new_errors else ""),
             Text(human_bytes(r.total_size) if r.total_size is not None else "—"),
             Text(human_bytes(r.sent_bytes) if r.sent_bytes is not None else "—"),
@@ -558,6 +732,11 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
             safe_text(r.custbak),
             safe_text(self.remark_line(r)),
         ]
+        if handled:
+            for cell in cells:
+                cell.style = pal.dim
+                cell.spans = []
+        return cells
 
     def remark_line(self, r: NightlyRow) -> str:
         """The Note column: the night's latest note or acknowledgement, and who wrote it."""
@@ -578,7 +757,11 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         t = Text()
         t.append_text(safe_text(f"{r.customer}/{r.server}", style="bold"))
         t.append("  ")
-        t.append_text(status_text(self.app, r.status, r.reason))
+        if is_anomaly(r):
+            t.append("OK?", style=palette(self.app).style(ANOMALY))
+            t.append_text(safe_text(f"  {r.anomaly}"))
+        else:
+            t.append_text(status_text(self.app, r.status, r.reason))
         if r.code is not None:
             t.append_text(safe_text(f"  code {r.code}: {r.jargon}"))
         if r.error_count:
@@ -656,12 +839,54 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
     def action_night(self, direction: int) -> None:
         if self.night is None:
             return
+        self._step_night = True
         self.load(self.night, direction)
 
+    # -- sort ------------------------------------------------------------------------------------
+    def sortable_columns(self) -> list[tuple[str, str]]:
+        """(key, label) of the columns on screen that sort: what `s` offers."""
+        return [(c.key, c.label) for c in self.grid.shown_columns if c.key in SORTS]
+
     def action_sort(self) -> None:
-        self.sort_index = (self.sort_index + 1) % len(SORTS)
+        def chosen(key: str | None) -> None:
+            if key is not None:
+                self.sort_by(key)
+
+        self.app.push_screen(SortPicker(self.sortable_columns(), self.sort_column), chosen)
+
+    def sort_by(self, key: str, reverse: bool | None = None) -> None:
+        """Sort by column ``key``; ``reverse`` None: the column's first direction."""
+        if key not in SORTS:
+            return
+        self.sort_column = key
+        self.sort_reverse = SORTS[key].descending_first if reverse is None else reverse
+        self.grid.set_sort(self.sort_column, self.sort_reverse)
         self.apply_view()
-        self.notify(f"Sorted by {SORTS[self.sort_index].name}", timeout=2)
+
+    def action_reverse_sort(self) -> None:
+        self.sort_by(self.sort_column, not self.sort_reverse)
+
+    @on(FastGrid.HeaderSelected)
+    def _header_selected(self, event: FastGrid.HeaderSelected) -> None:
+        """A click on a header sorts by it; on the sorted column, it reverses."""
+        key = event.column.key
+        if key == self.sort_column:
+            self.action_reverse_sort()
+        else:
+            self.sort_by(key)
+
+    def action_next_attention(self) -> None:
+        """N: the next row (after the cursor, wrapping) that needs attention."""
+        rows = self.grid.rows
+        if not rows:
+            return
+        start = self.grid.cursor_row
+        for step in range(1, len(rows) + 1):
+            i = (start + step) % len(rows)
+            if needs_attention(rows[i]):
+                self.grid.cursor_row = i
+                return
+        self.notify("Nothing left that needs attention on this list.", timeout=3)
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", AcornInput)

@@ -22,6 +22,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.color import Color
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -30,10 +31,12 @@ from textual.strip import Strip
 from textual.widgets import Input
 
 from acorntui.core.status import FAILED, FETCH_FAILED, INCOMPLETE, OK, OK_WITH_EXCEPTIONS
-from acorntui.core.textsafe import visible_controls
+from acorntui.core.textsafe import cut_middle, visible_controls
 from acorntui.screens.worker import Banner, DbDone, DbScreen
 from acorntui.services.queries import NO_DATA, STATUS_LABELS, status_label
 from acorntui.services.roles import PermissionDenied
+
+ANOMALY = "anomaly"  # a good result that copied far less than usual: shown as OK?
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode
@@ -42,9 +45,10 @@ if TYPE_CHECKING:
     from acorntui.services.queries import JumpTarget, NightlyRow
     from acorntui.services.roles import User
 
-__all__ = ["AcornInput", "AcornScreen", "Banner", "ConsoleApp", "DbDone", "FastGrid",
-           "GridColumn", "STATUS_LOOK", "console_of", "human_bytes", "safe_text",
-           "status_style", "status_text", "visible_controls"]
+__all__ = ["ANOMALY", "AcornInput", "AcornScreen", "Banner", "ConsoleApp", "DbDone",
+           "FastGrid", "GridColumn", "STATUS_LOOK", "console_of", "contrast_ratio", "fit_cell",
+           "human_bytes", "palette", "path_text", "safe_text", "status_style", "status_text",
+           "status_word", "visible_controls"]
 
 
 # -- untrusted text ----------------------------------------------------------------------------
@@ -75,11 +79,141 @@ STATUS_LOOK: dict[str, tuple[str, str]] = {
     OK: ("success", "o"),
     OK_WITH_EXCEPTIONS: ("success", "*"),
     FAILED: ("error", "F"),
-    INCOMPLETE: ("warning", "I"),
-    FETCH_FAILED: ("fetch", "X"),
+    INCOMPLETE: ("error", "I"),
+    FETCH_FAILED: ("error", "X"),
     NO_DATA: ("foreground-muted", "."),
     "snoozed": ("foreground-muted", "z"),
+    ANOMALY: ("warning", "?"),
 }
+
+# Severity, strongest cue first (issue 13): FAILED a solid badge (bold text on the theme's
+# error colour); FETCH FAILED and INCOMPLETE bold text on a tinted background; the OK? of an
+# anomaly amber on an amber tint; OK* in the success colour; OK plain. Badges keep their own
+# background on the cursor row (FastGrid), so the cue survives the cursor. Every colour is
+# derived from the theme and pushed until its text reaches MIN_CONTRAST (WCAG 2) against the
+# background it is drawn on; a handled row (acknowledged or snoozed) is dimmed, but kept at
+# DIM_CONTRAST at least.
+MIN_CONTRAST = 4.5
+DIM_CONTRAST = 3.2
+BADGE_STATUSES = (FAILED, FETCH_FAILED, INCOMPLETE, ANOMALY)
+
+
+def _linear(channel: int) -> float:
+    c = channel / 255
+    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+
+def relative_luminance(color: Color) -> float:
+    """WCAG 2 relative luminance of an opaque colour."""
+    r, g, b = color.rgb
+    return 0.2126 * _linear(r) + 0.7152 * _linear(g) + 0.0722 * _linear(b)
+
+
+def contrast_ratio(a: Color, b: Color) -> float:
+    """WCAG 2 contrast ratio between two opaque colours (1 to 21)."""
+    la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def readable(fg: Color, bg: Color, ratio: float = MIN_CONTRAST) -> Color:
+    """``fg`` moved toward white or black (whichever the background allows) until it reaches
+    ``ratio`` against ``bg``; unchanged when it already does."""
+    if contrast_ratio(fg, bg) >= ratio:
+        return fg
+    target = WHITE if relative_luminance(bg) < 0.18 else BLACK
+    for step in range(1, 21):
+        moved = fg.blend(target, step / 20)
+        if contrast_ratio(moved, bg) >= ratio:
+            return moved
+    return target
+
+
+WHITE = Color(255, 255, 255)
+BLACK = Color(0, 0, 0)
+
+
+def _theme_colour(variables: dict[str, str], name: str, under: Color | None = None
+                  ) -> Color | None:
+    try:
+        c = Color.parse(variables[name])
+    except Exception:  # noqa: BLE001 - missing, or "auto 87%": the caller falls back
+        return None
+    if c.a < 1 and under is not None:
+        c = under.blend(c.with_alpha(1), c.a)
+    return c.with_alpha(1)
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The status styles of one theme (``palette(app)``)."""
+
+    surface: Color
+    styles: dict[str, Style]
+    dim: Style  # a handled row's text
+    words: dict[str, Style]  # a status's colour for text on $surface, no badge (counts)
+
+    def style(self, status: str) -> Style:
+        return self.styles.get(status, self.styles[OK])
+
+    def word(self, status: str) -> Style:
+        return self.words.get(status, self.words[OK])
+
+
+_PALETTES: dict[tuple[str, str, str], Palette] = {}
+
+
+def palette(app: Any) -> Palette:
+    """The status styles for ``app``'s theme, on the grid's background ($surface)."""
+    # called for every row rendered: the lookup must stay cheap (no copy of the variables)
+    try:
+        variables: dict[str, str] = app.theme_variables
+        key = (str(app.theme), variables.get("surface", ""), variables.get("error", ""))
+    except Exception:  # noqa: BLE001 - no app yet (unit use): textual-dark's colours
+        variables, key = {}, ("", "", "")
+    cached = _PALETTES.get(key)
+    if cached is not None:
+        return cached
+    surface = _theme_colour(variables, "surface") or Color.parse("#1e1e1e")
+    fg = _theme_colour(variables, "foreground", surface) or Color.parse("#e0e0e0")
+    error = _theme_colour(variables, "error", surface) or Color.parse("#b93c5b")
+    warning = _theme_colour(variables, "warning", surface) or Color.parse("#fea62b")
+    success = _theme_colour(variables, "success", surface) or Color.parse("#4ebf71")
+    dark = relative_luminance(surface) < 0.18
+
+    # FAILED: the error colour as a badge, darkened (or lightened) until its text reads
+    badge = error
+    text = WHITE if contrast_ratio(WHITE, badge) >= contrast_ratio(BLACK, badge) else BLACK
+    for step in range(1, 11):
+        if contrast_ratio(text, badge) >= MIN_CONTRAST + 0.3:
+            break
+        badge = error.blend(BLACK if text == WHITE else WHITE, step / 10)
+    tint_error = surface.blend(error, 0.28 if dark else 0.16)
+    tint_warning = surface.blend(warning, 0.24 if dark else 0.2)
+    muted = readable(fg.blend(surface, 0.45), surface, DIM_CONTRAST)
+    styles = {
+        FAILED: Style(color=text.rich_color, bgcolor=badge.rich_color, bold=True),
+        FETCH_FAILED: Style(color=readable(error.blend(fg, 0.35), tint_error,
+                                           MIN_CONTRAST + 0.3).rich_color,
+                            bgcolor=tint_error.rich_color, bold=True),
+        ANOMALY: Style(color=readable(warning, tint_warning, MIN_CONTRAST + 0.3).rich_color,
+                       bgcolor=tint_warning.rich_color, bold=True),
+        OK_WITH_EXCEPTIONS: Style(color=readable(success, surface,
+                                                 MIN_CONTRAST + 0.3).rich_color),
+        OK: Style(color=fg.rich_color),
+        NO_DATA: Style(color=muted.rich_color),
+        "snoozed": Style(color=muted.rich_color),
+    }
+    styles[INCOMPLETE] = styles[FETCH_FAILED]
+    words = {}
+    for status, style in styles.items():
+        colour = style.bgcolor if status == FAILED else style.color
+        c = Color.from_rich_color(colour) if colour is not None else fg
+        words[status] = Style(color=readable(c, surface).rich_color,
+                              bold=status not in (OK, NO_DATA, "snoozed"))
+    made = Palette(surface=surface, styles=styles, dim=Style(color=muted.rich_color),
+                   words=words)
+    _PALETTES[key] = made
+    return made
 
 
 def theme_color(app: Any, name: str, fallback: str = "") -> str:
@@ -91,14 +225,16 @@ def theme_color(app: Any, name: str, fallback: str = "") -> str:
 
 
 def status_style(app: Any, status: str, *, bold: bool = True) -> Style:
-    name = STATUS_LOOK.get(status, ("foreground", "?"))[0]
-    fallback = {"success": "green", "error": "red", "warning": "yellow",
-                "secondary": "magenta"}.get(name, "")
-    color = theme_color(app, name, fallback) if name != "fetch" else "magenta"
-    try:
-        return Style(color=color or None, bold=bold and status not in (OK, NO_DATA))
-    except Exception:  # noqa: BLE001 - a theme colour rich does not parse
-        return Style(color=fallback or None, bold=bold)
+    """The look of a status word (``palette``); ``bold=False`` drops the weight only."""
+    style = palette(app).style(status)
+    return style if bold else style + Style(bold=False)
+
+
+def status_word(status: str, anomaly: bool = False) -> str:
+    """The status as one word: OK, OK*, OK? (an anomaly), FAILED, INCOMPLETE, FETCH FAILED."""
+    if anomaly and status in (OK, OK_WITH_EXCEPTIONS):
+        return "OK?"
+    return STATUS_LABELS.get(status, status.upper())
 
 
 def status_text(app: Any, status: str, reason: str = "", snoozed: bool = False) -> Text:
@@ -133,6 +269,31 @@ class GridColumn:
     # 0: always shown; otherwise, when the grid is too narrow, the columns with the lowest
     # priority go first (an 80-column SSH terminal keeps what triage needs, no side-scrolling)
     priority: int = 0
+    cut: str = "end"  # end: "long tex…"; middle: a path keeps its file name ("/a/…/f.pst")
+    max_width: int = 0  # a flex column grows no wider than this (0: no limit)
+
+
+def has_background(t: Text) -> bool:
+    """Whether a cell draws its own background (a status badge): kept on the cursor row."""
+    if isinstance(t.style, Style) and t.style.bgcolor is not None:
+        return True
+    return any(isinstance(sp.style, Style) and sp.style.bgcolor is not None for sp in t.spans)
+
+
+def fit_cell(t: Text, width: int, cut: str = "end") -> Text:
+    """``t`` cut to ``width`` cells: an ellipsis at the end, or in the middle of a path."""
+    if t.cell_len <= width:
+        return t
+    if cut == "middle":
+        return Text(cut_middle(t.plain, width), style=t.style, no_wrap=True, end="")
+    t.truncate(width, overflow="ellipsis")
+    return t
+
+
+def path_text(path: str | None, width: int, style: str | Style = "") -> Text:
+    """A path for a table cell ``width`` wide: literal (safe_text), cut in the middle so the
+    file name stays."""
+    return fit_cell(safe_text(path, style=style), width, "middle")
 
 
 class FastGrid(ScrollView, can_focus=True):
@@ -174,6 +335,13 @@ class FastGrid(ScrollView, can_focus=True):
             super().__init__()
             self.grid, self.row = grid, row
 
+    class HeaderSelected(Message):
+        """A click on a column's header (as DataTable.HeaderSelected): sort by it."""
+
+        def __init__(self, grid: FastGrid, column: GridColumn) -> None:
+            super().__init__()
+            self.grid, self.column = grid, column
+
     def __init__(self, columns: Sequence[GridColumn], render_row: Callable[[Any], Sequence[Text]],
                  row_key: Callable[[Any], Hashable], *, id: str | None = None,
                  classes: str | None = None) -> None:
@@ -187,6 +355,8 @@ class FastGrid(ScrollView, can_focus=True):
         self._widths: list[int] = [c.width for c in self.columns]
         self._shown_cols: list[int] = list(range(len(self.columns)))
         self._width_for = -1
+        self.sort_column: str | None = None  # its header shows ▲ (ascending) or ▼
+        self.sort_reverse = False
         self.painted = 0  # how many times a full screen of lines was rendered (bench/tests)
 
     # -- data ------------------------------------------------------------------------------
@@ -200,8 +370,13 @@ class FastGrid(ScrollView, can_focus=True):
             return self.rows[self.cursor_row]
         return None
 
-    def set_rows(self, rows: list[Any], *, keep_key: Hashable | None = None) -> None:
-        """Replace the rows (load, sort or filter); the cursor follows ``keep_key``."""
+    def set_rows(self, rows: list[Any], *, keep_key: Hashable | None = None,
+                 top: int | None = None) -> None:
+        """Replace the rows (load, sort or filter); the cursor follows ``keep_key``.
+
+        ``top``: the view starts at that row (another night: the failing rows in view); the
+        cursor stays on ``keep_key`` only when that row is then on screen, else it goes to
+        ``top``."""
         if keep_key is None and self.current is not None:
             keep_key = self._row_key(self.current)
         self.rows = rows
@@ -212,10 +387,31 @@ class FastGrid(ScrollView, can_focus=True):
             self._reindex()
             target = self._index.get(keep_key, min(self.cursor_row, max(0, len(rows) - 1)))
         self.virtual_size = Size(self._total_width(), len(rows) + 1)
-        self.cursor_row = max(0, min(target, len(rows) - 1))
-        self._scroll_cursor_into_view(center=True)
+        if top is not None:
+            top = max(0, min(top, len(rows) - 1))
+            if not top <= target < top + self._page:
+                target = top
+            self.cursor_row = max(0, min(target, len(rows) - 1))
+            self.scroll_to(y=top, animate=False, force=True)
+        else:
+            self.cursor_row = max(0, min(target, len(rows) - 1))
+            self._scroll_cursor_into_view(center=True)
         self.refresh()
         self.post_message(self.CursorMoved(self, self.current))
+
+    def set_sort(self, column: str | None, reverse: bool) -> None:
+        """Which header shows the sort arrow."""
+        self.sort_column, self.sort_reverse = column, reverse
+        self.refresh(Region(0, 0, self.size.width, 1))
+
+    def column_at(self, x: int) -> GridColumn | None:
+        """The shown column under screen column ``x`` of the grid."""
+        x += int(self.scroll_x)
+        for width, i in zip(self._widths, self._shown_cols, strict=False):
+            if x < width + 1:
+                return self.columns[i]
+            x -= width + 1
+        return None
 
     def _reindex(self) -> None:
         if len(self._index) != len(self.rows):
@@ -265,13 +461,35 @@ class FastGrid(ScrollView, can_focus=True):
         while optional and width > 0 and need(shown) > width:
             shown.remove(optional.pop(0))
         self._shown_cols = shown
-        flex = [i for i in shown if self.columns[i].flex]
-        spare = max(0, width - need(shown))
-        self._widths = []
-        for i in shown:
-            c = self.columns[i]
-            self._widths.append(c.width + (spare // len(flex) if c.flex else 0))
+        extra = self._share_spare(shown, max(0, width - need(shown)))
+        self._widths = [self.columns[i].width + extra.get(i, 0) for i in shown]
         self.virtual_size = Size(self._total_width(), len(self.rows) + 1)
+
+    def _share_spare(self, shown: list[int], spare: int) -> dict[int, int]:
+        """The spare width shared by the flex columns: equal shares, none past its column's
+        ``max_width``; what a capped column cannot take goes to the others."""
+        extra: dict[int, int] = {}
+        open_ = [i for i in shown if self.columns[i].flex]
+        while spare > 0 and open_:
+            share = max(1, spare // len(open_))
+            for i in list(open_):
+                c = self.columns[i]
+                room = max(0, c.max_width - c.width - extra.get(i, 0)) if c.max_width else spare
+                take = min(share, room, spare)
+                extra[i] = extra.get(i, 0) + take
+                spare -= take
+                if take < share or (c.max_width and extra[i] >= c.max_width - c.width):
+                    open_.remove(i)
+                if spare <= 0:
+                    break
+        return extra
+
+    def relayout(self) -> None:
+        """Columns changed (a width, a priority): fit them to the width again."""
+        self._width_for = -1
+        if self.size.width:
+            self._compute_widths(self.scrollable_content_region.width)
+        self.refresh()
 
     @property
     def shown_columns(self) -> list[GridColumn]:
@@ -341,6 +559,10 @@ class FastGrid(ScrollView, can_focus=True):
             self.post_message(self.RowSelected(self, self.current))
 
     def on_click(self, event: events.Click) -> None:
+        if event.y == 0:
+            column = self.column_at(event.x)
+            if column is not None:
+                self.post_message(self.HeaderSelected(self, column))
         if event.y >= 1:
             i = int(self.scroll_y) + event.y - 1
             if 0 <= i < len(self.rows):
@@ -367,8 +589,12 @@ class FastGrid(ScrollView, can_focus=True):
             self._cells[key] = cells
         return cells
 
-    def _line_text(self, cells: Sequence[Text | str], base: Style) -> Text:
-        line = Text(style=base, no_wrap=True, end="")
+    def _line_text(self, cells: Sequence[Text | str], base: Style,
+                   cursor: Style | None = None) -> Text:
+        """One line of cells. On the cursor row (``cursor``) every cell takes the cursor's
+        colours except a badge (a cell with its own background: a status), which keeps its
+        own, so its text keeps its contrast and its severity cue."""
+        line = Text(style=base if cursor is None else base + cursor, no_wrap=True, end="")
         cols = self._shown_cols
         for width, i in zip(self._widths, cols, strict=False):
             if i >= len(cells):
@@ -376,8 +602,9 @@ class FastGrid(ScrollView, can_focus=True):
             cell, col = cells[i], self.columns[i]
             t = cell.copy() if isinstance(cell, Text) else Text(str(cell))
             t.no_wrap = True
-            if t.cell_len > width:
-                t.truncate(width, overflow="ellipsis")
+            t = fit_cell(t, width, col.cut)
+            if cursor is not None and not has_background(t):
+                t = Text(t.plain, style=cursor, no_wrap=True, end="")
             pad = width - t.cell_len
             if col.align == "right":
                 line.append(" " * pad)
@@ -388,6 +615,19 @@ class FastGrid(ScrollView, can_focus=True):
             line.append(" ")
         return line
 
+    def _header_cells(self) -> list[Text]:
+        cells = []
+        for c in self.columns:
+            if c.key != self.sort_column:
+                cells.append(Text(c.label))
+                continue
+            arrow = "▼" if self.sort_reverse else "▲"
+            width = next((w for w, i in zip(self._widths, self._shown_cols, strict=False)
+                          if self.columns[i] is c), len(c.label) + 1)
+            label = c.label if len(c.label) + 1 <= width else c.label[:max(0, width - 1)]
+            cells.append(Text(label + arrow))
+        return cells
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         self._compute_widths(width)
@@ -395,24 +635,34 @@ class FastGrid(ScrollView, can_focus=True):
         scroll_x = int(self.scroll_x)
         if y == 0:
             hstyle = self.get_component_rich_style("fastgrid--header")
-            text = self._line_text([Text(c.label) for c in self.columns], base + hstyle)
+            text = self._line_text(self._header_cells(), base + hstyle)
         else:
             i = int(self.scroll_y) + y - 1
             if i >= len(self.rows):
                 if y == self.size.height - 1:
                     self.painted += 1
                 return Strip.blank(width, base)
-            text = self._line_text(self._cells_for(self.rows[i]), base)
+            cursor = None
             if i == self.cursor_row:
-                cstyle = self.get_component_rich_style(
-                    "fastgrid--cursor" if self.has_focus else "fastgrid--cursor-blur")
-                text.stylize_before(cstyle)
-                text.stylize(Style(bgcolor=cstyle.bgcolor))
+                cursor = self.cursor_style
+            text = self._line_text(self._cells_for(self.rows[i]), base, cursor)
             if y == self.size.height - 1:
                 self.painted += 1
         segments = list(text.render(self.app.console, end=""))
         strip = Strip(segments).crop_extend(scroll_x, scroll_x + width, base)
         return strip
+
+    @property
+    def cursor_style(self) -> Style:
+        """The cursor row's colours (focused or not), resolved from the theme; its text
+        pushed to MIN_CONTRAST against its background when the theme's falls short."""
+        style = self.rich_style + self.get_component_rich_style(
+            "fastgrid--cursor" if self.has_focus else "fastgrid--cursor-blur")
+        if style.color is None or style.bgcolor is None:
+            return style
+        fg, bg = Color.from_rich_color(style.color), Color.from_rich_color(style.bgcolor)
+        fixed = readable(fg, bg)
+        return style if fixed == fg else style + Style(color=fixed.rich_color)
 
     def on_focus(self) -> None:
         self.refresh_line(self.cursor_row)

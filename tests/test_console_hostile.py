@@ -332,7 +332,7 @@ def test_console_in_tmux(hostile_template, tmp_path):
         subprocess.run([*tmux, "send-keys", "-t", "x", "/"], check=True)
         wait_plain("filter: words")
         subprocess.run([*tmux, "send-keys", "-t", "x", *"srv", "Enter"], check=True)
-        wait_plain("filter: srv", "1 of 3 shown")
+        wait_plain("filter: srv", "showing 1 of 3")
         subprocess.run([*tmux, "send-keys", "-t", "x", "Enter"], check=True)
         # the history of the hostile server, not of acme/fs1 (which carries the same note):
         # its name, escaped, heads the screen

@@ -1,5 +1,5 @@
-"""How the key screens look at 100x30, and the grid and a server's history at 80x24 (the
-smallest terminal the console is made for), on the fixed-date demo database
+"""How the key screens look at 100x30, the grid at 120x35, and the grid and a server's history
+at 80x24 (the smallest terminal the console is made for), on the fixed-date demo database
 (pytest-textual-snapshot; `pytest --snapshot-update` after an intended change, then look at the
 SVGs)."""
 
@@ -9,6 +9,7 @@ from test_console import demo_db, demo_template, grid_ready, make_app, wait_for 
 
 SIZE = (100, 30)
 SMALL = (80, 24)
+WIDE = (120, 35)
 
 
 def test_snapshot_nightly_grid(demo_db, snap_compare):  # noqa: F811
@@ -96,3 +97,7 @@ def test_snapshot_nightly_grid_80x24(demo_db, snap_compare):  # noqa: F811
 
 def test_snapshot_server_history_80x24(demo_db, snap_compare):  # noqa: F811
     assert snap_compare(make_app(), terminal_size=SMALL, run_before=_history)
+
+
+def test_snapshot_nightly_grid_120x35(demo_db, snap_compare):  # noqa: F811
+    assert snap_compare(make_app(), terminal_size=WIDE, run_before=_grid)

@@ -56,3 +56,23 @@ def json_text(value: object, **kwargs: object) -> str:
     text = json.dumps(value, **kwargs)  # type: ignore[arg-type]
     # outside strings json.dumps writes ASCII only, and the indent's newlines are not matched
     return _CONTROL.sub(_json_escape, text)
+
+
+def cut_middle(path: str, width: int) -> str:
+    """``path`` cut to ``width`` characters in the middle, keeping the file name: the part a
+    reader needs (``/cygdrive/E/shares/…/budget.xlsx``). A file name too long for that keeps
+    a third of the width from the start of the path and the rest from the end of the name
+    (its extension)."""
+    if width <= 0:
+        return ""
+    if len(path) <= width:
+        return path
+    if width == 1:
+        return "…"
+    cut = max(path.rfind("/"), path.rfind("\\"))
+    name = path[cut:] if cut >= 0 else path
+    if len(name) + 2 > width:  # no room for the whole name: its end, and the path's start
+        head = (width - 1) // 3
+        return path[:head] + "…" + path[len(path) - (width - 1 - head):]
+    head = width - 1 - len(name)
+    return path[:head] + "…" + name
