@@ -32,8 +32,8 @@ from acorntui.core.status import (
 )
 from acorntui.db.models import ErrorCode, Failure, Result
 
-__all__ = ["FailurePage", "NightWhy", "WhyLine", "WhyWords", "failure_page", "night_why",
-           "why_words"]
+__all__ = ["FailurePage", "NightWhy", "WhyLine", "WhyWords", "failure_page", "log_target",
+           "night_why", "why_words"]
 
 CUTOFF_HOURS = 12.0  # the default [parse] night_cutoff_hours: a night ends at noon next day
 TAIL_SHOWN = 8  # last lines shown under "log stops mid-transfer"
@@ -91,6 +91,19 @@ def night_why(result_id: int) -> NightWhy:
     return NightWhy(r.id, night, r.status, r.code, r.reason or "", jargon,
                     r.fetch_error or "", r.log_path or "", r.log_mtime, r.log_size, count,
                     lines, (r.log_tail or "").split("\n") if r.log_tail else [])
+
+
+def log_target(result_id: int) -> tuple[NightWhy, bool]:
+    """A result's stored why, and whether it is its server's latest night (then the log
+    viewer reads the whole spool file at ``log_path``; else the stored tail)."""
+    from peewee import fn
+
+    w = night_why(result_id)
+    sid = Result.select(Result.server).where(Result.id == result_id).scalar()
+    newest = Result.select(fn.MAX(Result.night)).where(Result.server == sid).scalar()
+    if newest is not None and not isinstance(newest, dt.date):
+        newest = dt.date.fromisoformat(str(newest)[:10])
+    return w, newest == w.night
 
 
 @dataclass
