@@ -220,6 +220,7 @@ only shown that way), t again goes back.
                 with Vertical(id="failures-pane"):
                     yield Static(id="failures-title", classes="section")
                     yield Static(id="why")
+                    yield Static(id="why-lines")
                     yield Static(id="night-detail", classes="detail")
                     yield DataTable(id="failures", cursor_type="row")
                     yield Static(id="failure-detail", classes="detail")
@@ -381,6 +382,7 @@ only shown that way), t again goes back.
         self.query_one("#failures", DataTable).clear()
         self.query_one("#failure-detail", Static).display = False
         self.query_one("#why", Static).display = False
+        self.query_one("#why-lines", Static).display = False
         self._loading_page = True
         self.db_call(FailuresLoaded(h), why_mod.failure_page, h.result_id, 0, FAILURE_PAGE,
                      description="load file errors")
@@ -395,6 +397,8 @@ only shown that way), t again goes back.
         self.stored_failures = page.stored
         if page.offset == 0 or page.offset != len(self.failures):
             self.failures = list(page.rows)
+            # no file errors (a fatal code, a log cut off): the Why above gets the room
+            self.query_one("#failures", DataTable).display = bool(self.failures)
             self._failures_title(h)
             self._fill_failures()
             return
@@ -432,20 +436,28 @@ only shown that way), t again goes back.
             return
         t = Text("Why: ", style="bold")
         t.append_text(safe_text(words.headline))
-        for line in words.lines:
-            t.append("\n")
-            t.append_text(safe_text(f"  {line.line}: {line.text}",
-                                    style=status_style(self.app, "failed", bold=True)
-                                    if line.kind == "error" else ""))
-        if words.more:
-            t.append(f"\n  … and {words.more} more error lines (l: the log)", style="dim")
-        if words.tail:
-            t.append("\n  last lines of the log:", style="dim")
-            for text in words.tail:
-                t.append("\n")
-                t.append_text(safe_text(f"  {text}", style="dim"))
+        t.no_wrap = False  # the headline whole (a fetch error can be long)
+        t.overflow = "fold"
         box.update(t)
         box.display = True
+        # the lines that back it up: one screen line each (l shows them whole)
+        lines = Text(no_wrap=True, overflow="ellipsis")
+        for line in words.lines:
+            lines.append_text(safe_text(f"line {line.line}: {line.text}",
+                                        style=status_style(self.app, "failed", bold=True)
+                                        if line.kind == "error" else ""))
+            lines.append("\n")
+        if words.more:
+            lines.append(f"… and {words.more} more error lines (l: the log)\n", style="dim")
+        if words.tail:
+            lines.append("last lines of the log (l: the whole log):\n", style="dim")
+            for text in words.tail:
+                lines.append_text(safe_text(f"  {text}", style="dim"))
+                lines.append("\n")
+        lines.rstrip()
+        more_box = self.query_one("#why-lines", Static)
+        more_box.update(lines)
+        more_box.display = bool(lines.plain)
 
     def _load_more_failures(self) -> None:
         h = self.current

@@ -153,7 +153,9 @@ class LogLines(ScrollView, can_focus=True):
             line = Text("…", style="dim")
         else:
             line = self._styled(n, text)
-        full = Text.assemble(gutter, line, no_wrap=True)
+        full = Text(no_wrap=True, style=base)
+        full.append_text(gutter)
+        full.append_text(line)
         segments = list(full.render(self.app.console, end=""))
         x = int(self.scroll_x)
         return Strip(segments).crop_extend(x, x + width, base)
