@@ -494,13 +494,18 @@ _TAIL_MARKERS = (b"bytes/sec", b"total size is", b"IO error encountered", b"-- e
 # rsyserr() and rprintf(FERROR, ...) messages start "rsync: " (3.2+: "rsync: [sender] ");
 # "file has vanished: " is an FWARNING; a daemon refuses with "@ERROR: "; openrsync prints
 # "rsync: error: " / "<file.c>:<n>: error: ". ssh's own failures come on the same stderr.
+# (anchored at the start of the line, after a wrapper's timestamp or a "[role] " tag: a file
+# name in a verbose listing can hold "rsync: " too)
+_WHY_START = r"(?:^|(?<=[\s\]]))"
 _WHY_WARNING_RE = re.compile(
-    r"rsync warning: |(?:file|directory) has vanished: |^WARNING: |rsync\(\d+\): warning: ")
+    _WHY_START + r"(?:rsync warning: |(?:file|directory) has vanished: |WARNING: "
+    r"|rsync\(\d+\): warning: )")
 _WHY_ERROR_RE = re.compile(
-    r"rsync error: |rsync: |@ERROR|^ERROR: |: error: |rsync\(\d+\): error: "
-    r"|IO error encountered|-- exiting|^ssh[:_]|^Connection (?:closed|reset|timed out|refused)"
-    r"|^Read from remote host|^Write failed|^Killed by signal|^packet_write_wait|^client_loop"
-    r"|^Host key verification failed|Permission denied \(publickey")
+    _WHY_START + r"(?:rsync error: |rsync: |@ERROR|ERROR: |(?:open)?rsync(?:\(\d+\))?: error: )"
+    r"|^[a-z_]+\.c:\d+: error: |IO error encountered -- |-- exiting$|^ssh[:_]"
+    r"|^Connection (?:closed|reset|timed out|refused)|^Read from remote host|^Write failed"
+    r"|^Killed by signal|^packet_write_wait|^client_loop|^Host key verification failed"
+    r"|Permission denied \(publickey")
 
 
 def why_kind(text: str) -> str | None:
