@@ -139,7 +139,8 @@ def test_a_million_error_lines_stay_under_100_mb(tmp_path):
     p.parent.mkdir()
     with open(p, "w") as fh:
         fh.write("sending incremental file list\n")
-        line = 'rsync: [sender] send_files failed to open "/srv/d/f{}.dat": Permission denied (13)\n'
+        line = ('rsync: [sender] send_files failed to open "/srv/d/f{}.dat": '
+                'Permission denied (13)\n')
         for start in range(0, 1_000_000, 10_000):
             fh.write("".join(line.format(i) for i in range(start, start + 10_000)))
         fh.write("rsync error: some files/attrs were not transferred (see previous errors) "
