@@ -266,7 +266,7 @@ previous match, home / end (g / G) to the first and last line. escape or q close
             self._about(t)
             self.db_call(IndexBuilt(), build_index, why.log_path, description="index the log")
         else:
-            self._show_tail("an older night: " if not latest else "")
+            self._show_tail("older night: " if not latest else "")
 
     def _show_tail(self, lead: str) -> None:
         why = self.why
@@ -274,14 +274,14 @@ previous match, home / end (g / G) to the first and last line. escape or q close
         self.source = StoredTail(why.tail)
         t = Text(lead)
         if why.tail:
-            t.append(f"the last {len(why.tail)} lines stored with the result")
+            t.append(f"last {len(why.tail)} lines stored")
         else:
             t.append("no log lines are stored for this night"
                      + (" (no log arrived)" if not why.log_path else ""))
         if why.log_size is not None:
-            t.append(f"  log {human_bytes(why.log_size)}")
+            t.append(f" · log {human_bytes(why.log_size)}")
         if why.log_mtime is not None:
-            t.append(f", written {_when(why.log_mtime)}")
+            t.append(f" written {_when(why.log_mtime)}")
         self._about(t)
         self._start(len(why.tail))
 
@@ -295,7 +295,7 @@ previous match, home / end (g / G) to the first and last line. escape or q close
         index = self.source = message.value
         t = Text("spool file ")
         t.append_text(safe_text(index.path))
-        t.append(f"  {index.lines:,} lines, {human_bytes(index.size)}, written "
+        t.append(f" · {index.lines:,} lines, {human_bytes(index.size)}, written "
                  f"{_when(dt.datetime.fromtimestamp(index.mtime))}")
         self._about(t)
         self._start(index.lines)

@@ -206,7 +206,7 @@ async def test_an_older_night_shows_the_stored_tail(why_db):  # noqa: ARG001
         await wait_for(pilot, lambda: history.current.night < night)
         screen, view = await open_log(pilot, "l")
         about = static_text(screen, "#log-about")
-        assert about.startswith("an older night: the last ") and "lines stored" in about
+        assert about.startswith("older night: last ") and "lines stored · log " in about
         assert 0 < view.total <= 40
         await wait_for(pilot, lambda: len(view.lines) == view.total)
         assert any("rsync error:" in t and "(code 23)" in t for t in view.lines.values())
@@ -316,3 +316,32 @@ async def test_history_pages_a_million_failures(demo_db, tmp_path):  # noqa: F81
         title = " ".join(static_text(history, "#failures-title").split())
         assert f"({len(history.failures)} listed, and {1_000_000 - len(history.failures)} more"\
             in title
+
+
+# -- snapshots (pytest-textual-snapshot: `pytest --snapshot-update` after an intended change,
+# then look at the SVGs). The demo database only: its logs and dates are fixed. ----------------
+
+SMALL, LARGE = (80, 24), (120, 35)
+
+
+async def _history_code12(pilot):
+    await open_history(pilot, "redwood-builders", "QB01")  # the demo's connection drop
+
+
+async def _log_older_night(pilot):
+    history = await open_history(pilot, "summit-builders", "DC02")
+    night = history.current.night
+    await pilot.press("down")
+    await wait_for(pilot, lambda: history.current.night < night)
+    screen, view = await open_log(pilot, "l")
+    await wait_for(pilot, lambda: len(view.lines) == view.total)
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "120x35"])
+def test_snapshot_history_with_why(demo_db, snap_compare, size):  # noqa: F811
+    assert snap_compare(make_app(), terminal_size=size, run_before=_history_code12)
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "120x35"])
+def test_snapshot_log_viewer(demo_db, snap_compare, size):  # noqa: F811
+    assert snap_compare(make_app(), terminal_size=size, run_before=_log_older_night)
