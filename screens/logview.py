@@ -130,8 +130,11 @@ class LogLines(ScrollView, can_focus=True):
                 del self.lines[n]
         self._asked = None
         if widest > self._width:
+            at_end = self.scroll_y >= self.max_scroll_y
             self._width = widest
             self.virtual_size = Size(self._gutter() + widest + 1, self.total)
+            if at_end:  # a horizontal scrollbar may have come: keep the last line in view
+                self.call_after_refresh(self.scroll_end, animate=False)
         self.refresh()
 
     def show_line(self, n: int) -> None:
