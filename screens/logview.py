@@ -29,7 +29,7 @@ from acorntui.core.parser import why_kind
 from acorntui.core.textsafe import visible_controls
 from acorntui.screens.widgets import AcornInput, AcornScreen, Banner, human_bytes, safe_text
 from acorntui.screens.worker import DbDone
-from acorntui.services.why import NightWhy, log_target
+from acorntui.services.why import NightWhy, log_target, why_words
 
 CACHE_LINES = 3000  # lines kept around the view; the rest is read again when scrolled to
 WINDOW_MARGIN = 100  # lines read above and below what is on screen
@@ -279,8 +279,8 @@ previous match, home / end (g / G) to the first and last line. escape or q close
         if why.tail:
             t.append(f"last {len(why.tail)} lines stored")
         else:
-            t.append("no log lines are stored for this night"
-                     + (" (no log arrived)" if not why.log_path else ""))
+            words = why_words(why).headline
+            t.append("no log lines are stored for this night" + (f": {words}" if words else ""))
         if why.log_size is not None:
             t.append(f" · log {human_bytes(why.log_size)}")
         if why.log_mtime is not None:
@@ -298,8 +298,12 @@ previous match, home / end (g / G) to the first and last line. escape or q close
         index = self.source = message.value
         t = Text("spool file ")
         t.append_text(safe_text(index.path))
-        t.append(f" · {index.lines:,} lines, {human_bytes(index.size)}, written "
-                 f"{_when(dt.datetime.fromtimestamp(index.mtime))}")
+        written = dt.datetime.fromtimestamp(index.mtime)
+        t.append(f" · {index.lines:,} lines, {human_bytes(index.size)}, written {_when(written)}")
+        parsed = self.why.log_mtime if self.why is not None else None
+        if parsed is not None and abs((written - parsed).total_seconds()) > 2:
+            t.append(f" · changed since it was parsed (then {_when(parsed)}: r re-parses)",
+                     style="bold")
         self._about(t)
         self._start(index.lines)
 

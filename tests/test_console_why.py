@@ -345,3 +345,31 @@ def test_snapshot_history_with_why(demo_db, snap_compare, size):  # noqa: F811
 @pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "120x35"])
 def test_snapshot_log_viewer(demo_db, snap_compare, size):  # noqa: F811
     assert snap_compare(make_app(), terminal_size=size, run_before=_log_older_night)
+
+
+@asynctest
+async def test_log_of_a_fetch_failure_and_of_a_changed_spool_file(why_db):
+    from acorntui.screens.logview import LogViewScreen
+
+    log = why_db / "whyco" / "c12.out"
+    with open(log, "a") as fh:
+        fh.write("a line written after the parse\n")
+    _dated(log, WRITTEN + dt.timedelta(hours=1))
+    app = make_app()
+    async with app.run_test(size=(120, 35)) as pilot:
+        grid = await grid_ready(pilot)
+        target = next(r for r in grid.grid.rows if (r.customer, r.server) == ("whyco", "nofetch"))
+        grid.grid.move_to_key(target.server_id)
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, LogViewScreen)
+                       and "no log lines" in static_text(app.screen, "#log-about"))
+        about = " ".join(static_text(app.screen, "#log-about").split())
+        assert about == ("no log lines are stored for this night: could not fetch the log "
+                         f"from the report server: {FETCH_ERROR}")
+        await pilot.press("escape")
+        await open_history(pilot, "whyco", "c12")
+        screen, view = await open_log(pilot, "l")
+        about = " ".join(static_text(screen, "#log-about").split())
+        assert "changed since it was parsed (then " in about and "r re-parses" in about
+        await wait_for(pilot, lambda: view.total - 1 in view.lines)
+        assert view.lines[view.total - 1] == "a line written after the parse"
