@@ -434,8 +434,12 @@ only shown that way), t again goes back.
         if not words.headline:
             box.display = False
             return
+        w = message.value
         t = Text("Why: ", style="bold")
         t.append_text(safe_text(words.headline))
+        if w.log_mtime is not None:  # the log's own facts: when it was written, its size
+            t.append(f"  (log {human_bytes(w.log_size)}, written {w.log_mtime:%Y-%m-%d %H:%M})",
+                     style="dim")
         t.no_wrap = False  # the headline whole (a fetch error can be long)
         t.overflow = "fold"
         box.update(t)

@@ -116,7 +116,9 @@ async def test_history_says_why_for_each_kind_of_bad_night(why_db):
     head, lines = seen["nofetch"]
     assert head == f"Why: could not fetch the log from the report server: {FETCH_ERROR}"
     head, lines = seen["c12"]
-    assert head == "Why: rsync stopped with code 12: Connection Died"
+    size = (why_db / "whyco" / "c12.out").stat().st_size
+    assert head == (f"Why: rsync stopped with code 12: Connection Died (log {size}B, written "
+                    f"{WRITTEN:%Y-%m-%d %H:%M})")
     assert "rsync: connection unexpectedly closed (0 bytes received so far)" in lines
     assert "rsync error: error in rsync protocol data stream (code 12)" in lines
     head, lines = seen["c30"]
@@ -127,7 +129,7 @@ async def test_history_says_why_for_each_kind_of_bad_night(why_db):
     assert seen["ahead"][0].startswith("Why: clock ahead: the log is dated "
                                        f"{DEMO_TODAY + dt.timedelta(days=1)} 15:00, 27 h after")
     head, lines = seen["cut"]
-    assert head == "Why: log stops mid-transfer: rsync wrote no completion code"
+    assert head.startswith("Why: log stops mid-transfer: rsync wrote no completion code (log ")
     cut_log = (why_db / "whyco" / "cut.out").read_text(errors="replace").split("\n")
     last = [x for x in cut_log if x.strip()][-1].strip()
     assert "last lines of the log" in lines and last in lines
