@@ -109,9 +109,14 @@ must match). Codes marked + are rsync codes that were not in the original table.
         t = Text()
         t.append(f"Code {c.code}\n", style="bold")
         t.append_text(safe_text(c.jargon, style="bold"))
-        if self.night_status and c.code == self.start_code:
-            fix = fix_for(self.night_status, self.night_reason, c.code, c.jargon,
-                          c.translation, c.resolution)
+        for_night = bool(self.night_status) and c.code == self.start_code
+        fix = fix_for(self.night_status, self.night_reason, c.code, c.jargon, c.translation,
+                      c.resolution) if for_night else None
+        # the night's own fix, when it says more than the code's resolution (a -2 by its
+        # reason, a fetch failure, a code whose resolution is only "See Translation.")
+        own_fix = fix is not None and (fix.key != str(c.code)
+                                       or fix.todo.strip() != (c.resolution or "").strip())
+        if fix is not None and own_fix:
             t.append("\n\nFor this night: ", style="bold underline")
             t.append_text(safe_text(fix.title, style="bold"))
             t.append("\n")
@@ -119,6 +124,7 @@ must match). Codes marked + are rsync codes that were not in the original table.
             t.append("\n\nWhat to do\n", style="bold underline")
             t.append(in_console(fix.todo))
             t.append(self._console_steps(c.code))
+            t.append(f"\n\nCode {c.code} in general", style="bold underline")
         t.append("\n\nrsync's name: ", style="bold")
         t.append(c.rsync_name or "—")
         if not c.from_original:
@@ -127,6 +133,8 @@ must match). Codes marked + are rsync codes that were not in the original table.
         t.append(c.translation or "—")
         t.append("\n\nResolution\n", style="bold underline")
         t.append(in_console(c.resolution) or "—")
+        if fix is not None and not own_fix:
+            t.append(self._console_steps(c.code))
         box.update(t)
 
     def _console_steps(self, code: int) -> str:
