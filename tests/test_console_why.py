@@ -375,3 +375,29 @@ async def test_log_of_a_fetch_failure_and_of_a_changed_spool_file(why_db):
         assert "changed since it was parsed (then " in about and "r re-parses" in about
         await wait_for(pilot, lambda: view.total - 1 in view.lines)
         assert view.lines[view.total - 1] == "a line written after the parse"
+
+
+@asynctest
+async def test_hostile_error_lines_are_shown_literally(why_db):
+    """Error lines and log lines are untrusted: escapes, bidi controls and markup show as text
+    in Why and in the viewer, never reach the terminal or the markup parser."""
+    from acorntui.services.ingest import Ingestor
+
+    evil = why_db / "whyco" / "evil.out"
+    evil.write_bytes(b"building file list ... done\n"
+                     b"rsync: [sender] \x1b]0;pwned\x07read error \xe2\x80\xae[bold]x[/]\x1b[2J\n"
+                     b"rsync error: error in rsync protocol data stream (code 12) at io.c(226)"
+                     b" [sender=3.2.7]\n")
+    _dated(evil, WRITTEN)
+    assert Ingestor(now=NOW).ingest_file(evil).code == 12
+    app = make_app()
+    async with app.run_test(size=(120, 35)) as pilot:
+        history = await open_history(pilot, "whyco", "evil")
+        _head, lines = why_of(history)
+        assert "\\x1b]0;pwned\\x07read error \\u202e[bold]x[/]\\x1b[2J" in lines
+        assert "\x1b" not in lines and "\u202e" not in lines
+        screen, view = await open_log(pilot, "l")
+        await wait_for(pilot, lambda: 1 in view.lines)
+        assert view.lines[1] == ("rsync: [sender] \\x1b]0;pwned\\x07read error "
+                                 "\\u202e[bold]x[/]\\x1b[2J")
+        assert "\x1b" not in rendered(view, 1).text
