@@ -158,7 +158,8 @@ def why_words(w: NightWhy, cutoff_hours: float = CUTOFF_HOURS) -> WhyWords:  # n
         shown = w.why_lines[-ERRORS_SHOWN:]
         head = f"rsync stopped with code {w.code}" + (f": {w.jargon}" if w.jargon else "")
         if not shown:
-            return WhyWords(head + " (no rsync error lines stored)", tail=w.tail[-TAIL_SHOWN:])
+            return WhyWords(head + " (no rsync error lines stored; r re-parses the log)",
+                            tail=w.tail[-TAIL_SHOWN:])
         return WhyWords(head, lines=shown, more=max(0, w.why_count - len(shown)))
     if w.status == FAILED:  # 23: the file errors are listed below
         return WhyWords("some files could not be backed up (listed below)")
