@@ -172,6 +172,12 @@ class Result(BaseModel):
     # "total size 1.1G, usual 10.4G (median of 14 nights)": a good result that copied far less
     # than usual (schema version 3). The status stays as rsync said; an acknowledgement clears it.
     anomaly = TextField(null=True)
+    # why (schema version 4): rsync's error and warning lines as JSON {"count": N, "lines":
+    # [[line, "error"|"warning", text], ...]} (the first and last 25, each cut), the last 40
+    # lines of the log (at most 8 KB), and for fetch_failed the whole error of our pull
+    why_lines = TextField(null=True)
+    log_tail = TextField(null=True)
+    fetch_error = TextField(null=True)
 
     class Meta:
         table_name = "results"

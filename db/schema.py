@@ -11,7 +11,7 @@ from peewee import Database
 
 from .models import ALL_MODELS, ErrorCode, SchemaVersion, database_proxy
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _add_index(db: Database, table: str, name: str, columns: list[str]) -> None:
@@ -29,16 +29,23 @@ def _v2_results_server_night_status(db: Database) -> None:
 def _v3_alerts(db: Database) -> None:
     """results.anomaly (silent-success detection) and customer maintenance windows; the
     notifications table itself is created by init_schema's create_tables before migrations."""
-    q0, q1 = db.quote
-
-    def add(table: str, column: str, ddl: str) -> None:
-        if not any(c.name == column for c in db.get_columns(table)):
-            db.execute_sql(f"ALTER TABLE {q0}{table}{q1} ADD COLUMN {q0}{column}{q1} {ddl}")
-
-    add("results", "anomaly", "TEXT NULL")
+    _add_column(db, "results", "anomaly", "TEXT NULL")
     # customer maintenance windows
-    add("customers", "snoozed_until", "DATE NULL")
-    add("customers", "snooze_reason", "VARCHAR(255) NOT NULL DEFAULT ''")
+    _add_column(db, "customers", "snoozed_until", "DATE NULL")
+    _add_column(db, "customers", "snooze_reason", "VARCHAR(255) NOT NULL DEFAULT ''")
+
+
+def _add_column(db: Database, table: str, column: str, ddl: str) -> None:
+    if not any(c.name == column for c in db.get_columns(table)):
+        q0, q1 = db.quote
+        db.execute_sql(f"ALTER TABLE {q0}{table}{q1} ADD COLUMN {q0}{column}{q1} {ddl}")
+
+
+def _v4_why(db: Database) -> None:
+    """What the console shows as "why" for a result: rsync's error lines, the log's last
+    lines, and the error of a failed fetch. Results stored before have none (NULL)."""
+    for column in ("why_lines", "log_tail", "fetch_error"):
+        _add_column(db, "results", column, "TEXT NULL")
 
 
 # version -> function(db) that upgrades from version-1. Add entries as the schema changes;
@@ -46,6 +53,7 @@ def _v3_alerts(db: Database) -> None:
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     2: _v2_results_server_night_status,
     3: _v3_alerts,
+    4: _v4_why,
 }
 
 

@@ -32,7 +32,11 @@ from acorntui.screens.widgets import (
 )
 from acorntui.screens.worker import DbDone
 from acorntui.services import queries
+from acorntui.services import why as why_mod
 from acorntui.services.queries import FailureView, HistoryRow, ServerInfo, TimelineEntry
+from acorntui.services.why import FailurePage, NightWhy, why_words
+
+FAILURE_PAGE = 200  # file errors loaded at a time (PgDn at the end of the list loads more)
 
 
 @dataclass
@@ -145,8 +149,16 @@ class HistoryLoaded(DbDone[HistoryData]):
     """The server, its results and its timeline."""
 
 
-class FailuresLoaded(DbDone[list[FailureView]]):
-    """The file errors of the night ``row``."""
+class FailuresLoaded(DbDone[FailurePage]):
+    """A page of the file errors of the night ``row``."""
+
+    def __init__(self, row: HistoryRow) -> None:
+        super().__init__()
+        self.row = row
+
+
+class WhyLoaded(DbDone[NightWhy]):
+    """What is stored about why the night ``row`` went as it did."""
 
     def __init__(self, row: HistoryRow) -> None:
         super().__init__()
@@ -180,6 +192,7 @@ class ServerHistoryScreen(AcornScreen):
         Binding("a", "ack", "Ack"),
         Binding("n", "note", "Note"),
         Binding("t", "timeline", "Timeline"),
+        Binding("l", "log", "Log"),
         Binding("left_square_bracket", "step(1)", "Older", group=_NIGHT),
         Binding("right_square_bracket", "step(-1)", "Newer", group=_NIGHT),
         Binding("c", "code", "Code"),
@@ -188,18 +201,22 @@ class ServerHistoryScreen(AcornScreen):
     ]
     # what the compact footer holds back until the terminal is this wide (`?` lists all)
     FOOTER_MIN_WIDTH: ClassVar = {"step(1)": 100, "step(-1)": 100, "code": 120,
-                                  "audit": 120}
+                                  "audit": 120, "log": 100}
     NARROW = 110  # below this width the results table sits above the file errors
     HELP = """\
 One server's nights. The strip shows the last nights by status (newest on the right; the
-chosen night is reversed). Move through the results table (or [ and ]) to choose a night: its
-file errors are listed with whether an exception covers each, and which. tab moves between
-the tables. On a failing file, x opens the exception form prefilled with its path; saving
-re-evaluates at once, here and on the grid. a acknowledges the chosen night with a note;
-n adds a note (any CSR or TSR). The line under the file errors shows the chosen file's full
-path and message; the line above them the night's full acknowledgement and latest note. The
-timeline lists notes, acknowledgements and changes for this server: t shows it in place of
-the file errors (on a narrow terminal it is only shown that way), t again goes back.
+chosen night is reversed). Move through the results table (or [ and ]) to choose a night.
+"Why" says in words why it went as it did: the fetch error, rsync's error lines for a fatal
+code, no log, a stale log (its age), a clock ahead, or a log cut off with its last lines. l
+opens the night's log (the whole spool file for the latest night). Its file errors are
+listed (200 at a time: PgDn at the end of the list loads more) with whether an exception
+covers each, and which. tab moves between the tables. On a failing file, x opens the
+exception form prefilled with its path; saving re-evaluates at once, here and on the grid. a
+acknowledges the chosen night with a note; n adds a note (any CSR or TSR). The line under
+the file errors shows the chosen file's full path and message; the line above them the
+night's full acknowledgement and latest note. The timeline lists notes, acknowledgements and
+changes for this server: t shows it in place of the file errors (on a narrow terminal it is
+only shown that way), t again goes back.
 """
 
     def __init__(self, server_id: int, label: str, night: dt.date | None = None) -> None:
@@ -210,6 +227,9 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
         self.info: ServerInfo | None = None
         self.history: list[HistoryRow] = []
         self.failures: list[FailureView] = []
+        self.stored_failures = 0  # how many file errors are stored for the night
+        self._path_w = 0  # the File column's width, set when the failures table is built
+        self._loading_page = False
         self.current: HistoryRow | None = None
         self.timeline: list[TimelineEntry] = []
         self._results_width = -1
@@ -229,6 +249,8 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
             with Vertical(id="history-side"):
                 with Vertical(id="failures-pane"):
                     yield Static(id="failures-title", classes="section")
+                    yield Static(id="why")
+                    yield Static(id="why-lines")
                     yield Static(id="night-detail", classes="detail")
                     yield DataTable(id="failures", cursor_type="row")
                     yield Static(id="failure-detail", classes="detail")
@@ -382,28 +404,105 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
         title = self.query_one("#failures-title", Static)
         title.update(Text(f"Night {h.night}: loading file errors…"))
         self.failures = []
+        self.stored_failures = 0
         self.query_one("#failures", DataTable).clear()
         self.query_one("#failure-detail", Static).display = False
-        self.db_call(FailuresLoaded(h), queries.failure_views, h.result_id,
+        self.query_one("#why", Static).display = False
+        self.query_one("#why-lines", Static).display = False
+        self._loading_page = True
+        self.db_call(FailuresLoaded(h), why_mod.failure_page, h.result_id, 0, FAILURE_PAGE,
                      description="load file errors")
+        self.db_call(WhyLoaded(h), why_mod.night_why, h.result_id, description="load why")
 
     def on_failures_loaded(self, message: FailuresLoaded) -> None:
         h = message.row
         if message.failed or self.current is None or self.current.result_id != h.result_id:
             return
-        failures = self.failures = message.value
+        self._loading_page = False
+        page = message.value
+        self.stored_failures = page.stored
+        if page.offset == 0 or page.offset != len(self.failures):
+            self.failures = list(page.rows)
+            # no file errors (a fatal code, a log cut off): the Why above gets the room
+            self.query_one("#failures", DataTable).display = bool(self.failures)
+            self._failures_title(h)
+            self._fill_failures()
+            return
+        # the next page: appended in place (the rows already shown stay as they are)
+        self.failures.extend(page.rows)
+        table = self.query_one("#failures", DataTable)
+        for i, f in enumerate(page.rows, start=page.offset):
+            table.add_row(*self._failure_cells(f), key=str(i))
+        self._failures_title(h)
+
+    def _failures_title(self, h: HistoryRow) -> None:
         t = Text(f"Night {h.night}: ", style="bold")
         t.append_text(status_text(self.app, h.status, h.reason))
-        more = max(0, (h.error_count or 0) - len(failures))  # past the cap: not stored
-        bad = sum(1 for f in failures if not f.excepted) + more
-        t.append(f"  {len(failures) + more} file errors, {bad} not excepted" if failures
-                 else "  no file errors")
-        if more:
-            t.append(f"  (first {len(failures)} listed, and {more} more)")
+        total = max(h.error_count or 0, self.stored_failures)
+        bad = max(0, total - (h.excepted_count or 0))
+        t.append(f"  {total} file errors, {bad} not excepted" if total else "  no file errors")
+        shown = len(self.failures)
+        if shown < total:
+            t.append(f"  ({shown} listed, and {total - shown} more"
+                     + ("; PgDn loads more)" if shown < self.stored_failures else ")"))
         if bad:
             t.append("  (x: add an exception)", style="dim")
         self.query_one("#failures-title", Static).update(t)
-        self._fill_failures()
+
+    def on_why_loaded(self, message: WhyLoaded) -> None:
+        h = message.row
+        box = self.query_one("#why", Static)
+        if message.failed or self.current is None or self.current.result_id != h.result_id:
+            return
+        cfg = self.console.cfg
+        words = why_words(message.value, cfg.night_cutoff_hours if cfg is not None
+                          else why_mod.CUTOFF_HOURS)
+        if not words.headline:
+            box.display = False
+            return
+        w = message.value
+        t = Text("Why: ", style="bold")
+        t.append_text(safe_text(words.headline))
+        if w.log_mtime is not None:  # the log's own facts: when it was written, its size
+            t.append(f"  (log {human_bytes(w.log_size)}, written {w.log_mtime:%Y-%m-%d %H:%M})",
+                     style="dim")
+        t.no_wrap = False  # the headline whole (a fetch error can be long)
+        t.overflow = "fold"
+        box.update(t)
+        box.display = True
+        # the lines that back it up: one screen line each (l shows them whole)
+        lines = Text(no_wrap=True, overflow="ellipsis")
+        for line in words.lines:
+            lines.append_text(safe_text(f"line {line.line}: {line.text}",
+                                        style=status_style(self.app, "failed", bold=True)
+                                        if line.kind == "error" else ""))
+            lines.append("\n")
+        if words.more:
+            lines.append(f"… and {words.more} more error lines (l: the log)\n", style="dim")
+        if words.tail:
+            lines.append("last lines of the log (l: the whole log):\n", style="dim")
+            for text in words.tail:
+                lines.append_text(safe_text(f"  {text}", style="dim"))
+                lines.append("\n")
+        lines.rstrip()
+        more_box = self.query_one("#why-lines", Static)
+        more_box.update(lines)
+        more_box.display = bool(lines.plain)
+
+    def _load_more_failures(self) -> None:
+        h = self.current
+        if (h is None or self._loading_page or not self.failures
+                or len(self.failures) >= self.stored_failures):
+            return
+        self._loading_page = True
+        self.db_call(FailuresLoaded(h), why_mod.failure_page, h.result_id, len(self.failures),
+                     FAILURE_PAGE, description="load more file errors")
+
+    def _failure_cells(self, f: FailureView) -> tuple[Text, Text, Text, Text]:
+        return (Text("yes" if f.excepted else "NO",
+                     style=status_style(self.app, "ok" if f.excepted else "failed")),
+                path_text(f.path, self._path_w) if self._path_w else safe_text(f.path),
+                safe_text(f.exception or "—"), safe_text(_short_message(f)))
 
     def _fill_failures(self) -> None:
         """(Re)build the file errors table so the File column takes the width there is."""
@@ -421,15 +520,12 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
             msg_w = max(6, rest - path_w - by_w)
         table.clear(columns=True)
         table.add_column("Exc", key="exc", width=3)
+        self._path_w = path_w
         table.add_column("File", key="path", width=path_w)
         table.add_column("Covered by", key="by", width=by_w)
         table.add_column("Message", key="message", width=msg_w)
         for i, f in enumerate(failures):
-            table.add_row(
-                Text("yes" if f.excepted else "NO",
-                     style=status_style(self.app, "ok" if f.excepted else "failed")),
-                path_text(f.path, path_w), safe_text(f.exception or "—"),
-                safe_text(_short_message(f)), key=str(i))
+            table.add_row(*self._failure_cells(f), key=str(i))
         if failures:
             table.move_cursor(row=max(0, min(keep, len(failures) - 1)))
         self._failure_detail()
@@ -453,8 +549,10 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
         box.display = bool(t.plain)
 
     @on(DataTable.RowHighlighted, "#failures")
-    def _failure_highlighted(self) -> None:
+    def _failure_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._failure_detail()
+        if event.cursor_row >= len(self.failures) - 1:
+            self._load_more_failures()  # PgDn (or down) at the end of the list
 
     def _failure_detail(self) -> None:
         """The chosen file's full path and message, literally (names can be long)."""
@@ -531,8 +629,20 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
     def action_code(self) -> None:
         from acorntui.screens.codes import CodeReferenceScreen
 
-        self.app.push_screen(CodeReferenceScreen(code=self.current.code if self.current
-                                                 else None))
+        h = self.current
+        self.app.push_screen(CodeReferenceScreen(code=h.code if h else None,
+                                                 status=h.status if h else "",
+                                                 reason=h.reason if h else ""))
+
+    def action_log(self) -> None:
+        """The chosen night's log: the spool file for the latest night, else the stored
+        tail."""
+        if self.current is None:
+            self.notify("No night chosen.", severity="warning")
+            return
+        from acorntui.screens.logview import LogViewScreen
+
+        self.app.push_screen(LogViewScreen(self.current.result_id, self.label))
 
     def _chosen_failure(self) -> FailureView | None:
         table = self.query_one("#failures", DataTable)

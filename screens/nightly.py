@@ -351,6 +351,7 @@ class NightlyScreen(AcornScreen):
         Binding("left_square_bracket", "night(-1)", "Prev night", group=_NIGHT),
         Binding("right_square_bracket", "night(1)", "Next night", group=_NIGHT),
         Binding("c", "codes", "Code"),
+        Binding("l", "log", "Log", show=False),
         Binding("e", "exceptions", "Exceptions"),
         Binding("m", "management", "Manage"),
         Binding("ctrl+r,f5", "refresh", "Refresh"),
@@ -816,7 +817,20 @@ server:exch  custbak:03
         from acorntui.screens.codes import CodeReferenceScreen
 
         r = self.current
-        self.app.push_screen(CodeReferenceScreen(code=r.code if r else None))
+        self.app.push_screen(CodeReferenceScreen(code=r.code if r else None,
+                                                 status=r.status if r else "",
+                                                 reason=r.reason if r else ""))
+
+    def action_log(self) -> None:
+        """The chosen server's log for the night (screens/logview.py)."""
+        from acorntui.screens.logview import LogViewScreen
+
+        r = self.current
+        if r is None or r.result_id is None:
+            self.notify("No result for this server on this night: no log to show.",
+                        severity="warning")
+            return
+        self.app.push_screen(LogViewScreen(r.result_id, f"{r.customer}/{r.server}"))
 
     def action_exceptions(self) -> None:
         from acorntui.screens.exceptions import ExceptionsScreen

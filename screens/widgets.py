@@ -311,7 +311,7 @@ class FastGrid(ScrollView, can_focus=True):
         Binding("home,g", "first", "First", show=False),
         Binding("end,G", "last", "Last", show=False),
         Binding("left,h", "scroll_cols(-8)", "Left", show=False),
-        Binding("right,l", "scroll_cols(8)", "Right", show=False),
+        Binding("right", "scroll_cols(8)", "Right", show=False),  # l: the log
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {"fastgrid--header", "fastgrid--cursor",
                                              "fastgrid--cursor-blur"}

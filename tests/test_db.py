@@ -180,7 +180,7 @@ def test_migration_from_version_1_keeps_data(any_db):
     SchemaVersion.delete().execute()
     SchemaVersion.create(version=1)
     did = init_schema(any_db)
-    assert did["migrated_to"] == SCHEMA_VERSION == 3
+    assert did["migrated_to"] == SCHEMA_VERSION == 4
     assert any(i.name == "results_server_id_night_status" for i in any_db.get_indexes("results"))
     assert Result.select().count() == 1
     assert init_schema(any_db)["migrated_to"] is None
@@ -198,7 +198,7 @@ def test_migration_from_version_2_adds_anomaly_and_notifications(any_db):
     SchemaVersion.delete().execute()
     SchemaVersion.create(version=2)
     did = init_schema(any_db)
-    assert did["migrated_to"] == 3
+    assert did["migrated_to"] == SCHEMA_VERSION
     assert "notifications" in did["created_tables"]
     assert any(c.name == "anomaly" for c in any_db.get_columns("results"))
     assert {"snoozed_until", "snooze_reason"} <= {c.name for c in any_db.get_columns("customers")}

@@ -68,11 +68,16 @@ from typing import Any, BinaryIO
 
 __all__ = [
     "KINDS",
+    "MAX_TAIL_BYTES",
+    "MAX_TAIL_LINES",
+    "MAX_WHY_LINES",
     "FileError",
+    "LogLine",
     "ParseError",
     "ParseResult",
     "TransferStats",
     "file_kind",
+    "why_kind",
     "not_regular_error",
     "open_regular",
     "parse_bytes",
@@ -109,6 +114,15 @@ MAX_UNRECOGNISED = 100
 # beyond the cap": the ones not kept can never be excepted).
 MAX_FAILURES = 1000
 MAX_CODES_KEPT = 100  # completion codes listed in codes_seen (the verdict does not need more)
+# What a reader needs to see why (stored with each result): rsync's error and warning lines,
+# the first and the last MAX_WHY_LINES // 2 of them (the first say what went wrong first, the
+# last hold the completion line of a fatal code), each cut at WHY_LINE_CAP characters; and the
+# last MAX_TAIL_LINES lines of the log, at most MAX_TAIL_BYTES of UTF-8 in all.
+MAX_WHY_LINES = 50
+WHY_LINE_CAP = 300
+MAX_TAIL_LINES = 40
+MAX_TAIL_BYTES = 8 * 1024
+_TAIL_LINE_CAP = 400
 
 _BLOCK = 1 << 20  # read size
 _MAX_LINE = 4 << 20  # a "line" longer than this is cut (memory bound for newline-less input)
@@ -134,6 +148,16 @@ class FileError:
     line: int
     kind: str
     role: str | None = None
+
+
+@dataclass
+class LogLine:
+    """One of rsync's error or warning lines: its line number, ``error`` or ``warning``, and
+    its text (cut at :data:`WHY_LINE_CAP` characters)."""
+
+    line: int
+    kind: str
+    text: str
 
 
 @dataclass
@@ -165,6 +189,11 @@ class ParseResult:
     sha256: str = ""
     lines: int = 0
     failure_count: int = 0  # every file error in the log; ``failures`` holds the first ones
+    # why: rsync's error/warning lines (first and last ones, see MAX_WHY_LINES) and how many
+    # there were; the last lines of the log (MAX_TAIL_LINES, MAX_TAIL_BYTES)
+    why_lines: list[LogLine] = field(default_factory=list)
+    why_count: int = 0
+    tail_lines: list[str] = field(default_factory=list)
 
     @property
     def failures_not_kept(self) -> int:
@@ -460,6 +489,34 @@ _ERRORISH_RE = re.compile(
 # Colon-less lines looked for in the tail of the log only.
 _TAIL_MARKERS = (b"bytes/sec", b"total size is", b"IO error encountered", b"-- exiting")
 
+# rsync's own message shapes (log.c, rsync.h): log_exit() prints "rsync error: <name> (code N)"
+# (FERROR) for every code but RERR_VANISHED, which is "rsync warning: ..." (FWARNING);
+# rsyserr() and rprintf(FERROR, ...) messages start "rsync: " (3.2+: "rsync: [sender] ");
+# "file has vanished: " is an FWARNING; a daemon refuses with "@ERROR: "; openrsync prints
+# "rsync: error: " / "<file.c>:<n>: error: ". ssh's own failures come on the same stderr.
+# (anchored at the start of the line, after a wrapper's timestamp or a "[role] " tag: a file
+# name in a verbose listing can hold "rsync: " too)
+_WHY_START = r"(?:^|(?<=[\s\]]))"
+_WHY_WARNING_RE = re.compile(
+    _WHY_START + r"(?:rsync warning: |(?:file|directory) has vanished: |WARNING: "
+    r"|rsync\(\d+\): warning: )")
+_WHY_ERROR_RE = re.compile(
+    _WHY_START + r"(?:rsync error: |rsync: |@ERROR|ERROR: |(?:open)?rsync(?:\(\d+\))?: error: )"
+    r"|^[a-z_]+\.c:\d+: error: |IO error encountered -- |-- exiting$|^ssh[:_]"
+    r"|^Connection (?:closed|reset|timed out|refused)|^Read from remote host|^Write failed"
+    r"|^Killed by signal|^packet_write_wait|^client_loop|^Host key verification failed"
+    r"|Permission denied \(publickey")
+
+
+def why_kind(text: str) -> str | None:
+    """``error``, ``warning`` or None: is this (decoded, --log-file prefix removed) line one
+    of rsync's (or ssh's) error or warning messages?"""
+    if _WHY_WARNING_RE.search(text):
+        return "warning"
+    if _WHY_ERROR_RE.search(text):
+        return "error"
+    return None
+
 
 def _decode(raw: bytes) -> tuple[str, bool]:
     """UTF-8, else UTF-8 with the invalid bytes shown as ``\\xNN`` (True = fallback used)."""
@@ -563,6 +620,10 @@ class _Scanner:
         self._tail_size = 0
         self._tail_cut = False  # the kept tail no longer starts at the start of the log
         self._seen_lines: set[int] = set()
+        half = MAX_WHY_LINES // 2
+        self.why_head: list[LogLine] = []  # the first error/warning lines
+        self.why_last: deque[LogLine] = deque(maxlen=MAX_WHY_LINES - half)  # and the last ones
+        self.why_count = 0
 
     # -- regions -------------------------------------------------------------------------
     def region(self, buf: bytes, start: int, end: int) -> None:
@@ -717,6 +778,64 @@ class _Scanner:
         except Exception as exc:  # never let one line break the parse
             self._unrecognise(lineno, f"line {lineno}: parser could not interpret it ({exc!r})")
 
+    def _why(self, lineno: int, kind: str, text: str) -> None:
+        self.why_count += 1
+        line = LogLine(lineno, kind, text[:WHY_LINE_CAP])
+        if len(self.why_head) < MAX_WHY_LINES // 2:
+            self.why_head.append(line)
+        else:
+            self.why_last.append(line)
+
+    def why_lines(self) -> list[LogLine]:
+        """The kept error/warning lines in log order (the tail markers are classified after
+        the main scan, so their lines arrive out of order)."""
+        seen: set[int] = set()
+        out = []
+        for ln in sorted([*self.why_head, *self.why_last], key=lambda x: x.line):
+            if ln.line not in seen:
+                seen.add(ln.line)
+                out.append(ln)
+        return out
+
+    def tail_lines(self) -> list[str]:
+        """The last :data:`MAX_TAIL_LINES` lines of the log, at most :data:`MAX_TAIL_BYTES`,
+        taken from the rolling tail kept for the summary lines (never the whole log).
+        A progress line overwritten with CRs shows what a terminal would: its last part."""
+        want = MAX_TAIL_LINES * _TAIL_LINE_CAP * 4
+        parts: list[bytes] = []
+        got = 0
+        complete = not self._tail_cut
+        for k in range(len(self.tail) - 1, -1, -1):
+            buf, start, end, _ = self.tail[k]
+            take = min(end - start, want - got)
+            parts.append(buf[end - take : end])
+            got += take
+            if got >= want:
+                complete = complete and k == 0 and take == end - start
+                break
+        raw = b"".join(reversed(parts))
+        lines = raw.split(b"\n")
+        if lines and lines[-1].strip(_BLANK) == b"":
+            lines.pop()
+        if not complete and len(lines) > 1:
+            lines = lines[1:]  # the first piece may start mid-line
+        out: list[str] = []
+        size = 0
+        for b in reversed(lines[-MAX_TAIL_LINES * 4 :]):
+            if b"\r" in b:
+                pieces = [x for x in b.split(b"\r") if x.strip(_BLANK)]
+                b = pieces[-1] if pieces else b""
+            text = _decode(b[: _TAIL_LINE_CAP * 4])[0].rstrip("\x00 \t")[:_TAIL_LINE_CAP]
+            if not out and not text.strip():
+                continue  # blank lines (or NULs) at the very end
+            n = len(text.encode("utf-8", "backslashreplace")) + 1
+            if len(out) >= MAX_TAIL_LINES or size + n > MAX_TAIL_BYTES:
+                break
+            out.append(text)
+            size += n
+        out.reverse()
+        return out
+
     def _unrecognise(self, lineno: int, text: str) -> None:
         if "rsync" in text or "@ERROR" in text:  # rsync's own (not ssh's "Killed by signal")
             self.last_error_line = max(self.last_error_line, lineno)
@@ -736,6 +855,10 @@ class _Scanner:
             text = _LOGFILE_PREFIX_TEXT_RE.sub("", text, count=1)
             if not text:
                 return
+
+        kind = why_kind(text)
+        if kind is not None:
+            self._why(lineno, kind, text)
 
         if "rsync" in text and self._rsync_line(text, lineno):
             return
@@ -976,6 +1099,7 @@ def parse_stream(stream: BinaryIO, *, path: str = "<stream>") -> ParseResult:  #
         if carry:
             sc.region(carry, 0, len(carry))
         sc.finish_tail()
+        tail_lines = sc.tail_lines()
         sha = hasher.hexdigest()
     finally:
         hasher.close()
@@ -1003,6 +1127,9 @@ def parse_stream(stream: BinaryIO, *, path: str = "<stream>") -> ParseResult:  #
         size=hasher.total,
         sha256=sha,
         lines=sc.nl + (1 if partial_last else 0),
+        why_lines=sc.why_lines(),
+        why_count=sc.why_count,
+        tail_lines=tail_lines,
     )
 
 

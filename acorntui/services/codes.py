@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from acorntui.db.models import ErrorCode
@@ -49,3 +50,31 @@ def search_codes(text: str, codes: list[CodeInfo] | None = None) -> list[CodeInf
     words = text.lower().split()
     pool = codes if codes is not None else all_codes()
     return [c for c in pool if all(w in c.search_text() for w in words)]
+
+
+# The code table was written for the old report system: where it names a step the console
+# does with one key, say the key (the CLI reference keeps the table's own words).
+_CONSOLE_STEPS = (
+    (re.compile(r"(?:you will then |then )?clear the database and re-run the parsers",
+                re.IGNORECASE), "press r to re-parse the log"),
+    (re.compile(r"add the file as an exception within the backupreport system",
+                re.IGNORECASE), "press x on the failing file (in history) to add an exception"),
+    (re.compile(r"add it as an exception", re.IGNORECASE),
+     "press x on it (in history) to add an exception"),
+)
+
+
+def in_console(text: str) -> str:
+    """A resolution with the console's own actions: "press r to re-parse" instead of "clear
+    the database and re-run the parsers", "x adds an exception" for a failing file."""
+    for rx, words in _CONSOLE_STEPS:
+        def say(m: re.Match[str], words: str = words) -> str:
+            before = m.string[:m.start()].rstrip()
+            return words[0].upper() + words[1:] if not before or before[-1] in ".:)" else words
+
+        text = rx.sub(say, text)
+    return text
+
+
+# what the console does for a file error (codes whose fix names a failing file)
+FILE_ERROR_CODES = frozenset({23})

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import json
 import os
 import stat
 from collections.abc import Callable, Iterable
@@ -361,6 +362,8 @@ class Ingestor:
                 bytes_per_sec=st.bytes_per_sec, total_size=_clamp(st.total_size),
                 speedup=st.speedup, error_count=n_errors, excepted_count=excepted,
                 rsync_version=(pr.rsync_version or "")[:40],
+                why_lines=why_json(pr), log_tail="\n".join(pr.tail_lines) or None,
+                fetch_error=None,  # a real log replaces a failed fetch's error
             )
             if existing is None:
                 rid = self._insert(Result, dict(server=sid, night=night, **values))
@@ -487,14 +490,35 @@ def record_fetch_failed(customer: str, server: str, night: dt.date, message: str
         s = ing.server_id(customer, server)
         existing = Result.get_or_none((Result.server == s) & (Result.night == night))
         reason = f"fetch failed: {message}"[:255]
+        # the reason column is cut at 255; the console shows the whole error from here
+        error = message[:MAX_FETCH_ERROR]
         if existing is not None and existing.log_sha256:
             return None
         if existing is not None:
-            Result.update(code=-2, status=FETCH_FAILED, reason=reason,
+            Result.update(code=-2, status=FETCH_FAILED, reason=reason, fetch_error=error,
                           parsed_at=utcnow()).where(Result.id == existing.id).execute()
             return Result.get_by_id(existing.id)
         return Result.create(server=s, night=night, code=-2, status=FETCH_FAILED, reason=reason,
-                             parsed_at=utcnow())
+                             fetch_error=error, parsed_at=utcnow())
+
+
+MAX_FETCH_ERROR = 4000
+_MAX_WHY_JSON = 32_000  # characters: well inside a MariaDB TEXT (64 KiB) in any script
+
+
+def why_json(pr: ParseResult) -> str | None:
+    """The parse's rsync error/warning lines as stored in ``results.why_lines``:
+    ``{"count": N, "lines": [[line, kind, text], ...]}``, cut to fit the column (hostile
+    lines full of escaped control characters grow in JSON)."""
+    if not pr.why_count:
+        return None
+    lines = [[w.line, w.kind, w.text] for w in pr.why_lines]
+    while True:
+        text = json.dumps({"count": pr.why_count, "lines": lines}, ensure_ascii=False)
+        if len(text) <= _MAX_WHY_JSON or not lines:
+            return text
+        k = len(lines) // 4  # keep the first and the last ones (the completion line)
+        lines = lines[:k] + lines[len(lines) - k:] if k else []
 
 
 _DIR_FLAGS = (os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)

@@ -41,6 +41,11 @@ STATUS_ORDER = {FAILED: 0, INCOMPLETE: 1, FETCH_FAILED: 2, NO_DATA: 3, OK_WITH_E
                 OK: 5}
 
 
+# the Meaning of a fetch_failed row (grid, JSON reports' ``jargon``): our pull failed, which
+# says nothing about the customer's backup (the code table's -2 says "Backup did not complete")
+FETCH_FAILED_MEANING = "Could not fetch the log from the report server"
+
+
 def status_label(status: str, reason: str = "") -> str:
     label = STATUS_LABELS.get(status, status.upper())
     if status == INCOMPLETE and reason:
@@ -186,7 +191,8 @@ def nightly_rows(night: dt.date, *, customer: str | None = None,
         if r is None:
             continue
         r.result_id, r.status, r.reason, r.code = rid, status, reason or "", code
-        r.jargon = jargon.get(code, "") if code is not None else ""
+        r.jargon = (FETCH_FAILED_MEANING if status == FETCH_FAILED
+                    else jargon.get(code, "") if code is not None else "")
         r.error_count, r.excepted_count = ec or 0, xc or 0
         r.total_size, r.sent_bytes, r.ack_note, r.ack_by = tot, sent, ack or "", ackby or ""
         r.rsync_version, r.anomaly = ver or "", anomaly
@@ -299,18 +305,26 @@ class HistoryRow:
     speedup: float | None
     ack_note: str
     ack_by: str
+    log_path: str = ""
+
+
+# the columns a history row needs: not the why text (loaded per night, see night_why)
+_HISTORY_COLUMNS = (Result.id, Result.night, Result.code, Result.status, Result.reason,
+                    Result.error_count, Result.excepted_count, Result.total_size,
+                    Result.sent_bytes, Result.speedup, Result.ack_note, Result.ack_by,
+                    Result.log_path)
 
 
 def server_history(server_id: int, *, limit: int = 400, before: dt.date | None = None
                    ) -> list[HistoryRow]:
     """One server's results, newest first (paged with ``before``)."""
-    q = Result.select().where(Result.server == server_id)
+    q = Result.select(*_HISTORY_COLUMNS).where(Result.server == server_id)
     if before is not None:
         q = q.where(Result.night < before)
     q = q.order_by(Result.night.desc()).limit(limit)
     return [HistoryRow(r.id, r.night, r.code, r.status, r.reason or "", r.error_count,
                        r.excepted_count, r.total_size, r.sent_bytes, r.speedup, r.ack_note or "",
-                       r.ack_by or "") for r in q]
+                       r.ack_by or "", r.log_path or "") for r in q]
 
 
 def result_failures(result_id: int) -> list[Failure]:
@@ -637,11 +651,19 @@ class FailureView:
     exception: str  # "#12 */Outlook/*.pst (customer)" or ""
 
 
-def failure_views(result_id: int) -> list[FailureView]:
-    """A result's file errors, each with the exception that covered it (two queries)."""
+def failure_views(result_id: int, *, offset: int = 0, limit: int | None = None
+                  ) -> list[FailureView]:
+    """A result's file errors (``limit`` of them from ``offset``, in line order), each with
+    the exception that covered it (two queries)."""
     from acorntui.db.models import Exception_
 
-    fails = result_failures(result_id)
+    q = (Failure.select().where(Failure.result == result_id)
+         .order_by(Failure.line, Failure.id))
+    if limit is not None:
+        q = q.offset(offset).limit(limit)
+    elif offset:
+        q = q.offset(offset)
+    fails = list(q)
     ids = {f.exception_id for f in fails if f.exception_id}
     rules = ({e.id: e for e in Exception_.select().where(Exception_.id.in_(list(ids)))}
              if ids else {})
