@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Sparkline, Static
 
 from acorntui.screens.forms import ExceptionFormResult
 from acorntui.screens.help import footer_fit
+from acorntui.screens.keymap import bind
 from acorntui.screens.widgets import (
     STATUS_LOOK,
     AcornScreen,
@@ -144,22 +145,26 @@ class Noted(DbDone[None]):
 
 class ServerHistoryScreen(AcornScreen):
     _NIGHT = Binding.Group("Night", compact=True)
+    # keys from the one table (screens/keymap.py): the grid's row actions work here too
     BINDINGS: ClassVar = [
-        Binding("escape", "back", "Back"),
-        Binding("question_mark", "help", "Help"),
-        Binding("x", "except_file", "Except file"),
-        Binding("a", "ack", "Ack"),
-        Binding("n", "note", "Note"),
-        Binding("t", "timeline", "Timeline"),
-        Binding("left_square_bracket", "step(1)", "Older", group=_NIGHT),
-        Binding("right_square_bracket", "step(-1)", "Newer", group=_NIGHT),
-        Binding("c", "code", "Code"),
-        Binding("L", "audit", "Audit log"),
-        Binding("ctrl+r,f5", "refresh", "Refresh"),
+        bind("back"),
+        bind("help"),
+        bind("exception", "except_file", label="Except file"),
+        bind("ack"),
+        bind("note"),
+        bind("snooze"),
+        bind("reparse"),
+        bind("timeline"),
+        bind("prev_night", "step(1)", label="Older", group=_NIGHT),
+        bind("next_night", "step(-1)", label="Newer", group=_NIGHT),
+        bind("codes", "code"),
+        bind("audit"),
+        bind("refresh"),
+        bind("quit", "back", label="Back", show=False),
     ]
     # what the compact footer holds back until the terminal is this wide (`?` lists all)
     FOOTER_MIN_WIDTH: ClassVar = {"step(1)": 100, "step(-1)": 100, "code": 120,
-                                  "audit": 120}
+                                  "audit": 120, "snooze": 140, "reparse": 140}
     NARROW = 110  # below this width the results table sits above the file errors
     HELP = """\
 One server's nights. The strip shows the last nights by status (newest on the right; the
@@ -167,7 +172,8 @@ chosen night is reversed). Move through the results table (or [ and ]) to choose
 file errors are listed with whether an exception covers each, and which. tab moves between
 the tables. On a failing file, x opens the exception form prefilled with its path; saving
 re-evaluates at once, here and on the grid. a acknowledges the chosen night with a note;
-n adds a note (any CSR or TSR). The line under the file errors shows the chosen file's full
+n adds a note (any CSR or TSR); z snoozes or un-snoozes the server; r re-parses the chosen
+night's log. The line under the file errors shows the chosen file's full
 path and message; the line above them the night's full acknowledgement and latest note. The
 timeline lists notes, acknowledgements and changes for this server: t shows it in place of
 the file errors (on a narrow terminal it is only shown that way), t again goes back.
@@ -598,6 +604,75 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
         from acorntui.screens.help import HelpScreen
 
         self.app.push_screen(HelpScreen("Server history", self.HELP, self))
+
+    # z and r: the grid's row actions, on this server ------------------------------------------
+    def action_snooze(self) -> None:
+        info = self.info
+        if info is None or not self.allowed("snooze"):
+            return
+        from acorntui.screens.forms import SnoozeForm, SnoozeResult
+
+        def done(res: SnoozeResult | None) -> None:
+            if res is not None:
+                self.db_call(Snoozed(res.until), _snooze, self._user(), info.id, res.until,
+                             res.reason)
+
+        self.app.push_screen(SnoozeForm(self.label, info.snoozed_until, info.snooze_reason),
+                             done)
+
+    def on_snoozed(self, message: Snoozed) -> None:
+        if message.failed:
+            return
+        self.notify(f"{self.label} snoozed until {message.until}" if message.until
+                    else f"{self.label}: snooze lifted", markup=False)
+        if self.info:
+            self._note_change(self.info.customer)
+        self._reload_keeping_night()
+
+    def action_reparse(self) -> None:
+        h, info = self.current, self.info
+        if h is None or info is None or not self.allowed("reparse"):
+            return
+        self.notify(f"Re-parsing {self.label}, night {h.night}…", markup=False, timeout=3)
+        self.db_call(Reparsed(), _reparse, self.console.cfg, self._user(), info.customer,
+                     info.name, h.night, description=f"re-parse {self.label}")
+
+    def on_reparsed(self, message: Reparsed) -> None:
+        if message.failed:
+            self.notify(f"Re-parse of {self.label} failed: {message.error}", title="Re-parse",
+                        severity="error", timeout=10, markup=False)
+            return
+        outcome = message.value
+        err = getattr(outcome, "error", "")
+        self.notify(f"{self.label} re-parsed: {getattr(outcome, 'action', '')}"
+                    + (f", {err}" if err else ""), markup=False, timeout=6)
+        if self.info:
+            self._note_change(self.info.customer)
+        self._reload_keeping_night()
+
+
+class Snoozed(DbDone[None]):
+    CHANGE = "The snooze"
+
+    def __init__(self, until: dt.date | None) -> None:
+        super().__init__()
+        self.until = until
+
+
+class Reparsed(DbDone[Any]):
+    OWN_ERRORS = True
+
+
+def _snooze(user, server_id: int, until: dt.date | None, reason: str) -> None:
+    from acorntui.services.triage import snooze
+
+    snooze(user, server_id, until, reason)
+
+
+def _reparse(cfg, user, customer: str, server: str, night: dt.date) -> Any:
+    from acorntui.jobs.reparse import reparse_server
+
+    return reparse_server(cfg, customer, server, night=night, user=user)
 
 
 def _short_message(f: FailureView) -> str:
