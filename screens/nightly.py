@@ -677,6 +677,7 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
             rest = ", ".join(f"{x.custbak} {len(x.servers)}" for x in outages[1:4])
             if rest:
                 o.append_text(safe_text(f"  (also {rest})"))
+            o.append(f"  M marks these {len(big.servers)}", style="bold")
             box.update(o)
             box.display = True
         else:
@@ -896,8 +897,8 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
             self.notify("No custbak outage this night.", timeout=3)
             return
         big = outages[0]
-        ids = {r.server_id for r in self.all_rows if r.custbak == big.custbak
-               and r.counts_as_failing}
+        names = set(big.servers)
+        ids = {r.server_id for r in self.all_rows if f"{r.customer}/{r.server}" in names}
         self._set_marks(self.marked | ids)
         self.notify(f"{len(ids)} servers on {big.custbak} marked: a, n or z acts on all of "
                     "them", markup=False, timeout=4)
