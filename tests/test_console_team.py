@@ -261,7 +261,7 @@ def test_bulk_actions_need_the_role(any_db):
     assert Update.select().count() == 0
 
 
-# -- bulk actions and Z from the console ------------------------------------------------------------
+# -- bulk actions and Z from the console --
 
 
 @asynctest
