@@ -505,17 +505,17 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
             return
         self.apply_refresh(message.value)
 
-    def apply_refresh(self, fresh: NightRefresh) -> list[int]:
+    def apply_refresh(self, fresh: NightRefresh, *, mark: bool = True) -> list[int]:
         """Take a reloaded night in place: rows that differ are replaced where they stand and
-        marked with who changed them. Servers that came or went re-show the list (the cursor
-        stays on its server). Returns the server ids that changed."""
+        (``mark``) marked with who changed them. Servers that came or went re-show the list
+        (the cursor stays on its server). Returns the server ids that changed."""
         data = fresh.data
         new_by_id = {r.server_id: r for r in data.rows}
         old_by_id = {r.server_id: r for r in self.all_rows}
         changed = [sid for sid, r in new_by_id.items()
                    if old_by_id.get(sid) != r or self.remarks.get(sid) != data.remarks.get(sid)]
         now = time.monotonic()
-        for sid in changed:
+        for sid in changed if mark else ():
             login, action = who_changed(new_by_id[sid], fresh.changes)
             self.changed[sid] = ChangeMark(login, action, now)
         if new_by_id.keys() != old_by_id.keys():
@@ -672,12 +672,12 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
             big = outages[0]
             o = Text("⚠ ", style="bold")
             o.append_text(safe_text(
-                f"{len(big.servers)} servers on {big.custbak} are bad this night: many servers "
-                "on the same custbak, a TSR3 problem"))
+                f"{len(big.servers)} servers on {big.custbak} are bad this night: a TSR3 "
+                "problem. "))
+            o.append(f"M marks these {len(big.servers)}", style="bold")
             rest = ", ".join(f"{x.custbak} {len(x.servers)}" for x in outages[1:4])
             if rest:
                 o.append_text(safe_text(f"  (also {rest})"))
-            o.append(f"  M marks these {len(big.servers)}", style="bold")
             box.update(o)
             box.display = True
         else:
@@ -918,7 +918,7 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
             return  # DbScreen says it was not saved (nothing was: one transaction)
         self._set_marks(set())
         if message.night == self.night:
-            self.apply_refresh(message.value)
+            self.apply_refresh(message.value, mark=False)  # the user's own change
         self.notify(message.what, markup=False)
 
     def _bulk_ack(self) -> None:
