@@ -171,15 +171,36 @@ def load_night(night: dt.date | None, direction: int = 0) -> NightData:
 
 @dataclass
 class NightRefresh:
-    """A poll saw a change: the night again, and who changed what since ``update_seen``."""
+    """A poll saw a change: the night again, who changed what since ``update_seen``, and
+    which servers' rows differ from those on screen (None: not compared)."""
 
     data: NightData
     changes: list[ChangeSeen]
+    changed: list[int] | None = None
+    # the summary line's counts and outages for data.rows, counted in the worker too
+    summary: tuple[dict[str, int], list[queries.CustbakOutage]] | None = None
 
 
-def refresh_night(night: dt.date, update_seen: int) -> NightRefresh:
+def refresh_night(night: dt.date, update_seen: int,
+                  shown: tuple[list[NightlyRow], dict[int, queries.NightRemark]] | None = None
+                  ) -> NightRefresh:
+    """Worker body. ``shown``: copies of the rows and notes on screen; comparing them here
+    keeps the 10,000-row diff off the UI thread."""
     data = load_night(night)
-    return NightRefresh(data, queries.changes_since(update_seen))
+    fresh = NightRefresh(data, queries.changes_since(update_seen))
+    if shown is not None:
+        fresh.changed = diff_rows(shown[0], shown[1], data)
+    fresh.summary = (queries.status_counts(data.rows), queries.custbak_outages(data.rows))
+    return fresh
+
+
+def diff_rows(rows: list[NightlyRow], remarks: dict[int, queries.NightRemark],
+              data: NightData) -> list[int]:
+    """Server ids whose row or latest note differ between ``rows`` and ``data``."""
+    old = {r.server_id: r for r in rows}
+    return [r.server_id for r in data.rows
+            if old.get(r.server_id) != r
+            or remarks.get(r.server_id) != data.remarks.get(r.server_id)]
 
 
 @dataclass
@@ -388,6 +409,8 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         self.update_seen = 0  # the newest audit id the rows on screen reflect
         self.changed: dict[int, ChangeMark] = {}  # server id -> who changed it, when
         self.marked: set[int] = set()  # server ids marked for a bulk action
+        self._pos_map: dict[int, int] = {}
+        self._pos_for: list[NightlyRow] | None = None
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -496,6 +519,7 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
             # the same night: changed rows are updated where they are (cursor, scroll,
             # sort and filter stay as the user left them)
             self.db_call(Refreshed(self.night), refresh_night, self.night, self.update_seen,
+                         (list(self.all_rows), dict(self.remarks)),
                          description="reload changed rows")
         else:
             self.load(None)
@@ -511,15 +535,15 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         (the cursor stays on its server). Returns the server ids that changed."""
         data = fresh.data
         new_by_id = {r.server_id: r for r in data.rows}
-        old_by_id = {r.server_id: r for r in self.all_rows}
-        changed = [sid for sid, r in new_by_id.items()
-                   if old_by_id.get(sid) != r or self.remarks.get(sid) != data.remarks.get(sid)]
+        changed = fresh.changed if fresh.changed is not None \
+            else diff_rows(self.all_rows, self.remarks, data)
         now = time.monotonic()
         for sid in changed if mark else ():
             login, action = who_changed(new_by_id[sid], fresh.changes)
             self.changed[sid] = ChangeMark(login, action, now)
-        if new_by_id.keys() != old_by_id.keys():
-            self.show_night(data)
+        if len(data.rows) != len(self.all_rows) or any(
+                self._pos().get(sid) is None for sid in changed):
+            self.show_night(data)  # servers came or went
             return changed
         self.signature = data.signature
         self.update_seen = data.signature[3] or 0
@@ -527,7 +551,8 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         self.remarks = data.remarks
         if changed:
             self.replace_rows(CustomerRows([new_by_id[sid] for sid in changed], {
-                sid: data.remarks[sid] for sid in changed if sid in data.remarks}))
+                sid: data.remarks[sid] for sid in changed if sid in data.remarks}),
+                summary=fresh.summary)
         return changed
 
     def _expire_marks(self) -> None:
@@ -557,25 +582,37 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         if not message.failed:
             self.replace_rows(message.value)
 
-    def replace_rows(self, fresh: CustomerRows) -> None:
+    def replace_rows(self, fresh: CustomerRows,
+                     summary: tuple[dict[str, int], list[queries.CustbakOutage]] | None = None
+                     ) -> None:
         """Rows changed in place (ack, note, snooze, re-parse, exception): update grid and
         summary."""
-        by_id = {r.server_id: r for r in fresh.rows}
-        for sid in by_id:
+        pos = self._pos()
+        for new in fresh.rows:
+            sid = new.server_id
             remark = fresh.remarks.get(sid)
             if remark is None:
                 self.remarks.pop(sid, None)
             else:
                 self.remarks[sid] = remark
-        for i, old in enumerate(self.all_rows):
-            new = by_id.get(old.server_id)
-            if new is not None:
+            i = pos.get(sid)
+            if i is not None:
                 self.all_rows[i] = new
-                self._hay[new.server_id] = haystack(new)
-                self.grid.update_row(new.server_id, new)
-        self._counts_dirty = True
+                self._hay[sid] = haystack(new)
+                self.grid.update_row(sid, new)
+        if summary is not None:  # counted in the worker, for these very rows
+            self._summary_cache, self._counts_dirty = summary, False
+        else:
+            self._counts_dirty = True
         self._sorted = None  # re-sorted on the next sort/filter; rows stay where they are
         self._summary()
+
+    def _pos(self) -> dict[int, int]:
+        """Server id -> its index in ``all_rows`` (rebuilt when the rows were replaced)."""
+        if self._pos_for is not self.all_rows:
+            self._pos_map = {r.server_id: i for i, r in enumerate(self.all_rows)}
+            self._pos_for = self.all_rows
+        return self._pos_map
 
     def _first_run(self) -> None:
         """No results at all yet: the next steps instead of an empty grid."""
@@ -910,7 +947,8 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
         if self.night is None:
             return
         self.db_call(BulkDone(what, self.night), _bulk_then_refresh, self.night,
-                     self.update_seen, fn, self._user(), *args,
+                     self.update_seen, (list(self.all_rows), dict(self.remarks)), fn,
+                     self._user(), *args,
                      description="bulk action")
 
     def on_bulk_done(self, message: BulkDone) -> None:
@@ -1240,10 +1278,10 @@ def _snooze(user, server_id: int, until: dt.date | None, reason: str, night: dt.
     return load_customer_rows(night, customer)
 
 
-def _bulk_then_refresh(night: dt.date, update_seen: int, fn: Callable[..., Any], user,
-                       *args: Any) -> NightRefresh:
+def _bulk_then_refresh(night: dt.date, update_seen: int, shown: Any, fn: Callable[..., Any],
+                       user, *args: Any) -> NightRefresh:
     fn(user, *args)
-    return refresh_night(night, update_seen)
+    return refresh_night(night, update_seen, shown)
 
 
 def _except(user, r: NightlyRow, form: Any) -> tuple[Any, CustomerRows]:
