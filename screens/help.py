@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
@@ -19,24 +20,24 @@ from acorntui.screens.widgets import STATUS_LOOK, status_text
 __all__ = ["HelpScreen", "footer_fit", "help_keys", "key_label"]
 
 
-def help_keys(owner: object) -> Text:
+def help_keys(owner: object) -> Table:
     """The keys of ``owner`` (a screen) in the key table's words (screens/keymap.py), then
-    the keys that work everywhere."""
-    keys = Text()
+    the keys that work everywhere: two columns, the words wrap beside their key."""
+    table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+    table.add_column(justify="right", no_wrap=True, style="bold")
+    table.add_column(ratio=1)
     seen: set[str] = set()
     for b in getattr(owner, "BINDINGS", []):
         if not isinstance(b, Binding) or b.key in seen:
             continue
         seen.add(b.key)
         what = keymap.meaning(b.id).meaning if b.id else b.description
-        keys.append(f"{key_label(b.key):>12}  ", style="bold")
-        keys.append(f"{what}\n")
+        table.add_row(key_label(b.key), what)
     for id in ("palette", "app_quit"):
         k = keymap.meaning(id)
         if k.keys not in seen:
-            keys.append(f"{key_label(k.keys):>12}  ", style="bold")
-            keys.append(f"{k.meaning}\n")
-    return keys
+            table.add_row(key_label(k.keys), k.meaning)
+    return table
 
 
 def footer_fit(bindings: dict[str, ActiveBinding], width: int,

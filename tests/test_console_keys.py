@@ -3,6 +3,7 @@ with ctrl+s (enter in a one-line form) and fit 80x24 with Save on screen."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -103,7 +104,12 @@ async def test_help_screen_lists_the_tables_words(demo_db):  # noqa: F811
         await grid_ready(pilot)
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
-        text = "\n".join(str(s.render()) for s in app.screen.query(Static))
+        from rich.console import Console
+
+        con = Console(width=200, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+        for s in app.screen.query(Static):
+            con.print(s.content)
+        text = con.export_text()
         for id in ("ack", "note", "snooze", "mark", "customer_snooze", "quit"):
             assert meaning(id).meaning in text, id
 
