@@ -56,6 +56,34 @@ def cli(url: str, *args: str) -> subprocess.CompletedProcess:
                           stdin=subprocess.DEVNULL)
 
 
+OTHER_CONSOLE = """
+import datetime as dt, sys
+from acorntui import db
+from acorntui.db.models import Customer, Result, Server
+from acorntui.services import triage
+from acorntui.services.roles import current_user
+
+db.connect(sys.argv[1])
+user = current_user()
+def server(name):
+    return Server.get((Server.name == name) & (Server.customer == Customer.get(name="acme")))
+r = Result.get(Result.server == server("fs10"))
+triage.acknowledge(user, r.id, "disk replaced, watching")
+r11 = Result.get(Result.server == server("fs11"))
+triage.add_note(user, r11.server_id, "customer called", result_id=r11.id)
+triage.snooze(user, server("fs12").id, dt.date.today() + dt.timedelta(days=2), "new NAS")
+"""
+
+
+def other_console(url: str) -> subprocess.CompletedProcess:
+    """What a teammate's console does on a key press: the same service calls, in another
+    process (there is no CLI command for an acknowledgement)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-c", OTHER_CONSOLE, url], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+
+
 def row_of(screen, customer: str, server: str):
     return next(r for r in screen.grid.rows if (r.customer, r.server) == (customer, server))
 
@@ -66,9 +94,10 @@ def row_of(screen, customer: str, server: str):
 @asynctest
 async def test_another_process_changes_show_in_place_with_who(db_url, monkeypatch):
     """While the console is open (cursor on a row far down, the grid scrolled), another
-    process adds an exception, snoozes a customer and edits a server. Each shows within the
-    poll interval: the rows change where they are, marked, the detail line names who changed
-    them, and the cursor and scroll position do not move."""
+    process adds an exception, snoozes a customer, edits a server, acknowledges, notes and
+    snoozes a server. Each shows within the poll interval: the rows change where they are,
+    marked, the detail line names who changed them, and the cursor and scroll position do not
+    move."""
     act_as(monkeypatch, ME)
     build_night()
     app = make_app(poll_seconds=POLL)
@@ -122,6 +151,22 @@ async def test_another_process_changes_show_in_place_with_who(db_url, monkeypatc
         await wait_for(pilot, lambda: row_of(screen, "acme", "fs07").custbak == "custbak09",
                        timeout=POLL * 10)
         assert screen.changed[row_of(screen, "acme", "fs07").server_id].login == CLI_LOGIN
+        assert (screen.grid.cursor_row, screen.grid.scroll_y) == (cursor, scroll)
+        assert [r.server_id for r in screen.grid.rows] == order
+
+        # 4. acknowledgement, note and snooze made by a teammate's console
+        p = other_console(db_url)
+        assert p.returncode == 0, p.stderr
+        await wait_for(pilot, lambda: row_of(screen, "acme", "fs10").ack_note
+                       == "disk replaced, watching" and row_of(screen, "acme", "fs12").snoozed,
+                       timeout=POLL * 10)
+        fs11 = row_of(screen, "acme", "fs11").server_id
+        await wait_for(pilot, lambda: fs11 in screen.remarks, timeout=POLL * 10)
+        assert screen.remarks[fs11].text == "customer called"
+        for name, action in (("fs10", "result.ack"), ("fs11", "note"),
+                             ("fs12", "server.snooze")):
+            mark = screen.changed[row_of(screen, "acme", name).server_id]
+            assert (mark.login, mark.action) == (CLI_LOGIN, action)
         assert (screen.grid.cursor_row, screen.grid.scroll_y) == (cursor, scroll)
         assert [r.server_id for r in screen.grid.rows] == order
 
