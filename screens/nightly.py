@@ -284,6 +284,12 @@ class BulkDone(DbDone[NightRefresh]):
         self.what, self.night = what, night
 
 
+class CustomerSnoozed(BulkDone):
+    """A customer's maintenance window (Z) was saved; the marks are left as they were."""
+
+    CHANGE = "The maintenance window"
+
+
 class FailingFiles(DbDone[list]):
     """The night's file errors of one row (queries.failure_views), for `x` on the grid."""
 
@@ -943,18 +949,21 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
     def _marked_rows(self) -> list[NightlyRow]:
         return [r for r in self.all_rows if r.server_id in self.marked]
 
-    def _bulk(self, what: str, fn: Callable[..., Any], *args: Any) -> None:
+    def _bulk(self, what: str, fn: Callable[..., Any], *args: Any,
+              message: type[BulkDone] = BulkDone) -> None:
         if self.night is None:
             return
-        self.db_call(BulkDone(what, self.night), _bulk_then_refresh, self.night,
+        self.db_call(message(what, self.night), _bulk_then_refresh, self.night,
                      self.update_seen, (list(self.all_rows), dict(self.remarks)), fn,
                      self._user(), *args,
                      description="bulk action")
 
-    def on_bulk_done(self, message: BulkDone) -> None:
+    @on(BulkDone)  # and CustomerSnoozed
+    def _bulk_done(self, message: BulkDone) -> None:
         if message.failed:
             return  # DbScreen says it was not saved (nothing was: one transaction)
-        self._set_marks(set())
+        if not isinstance(message, CustomerSnoozed):
+            self._set_marks(set())
         if message.night == self.night:
             self.apply_refresh(message.value, mark=False)  # the user's own change
         self.notify(message.what, markup=False)
@@ -1021,7 +1030,8 @@ status:failed  code:23  tsr:dpatel  customer:acme  server:exch  custbak:03
 
                 what = (f"customer {r.customer}: every server snoozed until {res.until}"
                         if res.until else f"customer {r.customer}: maintenance window lifted")
-                self._bulk(what, snooze_customer, r.customer_id, res.until, res.reason)
+                self._bulk(what, snooze_customer, r.customer_id, res.until, res.reason,
+                           message=CustomerSnoozed)
 
         self.app.push_screen(SnoozeForm(f"customer {r.customer} (every server of it)",
                                         title="Customer maintenance window"), done)

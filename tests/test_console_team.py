@@ -386,6 +386,8 @@ async def test_customer_snooze_from_the_grid(sqlite_db, monkeypatch):
     app = make_app(poll_seconds=3600)
     async with app.run_test(size=(120, 30)) as pilot:
         screen = await grid_ready(pilot)
+        acme0 = screen.grid.rows[0]
+        await pilot.press("space")  # a mark made before: Z leaves it alone
         target = next(r for r in screen.grid.rows if r.customer == "beta")
         screen.grid.move_to_key(target.server_id)
         await pilot.press("Z")
@@ -402,6 +404,7 @@ async def test_customer_snooze_from_the_grid(sqlite_db, monkeypatch):
         u = Update.get(Update.action == "customer.snooze")
         assert (u.login, u.row_id, u.details) == (ME, c.id, "datacentre move")
         assert not any(r.snoozed for r in screen.grid.rows if r.customer == "acme")
+        assert screen.marked == {acme0.server_id}
         assert "customer maintenance: datacentre move" in row_of(screen, "beta",
                                                                   "fs00").snooze_reason
 
