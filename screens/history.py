@@ -50,6 +50,15 @@ def load_history(server_id: int) -> HistoryData:
                        queries.server_timeline(server_id))
 
 
+def history_if_changed(server_id: int, seen: tuple | None
+                       ) -> tuple[tuple, HistoryData | None]:
+    """Worker body for the poll: the server's signature, and its history when that moved."""
+    signature = queries.server_signature(server_id)
+    if signature == seen:
+        return signature, None
+    return signature, load_history(server_id)
+
+
 def add_exception_for(user, info: ServerInfo, form: ExceptionFormResult, night: dt.date
                       ) -> tuple[Any, int]:
     from acorntui.services.exceptions import ExceptionInput, add_exception
@@ -143,6 +152,12 @@ class Noted(DbDone[None]):
     CHANGE = "The note"
 
 
+class HistoryPolled(DbDone[tuple[tuple, HistoryData | None]]):
+    """The poll's answer: a teammate's change to this server reloads the screen."""
+
+    OWN_ERRORS = True  # the banner says it; the next poll retries
+
+
 class ServerHistoryScreen(AcornScreen):
     _NIGHT = Binding.Group("Night", compact=True)
     # keys from the one table (screens/keymap.py): the grid's row actions work here too
@@ -191,6 +206,7 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
         self.timeline: list[TimelineEntry] = []
         self._results_width = -1
         self.ack_column = True
+        self.poll_seen: tuple | None = None  # queries.server_signature at the last poll
 
     def compose(self) -> ComposeResult:
         yield Static(safe_text(self.label, style="bold"), id="topbar", classes="topbar")
@@ -231,6 +247,26 @@ the file errors (on a narrow terminal it is only shown that way), t again goes b
         self._fill_results()
         self._fill_failures()
         self.load()
+        self.poll()  # the baseline: what the first load saw
+        poll = getattr(self.app, "poll_seconds", None) or 30.0  # as the grid (AcornApp)
+        self.set_interval(poll, self.poll, name="poll")
+
+    def poll(self) -> None:
+        """A teammate's change (another console, the CLI, the nightly job) shows here too."""
+        self.db_call(HistoryPolled(), history_if_changed, self.server_id, self.poll_seen,
+                     description="poll")
+
+    def on_history_polled(self, message: HistoryPolled) -> None:
+        if message.failed:
+            return
+        signature, data = message.value
+        first = self.poll_seen is None
+        self.poll_seen = signature
+        if first or data is None:
+            return
+        if (data.info, data.history, data.timeline) != (self.info, self.history,
+                                                        self.timeline):
+            self._reload_keeping_night()
 
     def on_resize(self, event: events.Resize) -> None:
         self._layout(event.size.width)

@@ -430,3 +430,29 @@ async def test_x_on_the_grid_adds_an_exception_and_the_row_turns_ok_star(sqlite_
         await wait_for(pilot, lambda: app.screen is screen and row_of(
             screen, target.customer, target.server).status == "ok_with_exceptions")
         assert Exception_.select().count() == 1
+
+
+@asynctest
+async def test_history_shows_a_teammates_change_to_its_server(db_url, monkeypatch):
+    """A server's history is open in one console; another process acknowledges that server's
+    night: the acknowledgement shows within the poll interval, on the same night."""
+    from acorntui.screens.history import ServerHistoryScreen
+
+    act_as(monkeypatch, ME)
+    build_night(13)  # other_console touches fs10, fs11 and fs12
+    app = make_app(poll_seconds=POLL)
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await grid_ready(pilot)
+        screen.grid.move_to_key(row_of(screen, "acme", "fs10").server_id)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ServerHistoryScreen)
+                       and app.screen.history)
+        hist = app.screen
+        assert hist.current.ack_note == ""
+        p = other_console(db_url)
+        assert p.returncode == 0, p.stderr
+        await wait_for(pilot, lambda: hist.current is not None
+                       and hist.current.ack_note == "disk replaced, watching",
+                       timeout=POLL * 10)
+        assert hist.current.night == NIGHT
+        assert any(e.action == "result.ack" for e in hist.timeline)

@@ -519,6 +519,17 @@ def night_signature(night: dt.date | None) -> tuple:
     return (latest, n, parsed, last_update)
 
 
+def server_signature(server_id: int) -> tuple:
+    """The history screen's change detector: the newest audit id (an exception for a whole
+    customer has no server on its audit row) and the server's result count and newest parse."""
+    from acorntui.db.models import Update
+
+    last_update = Update.select(fn.MAX(Update.id)).scalar() or 0
+    n, parsed = (Result.select(fn.COUNT(Result.id), fn.MAX(Result.parsed_at))
+                 .where(Result.server == server_id).tuples().get())
+    return (last_update, n, parsed)
+
+
 @dataclass(frozen=True)
 class ChangeSeen:
     """One audit row since the last poll: who changed what (for "changed by LOGIN")."""
