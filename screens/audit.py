@@ -12,9 +12,10 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.widgets import Footer, Static
 
+from acorntui.screens.keymap import bind
 from acorntui.screens.widgets import (
     AcornInput,
     AcornScreen,
@@ -65,9 +66,10 @@ class AuditScreen(AcornScreen):
 
     CSS_PATH = "management.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back"),
-        Binding("slash", "filter", "Filter"),
-        Binding("ctrl+r", "refresh", "Refresh"),
+        bind("back"),
+        bind("filter"),
+        bind("refresh"),
+        bind("quit", "back", label="Back", show=False),
     ]
     HELP = "/ filter (login, action, server, details), escape back."
     LIMIT = 500

@@ -11,11 +11,11 @@ from typing import ClassVar
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Static
 
 from acorntui.reports.fixes import fix_for
+from acorntui.screens.keymap import bind
 from acorntui.screens.widgets import AcornInput, AcornScreen, Banner, safe_text
 from acorntui.screens.worker import DbDone
 from acorntui.services import codes as codes_mod
@@ -28,9 +28,10 @@ class CodesLoaded(DbDone[list[CodeInfo]]):
 
 class CodeReferenceScreen(AcornScreen):
     BINDINGS: ClassVar = [
-        Binding("escape", "back", "Back"),
-        Binding("slash", "search", "Search"),
-        Binding("question_mark", "help", "Help"),
+        bind("back"),
+        bind("quit", "back", label="Back", show=False),
+        bind("filter", "search", label="Search"),
+        bind("help"),
     ]
     HELP = """\
 Every rsync completion code the parser can record, with its meaning (the team's short name),

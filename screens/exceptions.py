@@ -11,10 +11,10 @@ from typing import ClassVar
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
 from acorntui.screens.forms import ExceptionFormResult
+from acorntui.screens.keymap import bind
 from acorntui.screens.widgets import (
     AcornInput,
     AcornScreen,
@@ -148,15 +148,17 @@ def exception_widths(avail: int) -> dict[str, int]:
 
 
 class ExceptionsScreen(AcornScreen):
+    # keys from the one table (screens/keymap.py): + adds (n is "note" everywhere)
     BINDINGS: ClassVar = [
-        Binding("escape", "back", "Back"),
-        Binding("n,insert", "add", "Add"),
-        Binding("enter", "edit", "Edit"),
-        Binding("d", "toggle", "Disable/enable"),
-        Binding("delete,D", "delete", "Delete"),
-        Binding("slash", "filter", "Filter"),
-        Binding("ctrl+r,f5", "refresh", "Refresh"),
-        Binding("question_mark", "help", "Help"),
+        bind("back"),
+        bind("add"),
+        bind("open", "edit", label="Edit"),
+        bind("toggle_active", "toggle", label="Disable/enable"),
+        bind("remove", "delete"),
+        bind("filter"),
+        bind("refresh"),
+        bind("help"),
+        bind("quit", "back", label="Back", show=False),
     ]
     HELP = f"""\
 Every exception: a known failing file that is backed up another way (or does not matter).

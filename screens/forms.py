@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.validation import Function, ValidationResult, Validator
-from textual.widgets import Button, Label, OptionList, RadioButton, RadioSet, Static
+from textual.widgets import Button, Footer, Label, OptionList, RadioButton, RadioSet, Static
 from textual.widgets.option_list import Option
 
+from acorntui.screens.keymap import bind
 from acorntui.screens.widgets import AcornInput, safe_text
 
 
@@ -53,10 +53,17 @@ def _not_blank(what: str) -> Function:
 
 
 class FormScreen(ModalScreen):
-    """Shared look and keys: ctrl+s or the Save button saves, escape cancels."""
+    """Shared look and keys: ctrl+s or the Save button saves, escape cancels. The form has a
+    footer of its own, so it shows its keys, not those of the screen behind it. Tall forms
+    keep their fields in a ``.form-fields`` scroll and the buttons below it, so Save stays on
+    screen at 80x24."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
+    BINDINGS = [bind("back", "cancel", label="Cancel"), bind("save")]
     DEFAULT_CLASSES = "form"
+
+    @on(events.Mount)
+    def _own_footer(self) -> None:
+        self.mount(Footer(compact=True))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -153,9 +160,15 @@ class ExceptionForm(FormScreen):
         return self.applies_to is not None
 
     def compose(self) -> ComposeResult:
-        # the whole dialog scrolls: at 80x24 the fields do not all fit
-        with VerticalScroll(classes="dialog"):
+        # the fields scroll, the buttons stay: at 80x24 the fields do not all fit
+        with Vertical(classes="dialog tall"):
             yield Label(self.form_title, classes="dialog-title")
+            yield from self._fields()
+            yield Static("", id="form-error", classes="form-error")
+            yield self.buttons()
+
+    def _fields(self) -> ComposeResult:
+        with VerticalScroll(classes="form-fields"):
             if self.failing_path:
                 yield Static(safe_text(f"failing file: {self.failing_path}"), classes="hint")
             yield _input("Path pattern (glob, case-insensitive)", self.values["path_pattern"],
@@ -180,8 +193,6 @@ class ExceptionForm(FormScreen):
             yield _input("Expires (optional)", self.values["expires"], id="expires",
                          placeholder="YYYY-MM-DD, +30d, blank = never",
                          validators=[DateValidator()])
-            yield Static("", id="form-error", classes="form-error")
-            yield self.buttons()
 
     def on_mount(self) -> None:
         if self.picking:
@@ -341,13 +352,15 @@ class SnoozeResult:
 class SnoozeForm(FormScreen):
     """Snooze a server until a date with a reason; blank date lifts a snooze."""
 
-    def __init__(self, target: str, until: dt.date | None = None, reason: str = "") -> None:
+    def __init__(self, target: str, until: dt.date | None = None, reason: str = "", *,
+                 title: str = "Snooze server") -> None:
         super().__init__()
         self.target, self.until, self.reason = target, until, reason
+        self.form_title = title
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label("Snooze server", classes="dialog-title")
+            yield Label(self.form_title, classes="dialog-title")
             yield Static(safe_text(self.target), classes="hint")
             yield _input("Until (inclusive)", self.until.isoformat() if self.until else "+7d",
                          id="until", placeholder="YYYY-MM-DD, +7d, +2w; blank lifts the snooze",
@@ -381,10 +394,14 @@ class SnoozeForm(FormScreen):
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Yes/no. `y` confirms; `n` or escape cancels."""
+    """Yes/no. `y` confirms; escape cancels (`n` is "note" everywhere: screens/keymap.py)."""
 
-    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+    BINDINGS = [bind("yes", "answer(True)"), bind("back", "answer(False)", label="No")]
     DEFAULT_CLASSES = "form"
+
+    @on(events.Mount)
+    def _own_footer(self) -> None:
+        self.mount(Footer(compact=True))
 
     def __init__(self, question: str) -> None:
         super().__init__()
@@ -395,7 +412,7 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Label("Confirm", classes="dialog-title")
             yield Static(safe_text(self.question))
             yield Horizontal(Button("Yes (y)", variant="error", id="yes"),
-                             Button("No (n)", id="no"), classes="buttons")
+                             Button("No (esc)", id="no"), classes="buttons")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

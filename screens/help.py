@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
@@ -12,14 +13,31 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
 
+from acorntui.screens import keymap
+from acorntui.screens.keymap import bind, key_label
 from acorntui.screens.widgets import STATUS_LOOK, status_text
 
-_KEY_NAMES = {"left_square_bracket": "[", "right_square_bracket": "]", "slash": "/",
-              "question_mark": "?", "escape": "esc", "enter": "enter", "delete": "del"}
+__all__ = ["HelpScreen", "footer_fit", "help_keys", "key_label"]
 
 
-def key_label(keys: str) -> str:
-    return ",".join(_KEY_NAMES.get(k, k) for k in keys.split(","))
+def help_keys(owner: object) -> Table:
+    """The keys of ``owner`` (a screen) in the key table's words (screens/keymap.py), then
+    the keys that work everywhere: two columns, the words wrap beside their key."""
+    table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+    table.add_column(justify="right", no_wrap=True, style="bold")
+    table.add_column(ratio=1)
+    seen: set[str] = set()
+    for b in getattr(owner, "BINDINGS", []):
+        if not isinstance(b, Binding) or b.key in seen:
+            continue
+        seen.add(b.key)
+        what = keymap.meaning(b.id).meaning if b.id else b.description
+        table.add_row(key_label(b.key), what)
+    for id in ("palette", "app_quit"):
+        k = keymap.meaning(id)
+        if k.keys not in seen:
+            table.add_row(key_label(k.keys), k.meaning)
+    return table
 
 
 def footer_fit(bindings: dict[str, ActiveBinding], width: int,
@@ -37,7 +55,8 @@ def footer_fit(bindings: dict[str, ActiveBinding], width: int,
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    BINDINGS = [bind("back", "dismiss", label="Close"), bind("quit", "dismiss", label="Close"),
+                bind("help", "dismiss", label="Close")]
     DEFAULT_CLASSES = "form"
 
     def __init__(self, title: str, text: str, owner: Screen) -> None:
@@ -45,18 +64,7 @@ class HelpScreen(ModalScreen[None]):
         self.help_title, self.text, self.owner = title, text, owner
 
     def compose(self) -> ComposeResult:
-        keys = Text()
-        seen: set[str] = set()
-        for b in getattr(self.owner, "BINDINGS", []):
-            if not hasattr(b, "key") or b.key in seen:
-                continue
-            seen.add(b.key)
-            keys.append(f"{key_label(b.key):>10}  ", style="bold")
-            keys.append(f"{b.description}\n")
-        keys.append(f"{'ctrl+p':>10}  ", style="bold")
-        keys.append("command palette: jump to a server or customer by name\n")
-        keys.append(f"{'esc':>10}  ", style="bold")
-        keys.append("back / close\n")
+        keys = help_keys(self.owner)
         legend = Text("Statuses: ")
         for status in ("ok", "ok_with_exceptions", "failed", "incomplete", "fetch_failed",
                        "no_data"):

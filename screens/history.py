@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Sparkline, Static
 
 from acorntui.screens.forms import ExceptionFormResult
 from acorntui.screens.help import footer_fit
+from acorntui.screens.keymap import bind
 from acorntui.screens.widgets import (
     STATUS_LOOK,
     AcornScreen,
@@ -52,6 +53,15 @@ def load_history(server_id: int) -> HistoryData:
     return HistoryData(queries.server_info(server_id),
                        queries.server_history(server_id, limit=400),
                        queries.server_timeline(server_id))
+
+
+def history_if_changed(server_id: int, seen: tuple | None
+                       ) -> tuple[tuple, HistoryData | None]:
+    """Worker body for the poll: the server's signature, and its history when that moved."""
+    signature = queries.server_signature(server_id)
+    if signature == seen:
+        return signature, None
+    return signature, load_history(server_id)
 
 
 def add_exception_for(user, info: ServerInfo, form: ExceptionFormResult, night: dt.date
@@ -183,25 +193,35 @@ class Noted(DbDone[None]):
     CHANGE = "The note"
 
 
+class HistoryPolled(DbDone[tuple[tuple, HistoryData | None]]):
+    """The poll's answer: a teammate's change to this server reloads the screen."""
+
+    OWN_ERRORS = True  # the banner says it; the next poll retries
+
+
 class ServerHistoryScreen(AcornScreen):
     _NIGHT = Binding.Group("Night", compact=True)
+    # keys from the one table (screens/keymap.py): the grid's row actions work here too
     BINDINGS: ClassVar = [
-        Binding("escape", "back", "Back"),
-        Binding("question_mark", "help", "Help"),
-        Binding("x", "except_file", "Except file"),
-        Binding("a", "ack", "Ack"),
-        Binding("n", "note", "Note"),
-        Binding("t", "timeline", "Timeline"),
-        Binding("l", "log", "Log"),
-        Binding("left_square_bracket", "step(1)", "Older", group=_NIGHT),
-        Binding("right_square_bracket", "step(-1)", "Newer", group=_NIGHT),
-        Binding("c", "code", "Code"),
-        Binding("L", "audit", "Audit log"),
-        Binding("ctrl+r,f5", "refresh", "Refresh"),
+        bind("back"),
+        bind("help"),
+        bind("exception", "except_file", label="Except file"),
+        bind("ack"),
+        bind("note"),
+        bind("snooze"),
+        bind("reparse"),
+        bind("timeline"),
+        bind("log"),
+        bind("prev_night", "step(1)", label="Older", group=_NIGHT),
+        bind("next_night", "step(-1)", label="Newer", group=_NIGHT),
+        bind("codes", "code"),
+        bind("audit"),
+        bind("refresh"),
+        bind("quit", "back", label="Back", show=False),
     ]
     # what the compact footer holds back until the terminal is this wide (`?` lists all)
     FOOTER_MIN_WIDTH: ClassVar = {"step(1)": 100, "step(-1)": 100, "code": 120,
-                                  "audit": 120, "log": 100}
+                                  "audit": 120, "log": 100, "snooze": 140, "reparse": 140}
     NARROW = 110  # below this width the results table sits above the file errors
     HELP = """\
 One server's nights. The strip shows the last nights by status (newest on the right; the
@@ -212,11 +232,12 @@ opens the night's log (the whole spool file for the latest night). Its file erro
 listed (200 at a time: PgDn at the end of the list loads more) with whether an exception
 covers each, and which. tab moves between the tables. On a failing file, x opens the
 exception form prefilled with its path; saving re-evaluates at once, here and on the grid. a
-acknowledges the chosen night with a note; n adds a note (any CSR or TSR). The line under
-the file errors shows the chosen file's full path and message; the line above them the
-night's full acknowledgement and latest note. The timeline lists notes, acknowledgements and
-changes for this server: t shows it in place of the file errors (on a narrow terminal it is
-only shown that way), t again goes back.
+acknowledges the chosen night with a note; n adds a note (any CSR or TSR); z snoozes or
+un-snoozes the server; r re-parses the chosen night's log. The line under the file errors
+shows the chosen file's full path and message; the line above them the night's full
+acknowledgement and latest note. The timeline lists notes, acknowledgements and changes for
+this server: t shows it in place of the file errors (on a narrow terminal it is only shown
+that way), t again goes back.
 """
 
     def __init__(self, server_id: int, label: str, night: dt.date | None = None) -> None:
@@ -234,6 +255,7 @@ only shown that way), t again goes back.
         self.timeline: list[TimelineEntry] = []
         self._results_width = -1
         self.ack_column = True
+        self.poll_seen: tuple | None = None  # queries.server_signature at the last poll
 
     def compose(self) -> ComposeResult:
         yield Static(safe_text(self.label, style="bold"), id="topbar", classes="topbar")
@@ -276,6 +298,26 @@ only shown that way), t again goes back.
         self._fill_results()
         self._fill_failures()
         self.load()
+        self.poll()  # the baseline: what the first load saw
+        poll = getattr(self.app, "poll_seconds", None) or 30.0  # as the grid (AcornApp)
+        self.set_interval(poll, self.poll, name="poll")
+
+    def poll(self) -> None:
+        """A teammate's change (another console, the CLI, the nightly job) shows here too."""
+        self.db_call(HistoryPolled(), history_if_changed, self.server_id, self.poll_seen,
+                     description="poll")
+
+    def on_history_polled(self, message: HistoryPolled) -> None:
+        if message.failed:
+            return
+        signature, data = message.value
+        first = self.poll_seen is None
+        self.poll_seen = signature
+        if first or data is None:
+            return
+        if (data.info, data.history, data.timeline) != (self.info, self.history,
+                                                        self.timeline):
+            self._reload_keeping_night()
 
     def on_resize(self, event: events.Resize) -> None:
         self._layout(event.size.width)
@@ -733,6 +775,75 @@ only shown that way), t again goes back.
         from acorntui.screens.help import HelpScreen
 
         self.app.push_screen(HelpScreen("Server history", self.HELP, self))
+
+    # z and r: the grid's row actions, on this server ------------------------------------------
+    def action_snooze(self) -> None:
+        info = self.info
+        if info is None or not self.allowed("snooze"):
+            return
+        from acorntui.screens.forms import SnoozeForm, SnoozeResult
+
+        def done(res: SnoozeResult | None) -> None:
+            if res is not None:
+                self.db_call(Snoozed(res.until), _snooze, self._user(), info.id, res.until,
+                             res.reason)
+
+        self.app.push_screen(SnoozeForm(self.label, info.snoozed_until, info.snooze_reason),
+                             done)
+
+    def on_snoozed(self, message: Snoozed) -> None:
+        if message.failed:
+            return
+        self.notify(f"{self.label} snoozed until {message.until}" if message.until
+                    else f"{self.label}: snooze lifted", markup=False)
+        if self.info:
+            self._note_change(self.info.customer)
+        self._reload_keeping_night()
+
+    def action_reparse(self) -> None:
+        h, info = self.current, self.info
+        if h is None or info is None or not self.allowed("reparse"):
+            return
+        self.notify(f"Re-parsing {self.label}, night {h.night}…", markup=False, timeout=3)
+        self.db_call(Reparsed(), _reparse, self.console.cfg, self._user(), info.customer,
+                     info.name, h.night, description=f"re-parse {self.label}")
+
+    def on_reparsed(self, message: Reparsed) -> None:
+        if message.failed:
+            self.notify(f"Re-parse of {self.label} failed: {message.error}", title="Re-parse",
+                        severity="error", timeout=10, markup=False)
+            return
+        outcome = message.value
+        err = getattr(outcome, "error", "")
+        self.notify(f"{self.label} re-parsed: {getattr(outcome, 'action', '')}"
+                    + (f", {err}" if err else ""), markup=False, timeout=6)
+        if self.info:
+            self._note_change(self.info.customer)
+        self._reload_keeping_night()
+
+
+class Snoozed(DbDone[None]):
+    CHANGE = "The snooze"
+
+    def __init__(self, until: dt.date | None) -> None:
+        super().__init__()
+        self.until = until
+
+
+class Reparsed(DbDone[Any]):
+    OWN_ERRORS = True
+
+
+def _snooze(user, server_id: int, until: dt.date | None, reason: str) -> None:
+    from acorntui.services.triage import snooze
+
+    snooze(user, server_id, until, reason)
+
+
+def _reparse(cfg, user, customer: str, server: str, night: dt.date) -> Any:
+    from acorntui.jobs.reparse import reparse_server
+
+    return reparse_server(cfg, customer, server, night=night, user=user)
 
 
 def _short_message(f: FailureView) -> str:

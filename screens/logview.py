@@ -27,6 +27,7 @@ from textual.widgets import Footer, Static
 from acorntui.core.logfile import LogIndex, build_index
 from acorntui.core.parser import why_kind
 from acorntui.core.textsafe import visible_controls
+from acorntui.screens.keymap import bind
 from acorntui.screens.widgets import AcornInput, AcornScreen, Banner, human_bytes, safe_text
 from acorntui.screens.worker import DbDone
 from acorntui.services.why import NightWhy, log_target, why_words
@@ -75,10 +76,10 @@ class LogLines(ScrollView, can_focus=True):
         Binding("up,k", "scroll_up", "Up", show=False),
         Binding("down,j", "scroll_down", "Down", show=False),
         Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown,space", "page_down", "Page down", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
         Binding("home,g", "scroll_home", "First", show=False),
         Binding("end,G", "scroll_end", "Last", show=False),
-        Binding("left,h", "scroll_left", "Left", show=False),
+        Binding("left", "scroll_left", "Left", show=False),
         Binding("right", "scroll_right", "Right", show=False),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {"logview--error", "logview--warning",
@@ -214,19 +215,20 @@ class SearchDone(DbDone[int | None]):
 
 class LogViewScreen(AcornScreen):
     BINDINGS: ClassVar = [
-        Binding("escape", "back", "Back"),
-        Binding("q", "back", "Back", show=False),
-        Binding("slash", "search", "Search"),
-        Binding("n", "next_match(1)", "Next"),
-        Binding("N", "next_match(-1)", "Previous"),
-        Binding("question_mark", "help", "Help"),
+        bind("back"),
+        bind("quit", "back", label="Back", show=False),
+        bind("filter", "search", label="Search"),
+        bind("match_next", "next_match(1)"),
+        bind("match_prev", "next_match(-1)"),
+        bind("help"),
     ]
     HELP = """\
 A night's log. For the server's latest night it is the whole spool file, read a page at a
 time (a big log is never loaded whole); for an older night it is the last lines stored with
 the result. rsync's error lines are highlighted (warnings in a softer colour). / searches
-(case-insensitive; enter finds the next line that holds the text), n and N go to the next and
-previous match, home / end (g / G) to the first and last line. escape or q closes.
+(case-insensitive; enter finds the next line that holds the text), > and < (or f3 and
+shift+f3) go to the next and previous match, home / end (g / G) to the first and last
+line. escape or q closes.
 """
 
     def __init__(self, result_id: int, label: str) -> None:

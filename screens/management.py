@@ -15,13 +15,14 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Footer, Label, Static, Switch, TabbedContent, TabPane, TextArea
 
 from acorntui.screens.forms import FormScreen, _input
+from acorntui.screens.keymap import bind
 from acorntui.screens.widgets import (
     AcornInput,
     AcornScreen,
@@ -293,21 +294,25 @@ class ManagementScreen(AcornScreen):
     """Customers, servers (with TSR, CSR, custbak, OS, role, active), CSRs and TSRs."""
 
     CSS_PATH = "management.tcss"
+    # keys from the one table (screens/keymap.py): + adds, enter edits, as in every list
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back"),
-        Binding("a", "add", "Add"),
-        Binding("e", "edit", "Edit"),
-        Binding("d", "toggle_active", "(De)activate"),
-        Binding("slash", "filter", "Filter"),
-        Binding("L", "audit", "Audit log"),
-        Binding("ctrl+r", "refresh", "Refresh"),
-        Binding("1", "tab('customers')", "Customers", show=False),
-        Binding("2", "tab('servers')", "Servers", show=False),
-        Binding("3", "tab('csrs')", "CSRs", show=False),
-        Binding("4", "tab('tsrs')", "TSRs", show=False),
+        bind("back"),
+        bind("help"),
+        bind("add"),
+        bind("open", "edit", label="Edit"),
+        bind("toggle_active"),
+        bind("filter"),
+        bind("audit"),
+        bind("refresh"),
+        bind("quit", "back", label="Back", show=False),
+        bind("tab_1", "tab('customers')", show=False),
+        bind("tab_2", "tab('servers')", show=False),
+        bind("tab_3", "tab('csrs')", show=False),
+        bind("tab_4", "tab('tsrs')", show=False),
     ]
-    HELP = ("a add, e/enter edit, d deactivate or reactivate, / filter, L audit log of the "
-            "row, 1-4 switch list, escape back. Changes need a TSR3.")
+    HELP = ("+ (or insert) adds, enter edits, d deactivates or reactivates, / filters, L shows "
+            "the audit log of the row, 1-4 switch list, escape goes back. Changes need a "
+            "TSR3.")
 
     def __init__(self, user: User | None = None, tab: str = "customers") -> None:
         super().__init__()
@@ -386,6 +391,11 @@ class ManagementScreen(AcornScreen):
         return True
 
     # -- actions ----------------------------------------------------------------------------
+    def action_help(self) -> None:
+        from acorntui.screens.help import HelpScreen
+
+        self.app.push_screen(HelpScreen("Management", self.HELP, self))
+
     def action_back(self) -> None:
         if isinstance(self.focused, AcornInput):
             self._focus_grid()

@@ -21,6 +21,7 @@ from textual.widgets.option_list import Option
 from acorntui.config import Config, config_path, resolve_db_url
 from acorntui.core.status import INCOMPLETE, REASON_INCOMPLETE, REASON_WORDS
 from acorntui.screens.help import footer_fit
+from acorntui.screens.keymap import bind
 from acorntui.screens.widgets import (
     ANOMALY,
     AcornInput,
@@ -37,7 +38,7 @@ from acorntui.screens.widgets import (
 )
 from acorntui.screens.worker import DbDone
 from acorntui.services import queries
-from acorntui.services.queries import STATUS_ORDER, JumpTarget, NightlyRow
+from acorntui.services.queries import STATUS_ORDER, ChangeSeen, JumpTarget, NightlyRow
 from acorntui.services.roles import User, current_user
 from acorntui.services.session import mask_url
 
@@ -267,6 +268,64 @@ def load_night(night: dt.date | None, direction: int = 0) -> NightData:
 
 
 @dataclass
+class NightRefresh:
+    """A poll saw a change: the night again, who changed what since ``update_seen``, and
+    which servers' rows differ from those on screen (None: not compared)."""
+
+    data: NightData
+    changes: list[ChangeSeen]
+    changed: list[int] | None = None
+    # the summary line's counts and outages for data.rows, counted in the worker too
+    summary: tuple[dict[str, int], list[queries.CustbakOutage]] | None = None
+
+
+def refresh_night(night: dt.date, update_seen: int,
+                  shown: tuple[list[NightlyRow], dict[int, queries.NightRemark]] | None = None
+                  ) -> NightRefresh:
+    """Worker body. ``shown``: copies of the rows and notes on screen; comparing them here
+    keeps the 10,000-row diff off the UI thread."""
+    data = load_night(night)
+    fresh = NightRefresh(data, queries.changes_since(update_seen))
+    if shown is not None:
+        fresh.changed = diff_rows(shown[0], shown[1], data)
+    fresh.summary = (queries.status_counts(data.rows), queries.custbak_outages(data.rows))
+    return fresh
+
+
+def diff_rows(rows: list[NightlyRow], remarks: dict[int, queries.NightRemark],
+              data: NightData) -> list[int]:
+    """Server ids whose row or latest note differ between ``rows`` and ``data``."""
+    old = {r.server_id: r for r in rows}
+    return [r.server_id for r in data.rows
+            if old.get(r.server_id) != r
+            or remarks.get(r.server_id) != data.remarks.get(r.server_id)]
+
+
+@dataclass
+class ChangeMark:
+    """A row a teammate (or another process) changed: shown marked for CHANGE_MARK_SECONDS."""
+
+    login: str  # "" when nothing audited it (a new log ingested)
+    action: str
+    at: float  # time.monotonic()
+
+
+def who_changed(row: NightlyRow, changes: list[ChangeSeen]) -> tuple[str, str]:
+    """(login, action) of the newest audit row about ``row``: its server, else its customer,
+    else a change with no server (a customer-wide or global exception)."""
+    best: ChangeSeen | None = None
+    loose: ChangeSeen | None = None
+    for c in changes:  # oldest first: the last match wins
+        if c.server_id == row.server_id or (c.server_id is None
+                                            and c.customer_id == row.customer_id):
+            best = c
+        elif c.server_id is None and c.customer_id is None:
+            loose = c
+    found = best or loose
+    return (found.login, found.action) if found else ("", "new log")
+
+
+@dataclass
 class CustomerRows:
     """One customer's rows for a night, and their notes (a reload after a change)."""
 
@@ -303,6 +362,48 @@ class Polled(DbDone[tuple]):
         self.night = night
 
 
+class Refreshed(DbDone[NightRefresh]):
+    """The night again after a poll saw a change: rows are updated in place."""
+
+    OWN_ERRORS = True  # the banner says it; the next poll retries
+
+    def __init__(self, night: dt.date) -> None:
+        super().__init__()
+        self.night = night
+
+
+class BulkDone(DbDone[NightRefresh]):
+    """A bulk action (marked rows) was saved; ``what`` says what, for the user."""
+
+    CHANGE = "The change to the marked rows"
+
+    def __init__(self, what: str, night: dt.date) -> None:
+        super().__init__()
+        self.what, self.night = what, night
+
+
+class CustomerSnoozed(BulkDone):
+    """A customer's maintenance window (Z) was saved; the marks are left as they were."""
+
+    CHANGE = "The maintenance window"
+
+
+class FailingFiles(DbDone[list]):
+    """The night's file errors of one row (queries.failure_views), for `x` on the grid."""
+
+    def __init__(self, row: NightlyRow) -> None:
+        super().__init__()
+        self.row = row
+
+
+class Excepted(DbDone[tuple[Any, CustomerRows]]):
+    CHANGE = "The exception"
+
+    def __init__(self, row: NightlyRow, scope: str) -> None:
+        super().__init__()
+        self.row, self.scope = row, scope
+
+
 class CustomerReloaded(DbDone[CustomerRows]):
     """One customer's rows again, after a change made on another screen."""
 
@@ -337,30 +438,37 @@ class NightlyScreen(AcornScreen):
     # the Footer (compact) shows what a TSR uses most at every width, `?` first and `q` last;
     # FOOTER_MIN_WIDTH holds back the rest until the terminal is wide enough (`?` lists all)
     _NIGHT = Binding.Group("Night", compact=True)
+    # every key from the one table (screens/keymap.py): same key, same meaning everywhere
     BINDINGS: ClassVar = [
-        Binding("question_mark", "help", "Help"),
-        Binding("enter", "history", "History"),
-        Binding("a", "ack", "Ack"),
-        Binding("n", "note", "Note"),
-        Binding("z", "snooze", "Snooze"),
-        Binding("r", "reparse", "Re-parse"),
-        Binding("slash", "filter", "Filter"),
-        Binding("s", "sort", "Sort"),
-        Binding("S", "reverse_sort", "Reverse sort", show=False),
-        Binding("N", "next_attention", "Next unhandled", show=False),
-        Binding("left_square_bracket", "night(-1)", "Prev night", group=_NIGHT),
-        Binding("right_square_bracket", "night(1)", "Next night", group=_NIGHT),
-        Binding("c", "codes", "Code"),
-        Binding("l", "log", "Log", show=False),
-        Binding("e", "exceptions", "Exceptions"),
-        Binding("m", "management", "Manage"),
-        Binding("ctrl+r,f5", "refresh", "Refresh"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("q", "app.quit", "Quit"),
+        bind("help"),
+        bind("open", "history", label="History"),
+        bind("ack"),
+        bind("note"),
+        bind("snooze"),
+        bind("reparse"),
+        bind("exception"),
+        bind("filter"),
+        bind("sort"),
+        bind("sort_reverse", "reverse_sort", show=False),
+        bind("next_failure", "next_attention", show=False),
+        bind("prev_night", "night(-1)", group=_NIGHT),
+        bind("next_night", "night(1)", group=_NIGHT),
+        bind("codes"),
+        bind("log", show=False),
+        bind("exceptions"),
+        bind("management"),
+        bind("mark"),
+        bind("mark_all"),
+        bind("customer_snooze"),
+        bind("mark_outage", show=False),
+        bind("refresh"),
+        bind("back", "clear_filter", label="Clear filter", show=False),
+        bind("quit", "app.quit"),
     ]
     FOOTER_MIN_WIDTH: ClassVar = {"snooze": 120, "reparse": 120, "sort": 120,
                                   "night(-1)": 120, "night(1)": 120, "exceptions": 140,
-                                  "codes": 140}
+                                  "codes": 140, "exception": 160, "mark": 160,
+                                  "mark_all": 180, "customer_snooze": 180}
     HELP = """\
 The nightly grid: one row per active server for the night, failing servers first.
 Status words: OK, OK* (ok: every file error is covered by an exception), FAILED,
@@ -371,7 +479,14 @@ Flg: A acknowledged, Z snoozed (does not count as failing), U not registered (fi
 New/Rec: file errors new since the server's previous night / seen then too.
 LastOK: nights since the last good backup. Bad: consecutive bad nights.
 a acknowledges the night's result with a note (shown in the row and the history); n adds a
-note to the server (history timeline); z snoozes (or un-snoozes) the server; r re-parses.
+note to the server (history timeline); z snoozes (or un-snoozes) the server; r re-parses;
+x adds an exception for the night's first failing file; Z opens a maintenance window for the
+row's customer (every server of it snoozed until a date).
+space marks a row (a dot left of it), * marks every row the filter shows; a, n and z then act
+on all marked rows at once (one change, all or nothing); esc clears the filter, then the
+marks; M marks the servers of the custbak outage the warning names.
+Teammates' changes arrive by themselves (the grid polls): a changed row keeps its place and
+shows a triangle for a minute; the detail line says who changed it.
 At narrow widths the lower-priority columns hide; the detail line below the grid says them.
 OK? (amber): rsync said ok but the backup is far smaller than usual (the detail line says
 why); acknowledging clears it. Rows somebody has in hand (acknowledged or snoozed) are dimmed;
@@ -383,7 +498,8 @@ status:bad (every status that is not ok: FAILED, INCOMPLETE, FETCH FAILED, NO DA
 status:anomaly (OK? only)  status:failed (FAILED only)  code:23  tsr:dpatel  customer:acme
 server:exch  custbak:03
 """
-    POLL_SECONDS = 30.0
+    POLL_SECONDS = 30.0  # AcornApp(poll_seconds=...) sets it (tests poll fast)
+    CHANGE_MARK_SECONDS = 60.0
 
     def __init__(self) -> None:
         super().__init__()
@@ -406,6 +522,11 @@ server:exch  custbak:03
         self.loaded = False
         self.last_load_seconds = 0.0
         self.server_total = 0
+        self.update_seen = 0  # the newest audit id the rows on screen reflect
+        self.changed: dict[int, ChangeMark] = {}  # server id -> who changed it, when
+        self.marked: set[int] = set()  # server ids marked for a bulk action
+        self._pos_map: dict[int, int] = {}
+        self._pos_for: list[NightlyRow] | None = None
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -413,7 +534,8 @@ server:exch  custbak:03
         yield Banner(id="banner")
         yield Static(id="summary", classes="summary")
         yield Static(id="outages", classes="outages")
-        yield FastGrid(COLUMNS, self.render_row, lambda r: r.server_id, id="grid")
+        yield FastGrid(COLUMNS, self.render_row, lambda r: r.server_id, id="grid",
+                       gutter=self.row_gutter, gutter_width=2)
         with VerticalScroll(id="first-run"):
             yield Static(id="first-run-text")
         yield Static(id="detail", classes="detail")
@@ -440,6 +562,8 @@ server:exch  custbak:03
         self.load()
         self.set_interval(self.POLL_SECONDS, self.poll, name="poll")
         self.grid.set_sort(self.sort_column, self.sort_reverse)
+        self.set_interval(min(5.0, self.CHANGE_MARK_SECONDS / 4), self._expire_marks,
+                          name="change marks")
         self.grid.focus()
 
     def on_screen_resume(self) -> None:
@@ -470,10 +594,16 @@ server:exch  custbak:03
             self.show_night(message.value)
 
     def show_night(self, data: NightData) -> None:
+        if data.night != self.night:
+            # marks and change marks belong to one night
+            self.marked.clear()
+            self.changed.clear()
         self.night, self.latest = data.night, data.latest
         self.console.user = data.user
         self.follow_latest = self.night == self.latest
         self.signature = data.signature
+        self.update_seen = data.signature[3] or 0
+        self.marked &= {r.server_id for r in data.rows}
         self.all_rows = data.rows
         self.remarks = data.remarks
         self._hay = {r.server_id: haystack(r) for r in self.all_rows}
@@ -504,8 +634,62 @@ server:exch  custbak:03
         if self.follow_latest and latest != self.night:
             self.notify(f"New night {latest}: showing it", timeout=5)
             self.load(latest)
+        elif self.night is not None:
+            # the same night: changed rows are updated where they are (cursor, scroll,
+            # sort and filter stay as the user left them)
+            self.db_call(Refreshed(self.night), refresh_night, self.night, self.update_seen,
+                         (list(self.all_rows), dict(self.remarks)),
+                         description="reload changed rows")
         else:
-            self.load(self.night)
+            self.load(None)
+
+    def on_refreshed(self, message: Refreshed) -> None:
+        if message.failed or message.night != self.night:
+            return
+        self.apply_refresh(message.value)
+
+    def apply_refresh(self, fresh: NightRefresh, *, mark: bool = True) -> list[int]:
+        """Take a reloaded night in place: rows that differ are replaced where they stand and
+        (``mark``) marked with who changed them. Servers that came or went re-show the list
+        (the cursor stays on its server). Returns the server ids that changed."""
+        data = fresh.data
+        new_by_id = {r.server_id: r for r in data.rows}
+        changed = fresh.changed if fresh.changed is not None \
+            else diff_rows(self.all_rows, self.remarks, data)
+        now = time.monotonic()
+        for sid in changed if mark else ():
+            login, action = who_changed(new_by_id[sid], fresh.changes)
+            self.changed[sid] = ChangeMark(login, action, now)
+        if len(data.rows) != len(self.all_rows) or any(
+                self._pos().get(sid) is None for sid in changed):
+            self.show_night(data)  # servers came or went
+            return changed
+        self.signature = data.signature
+        self.update_seen = data.signature[3] or 0
+        self.latest = data.latest
+        self.remarks = data.remarks
+        if changed:
+            self.replace_rows(CustomerRows([new_by_id[sid] for sid in changed], {
+                sid: data.remarks[sid] for sid in changed if sid in data.remarks}),
+                summary=fresh.summary)
+        return changed
+
+    def _expire_marks(self) -> None:
+        now = time.monotonic()
+        for sid, mark in list(self.changed.items()):
+            if now - mark.at >= self.CHANGE_MARK_SECONDS:
+                del self.changed[sid]
+                self.grid.refresh_key(sid)
+                r = self.grid.current
+                if r is not None and r.server_id == sid:
+                    self._detail(r)
+
+    def row_gutter(self, r: NightlyRow) -> Text:
+        """Left of each row: a dot when marked, a triangle while a teammate's change is new."""
+        t = Text()
+        t.append("●" if r.server_id in self.marked else " ", style="bold")
+        t.append("Δ" if r.server_id in self.changed else " ", style="bold")
+        return t
 
     def _reload_customer(self, customer: str) -> None:
         if self.night is None:
@@ -517,25 +701,37 @@ server:exch  custbak:03
         if not message.failed:
             self.replace_rows(message.value)
 
-    def replace_rows(self, fresh: CustomerRows) -> None:
+    def replace_rows(self, fresh: CustomerRows,
+                     summary: tuple[dict[str, int], list[queries.CustbakOutage]] | None = None
+                     ) -> None:
         """Rows changed in place (ack, note, snooze, re-parse, exception): update grid and
         summary."""
-        by_id = {r.server_id: r for r in fresh.rows}
-        for sid in by_id:
+        pos = self._pos()
+        for new in fresh.rows:
+            sid = new.server_id
             remark = fresh.remarks.get(sid)
             if remark is None:
                 self.remarks.pop(sid, None)
             else:
                 self.remarks[sid] = remark
-        for i, old in enumerate(self.all_rows):
-            new = by_id.get(old.server_id)
-            if new is not None:
+            i = pos.get(sid)
+            if i is not None:
                 self.all_rows[i] = new
-                self._hay[new.server_id] = haystack(new)
-                self.grid.update_row(new.server_id, new)
-        self._counts_dirty = True
+                self._hay[sid] = haystack(new)
+                self.grid.update_row(sid, new)
+        if summary is not None:  # counted in the worker, for these very rows
+            self._summary_cache, self._counts_dirty = summary, False
+        else:
+            self._counts_dirty = True
         self._sorted = None  # re-sorted on the next sort/filter; rows stay where they are
         self._summary()
+
+    def _pos(self) -> dict[int, int]:
+        """Server id -> its index in ``all_rows`` (rebuilt when the rows were replaced)."""
+        if self._pos_for is not self.all_rows:
+            self._pos_map = {r.server_id: i for i, r in enumerate(self.all_rows)}
+            self._pos_for = self.all_rows
+        return self._pos_map
 
     def _first_run(self) -> None:
         """No results at all yet: the next steps instead of an empty grid."""
@@ -678,8 +874,9 @@ server:exch  custbak:03
             big = outages[0]
             o = Text("⚠ ", style="bold")
             o.append_text(safe_text(
-                f"{len(big.servers)} servers on {big.custbak} are bad this night: many servers "
-                "on the same custbak, a TSR3 problem"))
+                f"{len(big.servers)} servers on {big.custbak} are bad this night: a TSR3 "
+                "problem. "))
+            o.append(f"M marks these {len(big.servers)}", style="bold")
             rest = ", ".join(f"{x.custbak} {len(x.servers)}" for x in outages[1:4])
             if rest:
                 o.append_text(safe_text(f"  (also {rest})"))
@@ -780,6 +977,7 @@ server:exch  custbak:03
             t.append_text(safe_text(f"  NOTE by {remark.login}: {remark.text}"))
         if not r.registered:
             t.append("  NOT REGISTERED (first seen in a log)")
+        t.append_text(self._marks_detail(r))
         # what the hidden columns would have said
         shown = {c.key for c in self.grid.shown_columns}
         extra = []
@@ -794,6 +992,19 @@ server:exch  custbak:03
         if extra:
             t.append_text(safe_text("  " + " · ".join(extra), style="dim"))
         box.update(t)
+
+    def _marks_detail(self, r: NightlyRow) -> Text:
+        """For the detail line: who changed the row (a teammate, lately), how many marked."""
+        t = Text()
+        mark = self.changed.get(r.server_id)
+        if mark is not None:
+            ago = int(time.monotonic() - mark.at)
+            who = f"changed by {mark.login} ({mark.action})" if mark.login \
+                else f"changed ({mark.action})"
+            t.append_text(safe_text(f"  Δ {who} {ago} s ago", style="bold"))
+        if self.marked:
+            t.append(f"  [{len(self.marked)} marked]", style="bold")
+        return t
 
     @property
     def current(self) -> NightlyRow | None:
@@ -935,6 +1146,176 @@ server:exch  custbak:03
             self.filter_text = ""
             self.apply_view(resort=False)
             self.grid.focus()
+        elif self.marked:
+            self._set_marks(set())
+
+    # marks (bulk actions) --------------------------------------------------------------------
+    def _set_marks(self, marked: set[int]) -> None:
+        touched = self.marked ^ marked
+        self.marked = marked
+        for sid in touched:
+            self.grid.refresh_key(sid)
+        self._detail(self.grid.current)
+
+    def action_mark(self) -> None:
+        r = self.current
+        if r is None:
+            return
+        self._set_marks(self.marked ^ {r.server_id})
+        self.grid.action_cursor_down()
+
+    def action_mark_all(self) -> None:
+        shown = {r.server_id for r in self.grid.rows}
+        if shown and shown <= self.marked:
+            self._set_marks(self.marked - shown)
+        else:
+            self._set_marks(self.marked | shown)
+        self.notify(f"{len(self.marked)} marked: a, n or z acts on all of them "
+                    "(esc unmarks)", timeout=4)
+
+    def action_mark_outage(self) -> None:
+        outages = self._summary_cache[1] if self._summary_cache else []
+        if not outages:
+            self.notify("No custbak outage this night.", timeout=3)
+            return
+        big = outages[0]
+        names = set(big.servers)
+        ids = {r.server_id for r in self.all_rows if f"{r.customer}/{r.server}" in names}
+        self._set_marks(self.marked | ids)
+        self.notify(f"{len(ids)} servers on {big.custbak} marked: a, n or z acts on all of "
+                    "them", markup=False, timeout=4)
+
+    def _marked_rows(self) -> list[NightlyRow]:
+        return [r for r in self.all_rows if r.server_id in self.marked]
+
+    def _bulk(self, what: str, fn: Callable[..., Any], *args: Any,
+              message: type[BulkDone] = BulkDone) -> None:
+        if self.night is None:
+            return
+        self.db_call(message(what, self.night), _bulk_then_refresh, self.night,
+                     self.update_seen, (list(self.all_rows), dict(self.remarks)), fn,
+                     self._user(), *args,
+                     description="bulk action")
+
+    @on(BulkDone)  # and CustomerSnoozed
+    def _bulk_done(self, message: BulkDone) -> None:
+        if message.failed:
+            return  # DbScreen says it was not saved (nothing was: one transaction)
+        if not isinstance(message, CustomerSnoozed):
+            self._set_marks(set())
+        if message.night == self.night:
+            self.apply_refresh(message.value, mark=False)  # the user's own change
+        self.notify(message.what, markup=False)
+
+    def _bulk_ack(self) -> None:
+        rows = self._marked_rows()
+        with_result = [r for r in rows if r.result_id is not None]
+        if not with_result:
+            self.notify("None of the marked rows has a result this night (NO DATA).",
+                        severity="warning")
+            return
+        from acorntui.screens.forms import AckForm
+
+        skipped = len(rows) - len(with_result)
+        target = f"{len(with_result)} marked servers, night {self.night}" + (
+            f" ({skipped} with no result left out)" if skipped else "")
+
+        def done(note: str | None) -> None:
+            if note:
+                from acorntui.services.triage import acknowledge_many
+
+                self._bulk(f"{len(with_result)} servers acknowledged", acknowledge_many,
+                           [r.result_id for r in with_result], note)
+
+        self.app.push_screen(AckForm(target), done)
+
+    def _bulk_note(self) -> None:
+        rows = self._marked_rows()
+        from acorntui.screens.forms import NoteForm
+
+        def done(text: str | None) -> None:
+            if text:
+                from acorntui.services.triage import add_notes
+
+                self._bulk(f"Note added to {len(rows)} servers", add_notes,
+                           [(r.server_id, r.result_id) for r in rows], text)
+
+        self.app.push_screen(NoteForm(f"{len(rows)} marked servers, night {self.night}"), done)
+
+    def _bulk_snooze(self) -> None:
+        rows = self._marked_rows()
+        from acorntui.screens.forms import SnoozeForm, SnoozeResult
+
+        def done(res: SnoozeResult | None) -> None:
+            if res is not None:
+                from acorntui.services.triage import snooze_many
+
+                what = f"snoozed until {res.until}" if res.until else "snooze lifted"
+                self._bulk(f"{len(rows)} servers {what}", snooze_many,
+                           [r.server_id for r in rows], res.until, res.reason)
+
+        self.app.push_screen(SnoozeForm(f"{len(rows)} marked servers"), done)
+
+    # Z: a customer's maintenance window ---------------------------------------------------------
+    def action_customer_snooze(self) -> None:
+        r = self.current
+        if r is None or not self.allowed("snooze"):
+            return
+        from acorntui.screens.forms import SnoozeForm, SnoozeResult
+
+        def done(res: SnoozeResult | None) -> None:
+            if res is not None:
+                from acorntui.services.triage import snooze_customer
+
+                what = (f"customer {r.customer}: every server snoozed until {res.until}"
+                        if res.until else f"customer {r.customer}: maintenance window lifted")
+                self._bulk(what, snooze_customer, r.customer_id, res.until, res.reason,
+                           message=CustomerSnoozed)
+
+        self.app.push_screen(SnoozeForm(f"customer {r.customer} (every server of it)",
+                                        title="Customer maintenance window"), done)
+
+    # x: an exception for the night's failing file --
+    def action_exception(self) -> None:
+        r = self.current
+        if r is None or not self.allowed("exception"):
+            return
+        if r.result_id is None or not r.error_count:
+            self.notify("No failing file this night to except.", severity="warning")
+            return
+        self.db_call(FailingFiles(r), queries.failure_views, r.result_id,
+                     description="failing files")
+
+    def on_failing_files(self, message: FailingFiles) -> None:
+        if message.failed:
+            return
+        r = message.row
+        f = next((f for f in message.value if f.path and not f.excepted), None)
+        if f is None:
+            self.notify("Every failing file this night is covered already, or the errors "
+                        "name no file (enter: history says which).", severity="warning",
+                        timeout=6)
+            return
+        from acorntui.screens.forms import ExceptionForm, ExceptionFormResult
+
+        def done(res: ExceptionFormResult | None) -> None:
+            if res is not None:
+                self.db_call(Excepted(r, res.scope), _except, self._user(), r, res)
+
+        self.app.push_screen(ExceptionForm(
+            title="New exception", path_pattern=f.path, scope="server",
+            server_label=f"{r.customer}/{r.server}", customer_label=r.customer,
+            failing_path=f"{f.path}  ({f.message})"), done)
+
+    def on_excepted(self, message: Excepted) -> None:
+        if message.failed:
+            return
+        (e, rows), r = message.value, message.row
+        self.replace_rows(rows)
+        if message.scope != "server":
+            self.load(self.night)  # other customers' rows may have turned OK* too
+        self.notify(f"Exception #{e.id} added for {r.customer}/{r.server} ({message.scope})",
+                    markup=False)
 
     def action_help(self) -> None:
         from acorntui.screens.help import HelpScreen
@@ -945,6 +1326,9 @@ server:exch  custbak:03
     def action_ack(self) -> None:
         r = self.current
         if r is None or not self.allowed("ack"):
+            return
+        if self.marked:
+            self._bulk_ack()
             return
         if r.result_id is None:
             self.notify("No result this night to acknowledge (NO DATA).", severity="warning")
@@ -963,6 +1347,9 @@ server:exch  custbak:03
         r = self.current
         if r is None or not self.allowed("note"):
             return
+        if self.marked:
+            self._bulk_note()
+            return
         from acorntui.screens.forms import NoteForm
 
         def done(text: str | None) -> None:
@@ -977,6 +1364,9 @@ server:exch  custbak:03
     def action_snooze(self) -> None:
         r = self.current
         if r is None or not self.allowed("snooze"):
+            return
+        if self.marked:
+            self._bulk_snooze()
             return
         from acorntui.screens.forms import SnoozeForm, SnoozeResult
 
@@ -1135,6 +1525,25 @@ def _snooze(user, server_id: int, until: dt.date | None, reason: str, night: dt.
 
     snooze(user, server_id, until, reason)
     return load_customer_rows(night, customer)
+
+
+def _bulk_then_refresh(night: dt.date, update_seen: int, shown: Any, fn: Callable[..., Any],
+                       user, *args: Any) -> NightRefresh:
+    fn(user, *args)
+    return refresh_night(night, update_seen, shown)
+
+
+def _except(user, r: NightlyRow, form: Any) -> tuple[Any, CustomerRows]:
+    from acorntui.services.exceptions import ExceptionInput, add_exception
+    from acorntui.services.ingest import reevaluate
+
+    data = ExceptionInput(scope=form.scope, path_pattern=form.path_pattern,
+                          server_id=r.server_id, customer_id=r.customer_id,
+                          message_pattern=form.message_pattern, reason=form.reason,
+                          method=form.method, expires_at=form.expires_at)
+    e, _changed = add_exception(user, data)
+    reevaluate(server_ids=[r.server_id], since=r.night)  # the night looked at, if not the latest
+    return e, load_customer_rows(r.night, r.customer)
 
 
 def _reparse(cfg, user, customer: str, server: str, night: dt.date

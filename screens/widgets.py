@@ -301,6 +301,9 @@ class FastGrid(ScrollView, can_focus=True):
 
     The owner gives ``columns``, ``render_row(row) -> list[Text]`` and ``row_key(row)``, and
     calls ``set_rows`` (load, sort, filter) or ``update_row`` (one row changed in place).
+    ``gutter(row) -> Text`` (``gutter_width`` cells, left of the first column) shows marks
+    that come and go without the row changing (marked for a bulk action, changed by a
+    teammate); it is drawn fresh each time, so ``refresh_key`` is all a new mark needs.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -310,8 +313,9 @@ class FastGrid(ScrollView, can_focus=True):
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("home,g", "first", "First", show=False),
         Binding("end,G", "last", "Last", show=False),
-        Binding("left,h", "scroll_cols(-8)", "Left", show=False),
-        Binding("right", "scroll_cols(8)", "Right", show=False),  # l: the log
+        # no h/l: `l` is the log everywhere (screens/keymap.py)
+        Binding("left", "scroll_cols(-8)", "Left", show=False),
+        Binding("right", "scroll_cols(8)", "Right", show=False),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {"fastgrid--header", "fastgrid--cursor",
                                              "fastgrid--cursor-blur"}
@@ -344,8 +348,11 @@ class FastGrid(ScrollView, can_focus=True):
 
     def __init__(self, columns: Sequence[GridColumn], render_row: Callable[[Any], Sequence[Text]],
                  row_key: Callable[[Any], Hashable], *, id: str | None = None,
-                 classes: str | None = None) -> None:
+                 classes: str | None = None, gutter: Callable[[Any], Text] | None = None,
+                 gutter_width: int = 0) -> None:
         super().__init__(id=id, classes=classes)
+        self._gutter = gutter
+        self.gutter_width = gutter_width if gutter is not None else 0
         self.columns = list(columns)
         self._render_row = render_row
         self._row_key = row_key
@@ -433,6 +440,12 @@ class FastGrid(ScrollView, can_focus=True):
             self.post_message(self.CursorMoved(self, row))
         return True
 
+    def refresh_key(self, key: Hashable) -> None:
+        """Draw one row again (its gutter mark changed)."""
+        i = self.index_of(key)
+        if i is not None:
+            self.refresh_line(i)
+
     def invalidate(self) -> None:
         """Forget rendered cells (theme change, a busy marker)."""
         self._cells.clear()
@@ -450,6 +463,7 @@ class FastGrid(ScrollView, can_focus=True):
         if width == self._width_for:
             return
         self._width_for = width
+        width -= self.gutter_width
         shown = list(range(len(self.columns)))
 
         def need(cols: list[int]) -> int:
@@ -497,7 +511,7 @@ class FastGrid(ScrollView, can_focus=True):
         return [self.columns[i] for i in self._shown_cols]
 
     def _total_width(self) -> int:
-        return sum(w + 1 for w in self._widths)
+        return self.gutter_width + sum(w + 1 for w in self._widths)
 
     def on_resize(self, event: events.Resize) -> None:
         self._compute_widths(self.scrollable_content_region.width)
@@ -590,11 +604,17 @@ class FastGrid(ScrollView, can_focus=True):
         return cells
 
     def _line_text(self, cells: Sequence[Text | str], base: Style,
-                   cursor: Style | None = None) -> Text:
-        """One line of cells. On the cursor row (``cursor``) every cell takes the cursor's
-        colours except a badge (a cell with its own background: a status), which keeps its
-        own, so its text keeps its contrast and its severity cue."""
+                   cursor: Style | None = None, row: Any = None) -> Text:
+        """One line of cells, after the gutter mark of ``row``. On the cursor row (``cursor``)
+        every cell takes the cursor's colours except a badge (a cell with its own background:
+        a status), which keeps its own, so its text keeps its contrast and its severity cue."""
         line = Text(style=base if cursor is None else base + cursor, no_wrap=True, end="")
+        if self.gutter_width:
+            mark = self._gutter(row) if (self._gutter is not None and row is not None) \
+                else Text()
+            mark.truncate(self.gutter_width)
+            line.append_text(mark)
+            line.append(" " * (self.gutter_width - mark.cell_len))
         cols = self._shown_cols
         for width, i in zip(self._widths, cols, strict=False):
             if i >= len(cells):
@@ -645,7 +665,8 @@ class FastGrid(ScrollView, can_focus=True):
             cursor = None
             if i == self.cursor_row:
                 cursor = self.cursor_style
-            text = self._line_text(self._cells_for(self.rows[i]), base, cursor)
+            row = self.rows[i]
+            text = self._line_text(self._cells_for(row), base, cursor, row)
             if y == self.size.height - 1:
                 self.painted += 1
         segments = list(text.render(self.app.console, end=""))

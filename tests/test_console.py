@@ -463,7 +463,7 @@ async def test_exception_editor_adds_by_keyboard(demo_db):
         await pilot.press("e")
         await wait_for(pilot, lambda: isinstance(app.screen, ExceptionsScreen)
                        and app.screen.rows)
-        await pilot.press("n")
+        await pilot.press("plus")
         await wait_for(pilot, lambda: isinstance(app.screen, ExceptionForm))
         await pilot.press(*"*/Scans/*.tif", "tab", "left", "enter", "tab", *cust, "tab",
                           *"scanner locks them", "ctrl+s")
@@ -738,7 +738,7 @@ async def test_exception_editor_picks_a_server_from_the_list(demo_db):
         await pilot.press("e")
         await wait_for(pilot, lambda: isinstance(app.screen, ExceptionsScreen)
                        and app.screen.rows)
-        await pilot.press("n")
+        await pilot.press("plus")
         await wait_for(pilot, lambda: isinstance(app.screen, ExceptionForm))
         form = app.screen
         # scope starts global; two steps left is server
@@ -755,7 +755,7 @@ async def test_exception_editor_picks_a_server_from_the_list(demo_db):
         s = Server.get_by_id(e.server_id)
         assert e.scope == "server" and (s.customer.name, s.name) == (cust, servers[1])
         # nothing picked (no match): refused in the form, not saved
-        await pilot.press("n")
+        await pilot.press("plus")
         await wait_for(pilot, lambda: isinstance(app.screen, ExceptionForm))
         form = app.screen
         await pilot.press(*"*/x/*", "tab", "left", "enter", "tab", *"no-such-name", "tab",
@@ -790,7 +790,8 @@ async def test_csr_is_refused_with_the_role_named_and_nothing_changes(demo_db, m
             return [str(n.message) for n in app._notifications if n.title == "Not allowed"]
 
         for key, what in (("a", "acknowledge results"), ("z", "snooze servers"),
-                          ("r", "re-parse results")):
+                          ("r", "re-parse results"), ("x", "add or change exceptions"),
+                          ("Z", "snooze servers")):
             await pilot.press(key)
             await pilot.pause()
             assert app.screen is screen, key
@@ -818,7 +819,7 @@ async def test_csr_is_refused_with_the_role_named_and_nothing_changes(demo_db, m
         await wait_for(pilot, lambda: isinstance(app.screen, ExceptionsScreen)
                        and app.screen.rows)
         n = len(refusals())
-        for key in ("n", "enter", "d", "delete"):
+        for key in ("plus", "enter", "d", "delete"):
             await pilot.press(key)
             await pilot.pause()
             assert isinstance(app.screen, ExceptionsScreen), key
@@ -831,7 +832,7 @@ async def test_csr_is_refused_with_the_role_named_and_nothing_changes(demo_db, m
         await app.workers.wait_for_complete()
         await pilot.pause()
         manage = app.screen
-        for key in ("a", "e"):
+        for key in ("plus", "enter"):
             await pilot.press(key)
             await pilot.pause()
             assert app.screen is manage, key

@@ -274,7 +274,7 @@ async def test_management_edit_form_shows_hostile_values_literally(hostile_db):
         await pilot.press("m")
         await wait_for(pilot, lambda: isinstance(app.screen, ManagementScreen))
         await shown(pilot, app, "[red]cust\\x1b]0")
-        await pilot.press("home", "e")
+        await pilot.press("home", "enter")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "RecordForm")
         await shown(pilot, app, "Disp [bold]B[/]")
 

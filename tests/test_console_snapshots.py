@@ -101,3 +101,29 @@ def test_snapshot_server_history_80x24(demo_db, snap_compare):  # noqa: F811
 
 def test_snapshot_nightly_grid_120x35(demo_db, snap_compare):  # noqa: F811
     assert snap_compare(make_app(), terminal_size=WIDE, run_before=_grid)
+
+
+def test_snapshot_exception_form_80x24(demo_db, snap_compare):  # noqa: F811
+    """The tallest form on the smallest terminal: the fields scroll, Save and the form's own
+    keys stay on screen."""
+    from acorntui.screens.forms import ExceptionForm
+
+    async def ready(pilot):
+        screen = await grid_ready(pilot)
+        target = next(r for r in screen.grid.rows if r.status == "failed" and r.code == 23)
+        screen.grid.move_to_key(target.server_id)
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ExceptionForm))
+
+    assert snap_compare(make_app(), terminal_size=SMALL, run_before=ready)
+
+
+def test_snapshot_grid_marked_rows(demo_db, snap_compare):  # noqa: F811
+    """Rows marked for a bulk action (space, and M for the custbak outage)."""
+
+    async def ready(pilot):
+        await grid_ready(pilot)
+        await pilot.press("space", "space", "M")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=ready)

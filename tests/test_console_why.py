@@ -180,7 +180,7 @@ async def test_l_opens_the_log_from_history_and_search_highlights(why_db):
         marked = [s for s in strip if s.text.lower() == "unexpectedly"]
         assert marked and marked[0].style.bgcolor is not None  # the match is highlighted
         assert any(s.style and s.style.reverse for s in strip)  # its line is the current one
-        await pilot.press("n")  # one match only: n wraps to it again
+        await pilot.press("greater_than_sign")  # one match only: > wraps to it again
         await wait_for(pilot, lambda: view.match == hit)
         await pilot.press("q")
         await wait_for(pilot, lambda: app.screen is history)

@@ -56,7 +56,7 @@ async def _test_tsr3_adds_customer_and_server_then_script_builds(people):
         await settle(app, pilot)
         screen = app.screen
         assert "boss: TSR3" in str(screen.query_one("#whoami").content)
-        await pilot.press("a")
+        await pilot.press("plus")
         await pilot.pause()
         form = app.screen
         assert isinstance(form, RecordForm)
@@ -71,7 +71,7 @@ async def _test_tsr3_adds_customer_and_server_then_script_builds(people):
         assert "acme" in grid_text(screen, "customers")
         # servers tab: the form starts with the selected customer
         await pilot.press("2")
-        await pilot.press("a")
+        await pilot.press("plus")
         await pilot.pause()
         form = app.screen
         assert form.query_one("#f-customer", AcornInput).value == "acme"
@@ -100,7 +100,7 @@ async def _test_form_refuses_bad_name_and_reports_domain_errors(people):
     app = Host(ManagementScreen(user=boss))
     async with app.run_test(size=(140, 45)) as pilot:
         await settle(app, pilot)
-        await pilot.press("a")
+        await pilot.press("plus")
         await pilot.pause()
         form = app.screen
         form.query_one("#f-name", AcornInput).value = "CON"
@@ -129,7 +129,7 @@ async def _test_csr_browses_but_is_refused_changes(people):
         assert "acme" in grid_text(screen, "customers")
         assert "need a TSR3" in str(screen.query_one("#whoami").content)
         n = Update.select().count()
-        for key in ("a", "e", "d"):
+        for key in ("plus", "enter", "d"):
             await pilot.press(key)
             await settle(app, pilot)
             assert app.screen is screen  # no form opened

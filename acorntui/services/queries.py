@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import overload
 
-from peewee import JOIN, Case, fn
+from peewee import JOIN, fn
 
 from acorntui.core.status import (
     FAILED,
@@ -517,15 +517,57 @@ def needs_attention(status: str, snoozed_until: dt.date | None, night: dt.date) 
 
 
 def night_signature(night: dt.date | None) -> tuple:
-    """Cheap change detector for polling: the latest night, and for ``night`` how many
-    results it has and when the newest was parsed."""
+    """Cheap change detector for polling: (latest night, results of ``night``, newest parse
+    time, newest audit id). Every change a person makes (exceptions, acks, notes, snoozes of
+    servers and customers, management, re-parse) writes an ``updates`` row, so the newest
+    id says "something changed" in one indexed lookup; ingest writes no audit row for a new
+    result, so the night's count and newest parse time stay in the signature."""
+    from acorntui.db.models import Update
+
     latest = latest_night()
+    last_update = Update.select(fn.MAX(Update.id)).scalar() or 0
     if night is None:
-        return (latest, 0, None, 0)
-    acked = fn.COALESCE(fn.SUM(Case(None, [(Result.ack_note != "", 1)], 0)), 0)
-    n, parsed, acks = (Result.select(fn.COUNT(Result.id), fn.MAX(Result.parsed_at), acked)
-                       .where(Result.night == night).tuples().get())
-    return (latest, n, parsed, int(acks))
+        return (latest, 0, None, last_update)
+    n, parsed = (Result.select(fn.COUNT(Result.id), fn.MAX(Result.parsed_at))
+                 .where(Result.night == night).tuples().get())
+    return (latest, n, parsed, last_update)
+
+
+def server_signature(server_id: int) -> tuple:
+    """The history screen's change detector: the newest audit id (an exception for a whole
+    customer has no server on its audit row) and the server's result count and newest parse."""
+    from acorntui.db.models import Update
+
+    last_update = Update.select(fn.MAX(Update.id)).scalar() or 0
+    n, parsed = (Result.select(fn.COUNT(Result.id), fn.MAX(Result.parsed_at))
+                 .where(Result.server == server_id).tuples().get())
+    return (last_update, n, parsed)
+
+
+@dataclass(frozen=True)
+class ChangeSeen:
+    """One audit row since the last poll: who changed what (for "changed by LOGIN")."""
+
+    id: int
+    login: str
+    action: str
+    server_id: int | None
+    customer_id: int | None  # a customer-level change (maintenance window, customer edit)
+
+
+def changes_since(update_id: int, limit: int = 5000) -> list[ChangeSeen]:
+    """The audit rows after ``update_id``, oldest first (bounded: a poll after a big import
+    needs only the newest few thousand to say who changed the rows on screen)."""
+    from acorntui.db.models import Update
+
+    q = (Update.select(Update.id, Update.login, Update.action, Update.server,
+                       Update.table_name, Update.row_id)
+         .where(Update.id > update_id).order_by(Update.id.desc()).limit(limit).tuples())
+    out = [ChangeSeen(uid, login or "", action, sid,
+                      row_id if table == "customers" else None)
+           for uid, login, action, sid, table, row_id in q]
+    out.reverse()
+    return out
 
 
 @dataclass
