@@ -286,7 +286,7 @@ async def test_acknowledge_shows_in_row_and_history(demo_db):
                                            if r.server_id == target.server_id).ack_note)
         assert Result.get_by_id(target.result_id).ack_by == LOGIN
         line = grid_lines(screen)[screen.grid.cursor_row + 1]
-        assert "called the customer" in line and " A " in line
+        assert "tester: called the" in line and " A " in line  # Note may be cut: the detail
         assert "ACK by tester: called the customer" in static_text(screen, "#detail")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ServerHistoryScreen)
@@ -342,7 +342,9 @@ async def test_reparse_through_the_real_function_from_the_spool(demo_db, tmp_pat
         assert target.server_id not in screen.busy
         line = next(t for t in grid_lines(screen) if f" {target.server} " in t
                     and target.customer in t)
-        assert " OK " in line and " 0 " in line
+        # rsync says 0, so the stored status is ok; but 9 MB against this server's usual tens
+        # of GB is the green that isn't (issue 15): the re-parse judges it and the row says OK?
+        assert " OK? " in line and " 0 " in line and "far smaller than" in line
 
 
 @asynctest

@@ -403,7 +403,8 @@ async def test_history_table_fits_with_its_ack_column(demo_db, size):
         # no side-scrolling: the columns fit the table
         assert table.virtual_size.width <= table.size.width, (table.virtual_size, table.size)
         failures = app.screen.query_one("#failures", DataTable)
-        assert failures.virtual_size.width <= failures.size.width + 1
+        if failures.size.width:  # a night with no file errors shows its Why instead
+            assert failures.virtual_size.width <= failures.size.width + 1
 
 
 @pytest.mark.parametrize("theme", THEMES)
