@@ -65,7 +65,7 @@ COLUMNS: dict[str, list[GridColumn]] = {
              GridColumn("customers", "Customers", 9, "right"), GridColumn("active", "Active", 6),
              GridColumn("email", "E-mail", 20, flex=True)],
     "tsrs": [GridColumn("login", "Login", 14), GridColumn("name", "Name", 22),
-             GridColumn("role", "Level", 5), GridColumn("servers", "Servers", 7, "right"),
+             GridColumn("role", "Level", 7), GridColumn("servers", "Servers", 7, "right"),
              GridColumn("active", "Active", 6), GridColumn("email", "E-mail", 20, flex=True)],
 }
 

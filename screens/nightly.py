@@ -1486,6 +1486,8 @@ def _short_role(user: Any) -> str:
         return "TSR3"
     if role == "tsr":
         return f"TSR{getattr(user, 'level', '')}"
+    if role == "ingest-service":  # roles.SERVICE: the nightly job's account
+        return "ingest only"
     return "CSR" if role == "csr" else "read-only"
 
 
