@@ -22,10 +22,12 @@ from acorntui.screens.forms import ExceptionFormResult
 from acorntui.screens.help import footer_fit
 from acorntui.screens.keymap import bind
 from acorntui.screens.widgets import (
+    ANOMALY,
     STATUS_LOOK,
     AcornScreen,
     Banner,
     human_bytes,
+    palette,
     path_text,
     safe_text,
     status_style,
@@ -412,11 +414,19 @@ that way), t again goes back.
                                     style="bold"))
         self.query_one("#topbar", Static).update(t)
 
+    def _status_cell(self, h: HistoryRow) -> Text:
+        """The status as the grid shows it: OK? (amber) for a good night far smaller than
+        usual that nobody has acknowledged."""
+        if h.looks_wrong:
+            return Text("OK?" if h.status == "ok" else "OK*?",
+                        style=palette(self.app).style(ANOMALY))
+        return status_text(self.app, h.status, h.reason)
+
     def _result_cells(self, h: HistoryRow) -> list[Text]:
         return [
             Text(h.night.isoformat()),
             Text(str(h.code), justify="right"),
-            status_text(self.app, h.status, h.reason),
+            self._status_cell(h),
             Text(f"{h.error_count}/{h.excepted_count}" if h.error_count else "",
                  justify="right"),
             Text(human_bytes(h.total_size), justify="right"),
@@ -479,7 +489,9 @@ that way), t again goes back.
 
     def _failures_title(self, h: HistoryRow) -> None:
         t = Text(f"Night {h.night}: ", style="bold")
-        t.append_text(status_text(self.app, h.status, h.reason))
+        t.append_text(self._status_cell(h))
+        if h.looks_wrong:  # issue 15: the green that isn't, said in words
+            t.append_text(safe_text(f"  looks wrong: {h.looks_wrong}"))
         total = max(h.error_count or 0, self.stored_failures)
         bad = max(0, total - (h.excepted_count or 0))
         t.append(f"  {total} file errors, {bad} not excepted" if total else "  no file errors")

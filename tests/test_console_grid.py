@@ -225,6 +225,38 @@ async def test_anomaly_shows_ok_question_mark_and_why(demo_db):
         assert "OK? 2" in static_text(screen, "#summary")
 
 
+@asynctest
+async def test_history_shows_the_anomaly_until_it_is_acknowledged(demo_db):
+    """Issue 15: history, like the grid, shows OK? for the night and says why; an
+    acknowledgement clears it."""
+    from textual.widgets import DataTable
+
+    from acorntui.db.models import Result
+    from acorntui.screens.history import ServerHistoryScreen
+
+    (rid,) = mark_anomaly(1)
+    app = make_app()
+    async with app.run_test(size=(120, 35)) as pilot:
+        screen = await grid_ready(pilot)
+        row = next(r for r in screen.all_rows if r.result_id == rid)
+        screen.grid.move_to_key(row.server_id)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ServerHistoryScreen)
+                       and app.screen.history and app.screen.current is not None)
+        history = app.screen
+        table = history.query_one("#results", DataTable)
+        assert table.get_row_at(0)[2].plain == "OK?"
+        title = static_text(history, "#failures-title")
+        assert "OK?" in title and f"looks wrong: {ANOMALY_TEXT}" in title
+        # acknowledged (as from another console): the night reads OK again
+        Result.update(ack_note="share moved, checked", ack_by="tester").where(
+            Result.id == rid).execute()
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: table.row_count
+                       and table.get_row_at(0)[2].plain == "OK")
+        assert "looks wrong" not in static_text(history, "#failures-title")
+
+
 # -- filter ----------------------------------------------------------------------------------------
 
 @asynctest

@@ -306,13 +306,20 @@ class HistoryRow:
     ack_note: str
     ack_by: str
     log_path: str = ""
+    anomaly: str = ""  # "total size 1.1G, usual 10.4G (...)": a good night far smaller than usual
+
+    @property
+    def looks_wrong(self) -> str:
+        """The anomaly text of a good night nobody has acknowledged (shown as OK?), else ""."""
+        return self.anomaly if (self.anomaly and self.status in GOOD_STATUSES
+                                and not self.ack_note) else ""
 
 
 # the columns a history row needs: not the why text (loaded per night, see night_why)
 _HISTORY_COLUMNS = (Result.id, Result.night, Result.code, Result.status, Result.reason,
                     Result.error_count, Result.excepted_count, Result.total_size,
                     Result.sent_bytes, Result.speedup, Result.ack_note, Result.ack_by,
-                    Result.log_path)
+                    Result.log_path, Result.anomaly)
 
 
 def server_history(server_id: int, *, limit: int = 400, before: dt.date | None = None
@@ -324,7 +331,7 @@ def server_history(server_id: int, *, limit: int = 400, before: dt.date | None =
     q = q.order_by(Result.night.desc()).limit(limit)
     return [HistoryRow(r.id, r.night, r.code, r.status, r.reason or "", r.error_count,
                        r.excepted_count, r.total_size, r.sent_bytes, r.speedup, r.ack_note or "",
-                       r.ack_by or "", r.log_path or "") for r in q]
+                       r.ack_by or "", r.log_path or "", r.anomaly or "") for r in q]
 
 
 def result_failures(result_id: int) -> list[Failure]:
