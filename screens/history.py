@@ -26,6 +26,7 @@ from acorntui.screens.widgets import (
     STATUS_LOOK,
     AcornScreen,
     Banner,
+    console_of,
     human_bytes,
     palette,
     path_text,
@@ -301,7 +302,7 @@ that way), t again goes back.
         self._fill_failures()
         self.load()
         self.poll()  # the baseline: what the first load saw
-        poll = getattr(self.app, "poll_seconds", None) or 30.0  # as the grid (AcornApp)
+        poll = console_of(self).poll_seconds or 30.0  # as the grid
         self.set_interval(poll, self.poll, name="poll")
 
     def poll(self) -> None:

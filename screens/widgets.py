@@ -705,6 +705,7 @@ class ConsoleApp(Protocol):
     db_url: str  # as given (--db, ACORN_DB, the config file); "" when unknown
     user: User | None  # looked up by the grid's first load
     cursor_blink_enabled: bool
+    poll_seconds: float | None  # how often screens look for changes (None: their default)
 
     def note_change(self, customer_or_all: str) -> None:
         """A change made on another screen: the grid reloads ``customer_or_all`` ("all")
