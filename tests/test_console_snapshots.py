@@ -118,6 +118,20 @@ def test_snapshot_exception_form_80x24(demo_db, snap_compare):  # noqa: F811
     assert snap_compare(make_app(), terminal_size=SMALL, run_before=ready)
 
 
+def test_snapshot_exception_form_120x35(demo_db, snap_compare):  # noqa: F811
+    """The same form at 120x35: every field and Save on screen, the form's own keys."""
+    from acorntui.screens.forms import ExceptionForm
+
+    async def ready(pilot):
+        screen = await grid_ready(pilot)
+        target = next(r for r in screen.grid.rows if r.status == "failed" and r.code == 23)
+        screen.grid.move_to_key(target.server_id)
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ExceptionForm))
+
+    assert snap_compare(make_app(), terminal_size=WIDE, run_before=ready)
+
+
 def test_snapshot_grid_marked_rows(demo_db, snap_compare):  # noqa: F811
     """Rows marked for a bulk action (space, and M for the custbak outage)."""
 
