@@ -130,6 +130,9 @@ def test_a_verification_failure_of_a_name_holding_rsync_colon_is_listed():
     ("1,234,567", 1234567.0),  # grouped thousands read the same in a rate as in a byte count
     ("1.234.567", 1234567.0),
     ("1'234'567", 1234567.0),
+    ("1'234", 1234.0),  # Swiss grouping, one group
+    ("1\u00a0234", 1234.0),  # a no-break space groups too
+    ("1'23", None),  # not a group of three: not a number
     ("1,5", 1.5),  # a decimal comma with one decimal
     ("12.", None),  # a number cut off after its separator is not a number
     ("12,", None),
@@ -149,3 +152,92 @@ def test_a_grouped_rate_and_speedup_are_read_whole():
     assert (r.code, r.reason) == (0, None)
     assert r.stats.bytes_per_sec == pytest.approx(1234567.0)
     assert r.stats.speedup == pytest.approx(1234567.0)
+
+
+@pytest.mark.parametrize(("text", "decimal", "value"), [
+    ("5M", False, 5_000_000),  # -h with no decimals
+    ("1.234M", False, 1_234_000),  # with a unit, one separator is the decimal mark...
+    ("1,234M", False, 1_234_000),
+    ("1,234.56M", False, 1_234_560_000),  # ...two are grouping and a decimal mark
+    ("1,234.56M", True, 1_234_560_000.0),
+    ("1.176.127,02", False, 1_176_127),  # a byte count is whole
+])
+def test_numbers_with_units_and_decimals(text, decimal, value):
+    got = parse_number(text, decimal=decimal)
+    assert got == pytest.approx(value)
+    assert isinstance(got, float if decimal else int)
+
+
+# -- completion codes ----------------------------------------------------------------------------
+
+
+def test_code_255_is_rsyncs_last_code_and_256_is_not_a_code():
+    # an exit status is 0..255: "(code 256)" cannot be rsync's, so it gives no code (and no
+    # verdict of its own) and is shown as an unrecognised line; rsync never prints "(code 0)"
+    line_255 = b"rsync error: unexplained error (code 255) at io.c(226) [Receiver=3.1.3]\n"
+    r = parse_bytes(START + SUMMARY + line_255)
+    assert (r.code, r.reason, r.codes_seen) == (255, None, [255])
+    for bad in (b"rsync error: unexplained error (code 256) at io.c(226) [Receiver=3.1.3]\n",
+                b"rsync error: success (code 0) at main.c(1338) [sender=3.1.3]\n"):
+        r = parse_bytes(START + SUMMARY + bad)
+        assert (r.code, r.reason, r.codes_seen) == (-2, "incomplete", [])
+        assert r.unrecognised_errors == [bad.decode().strip()]
+
+
+# -- what a line holds ---------------------------------------------------------------------------
+
+
+def test_unquoted_names_keep_every_character_and_lose_nul_padding():
+    # rsync prints some names unquoted to the end of the line; the name is read to its last
+    # character ("BOX", not "BO"), and the NUL padding a crash leaves after the last line is
+    # not part of it
+    log = (START
+           + b"cannot delete non-empty directory: shares/TAX\n"
+           + b"file has vanished: shares/BOX\x00\x00\x00\x00")
+    r = parse_bytes(log)
+    assert (r.code, r.reason) == (-2, "incomplete")
+    assert [(f.path, f.kind, f.message) for f in r.failures] == [
+        ("shares/TAX", "delete_nonempty_dir", "cannot delete non-empty directory: shares/TAX"),
+        ("shares/BOX", "vanished", "file has vanished: shares/BOX"),
+    ]
+
+
+def test_an_unknown_rsync_message_is_shown_as_it_is():
+    # a quoted word in a message rsync has no rule for, that names no file: the line itself
+    # is listed as unrecognised; a quoted name before ": <error>" is an "other" failure
+    odd = b'rsync: [receiver] something odd "happened" here\n'
+    lchown = b'rsync: [receiver] lchown "/mirror/x.txt" failed: Operation not permitted (1)\n'
+    r = parse_bytes(START + odd + lchown + SUMMARY + CODE_23)
+    assert r.code == 23
+    assert r.unrecognised_errors == [odd.decode().strip()]
+    assert failures(r) == [("/mirror/x.txt", "other", 3, lchown.decode().strip())]
+
+
+# -- the transfer figures without rsync's summary lines ------------------------------------------
+
+
+def test_log_file_trailer_gives_sent_received_and_total():
+    # a --log-file log ends with "sent X bytes  received Y bytes  total size Z"
+    log = (b"2026/11/25 23:00:01 [12345] building file list\n"
+           b"2026/11/25 23:00:02 [12345] >f+++++++++ Docs/report.docx\n"
+           b"2026/11/25 23:00:05 [12345] sent 1,234 bytes  received 567 bytes  total size 89,012\n")
+    r = parse_bytes(log)
+    assert (r.code, r.reason) == (0, None)
+    s = r.to_dict()["stats"]
+    assert (s["sent_bytes"], s["received_bytes"], s["total_size"]) == (1234, 567, 89012)
+
+
+def test_stats_block_gives_sent_received_and_total_when_the_summary_is_missing():
+    # --stats in a --log-file: "Total bytes sent/received", "Total file size" and no summary
+    p = b"2018/05/22 01:01:21 [4740] "
+    log = (p + b"building file list\n"
+           + p + b"Number of files: 5,210 (reg: 4,977, dir: 233)\n"
+           + p + b"Total file size: 51,072,714 bytes\n"
+           + p + b"Total bytes sent: 4,821\n"
+           + p + b"Total bytes received: 535,033\n"
+           + p + CODE_23)
+    r = parse_bytes(log)
+    assert r.code == 23
+    s = r.to_dict()["stats"]
+    assert (s["sent_bytes"], s["received_bytes"], s["total_size"]) == (4821, 535033, 51072714)
+    assert r.stats.files_total == 5210
