@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from acorntui.core.parser import parse_bytes, parse_number
+from acorntui.core.parser import _LAST_LINE_CAP, parse_bytes, parse_number
 
 START = b"sending incremental file list\n"
 SUMMARY = (b"sent 1,234 bytes  received 5,678 bytes  4,608.00 bytes/sec\n"
@@ -241,3 +241,38 @@ def test_stats_block_gives_sent_received_and_total_when_the_summary_is_missing()
     s = r.to_dict()["stats"]
     assert (s["sent_bytes"], s["received_bytes"], s["total_size"]) == (4821, 535033, 51072714)
     assert r.stats.files_total == 5210
+
+
+# -- logs with no completion line ----------------------------------------------------------------
+
+
+def test_a_dry_run_says_why_it_is_not_ok_after_the_other_notes():
+    # rsync exits 0 after --dry-run but backed nothing up; the note saying so comes after
+    # the log's own unrecognised lines (they are listed in line order)
+    log = (START + b"IO error encountered -- skipping file deletion\n"
+           + b"sent 1 bytes  received 2 bytes  3.00 bytes/sec\n"
+           + b"total size is 4  speedup is 0.50 (DRY RUN)\n")
+    r = parse_bytes(log)
+    assert (r.code, r.reason) == (-2, "incomplete")
+    assert r.unrecognised_errors == ["IO error encountered -- skipping file deletion",
+                                     "dry run or batch-only run: nothing was transferred"]
+
+
+def test_file_errors_and_a_summary_but_no_code_line_say_why_they_are_not_ok():
+    log = (START + b'rsync: [sender] send_files failed to open "/x.pst": Permission denied (13)\n'
+           + SUMMARY)
+    r = parse_bytes(log)
+    assert (r.code, r.reason) == (-2, "incomplete")
+    assert [f.path for f in r.failures] == ["/x.pst"]
+    assert r.unrecognised_errors == ["file errors but no completion line: not a perfect "
+                                     "completion"]
+
+
+def test_a_last_line_of_exactly_the_cap_can_still_be_the_summary():
+    # a last line longer than _LAST_LINE_CAP (64 KiB) cannot be rsync's summary; one of
+    # exactly that length still can (test_hostile_logs has the longer ones)
+    tail = b"total size is 4  speedup is 0.50"
+    for extra, code in ((0, 0), (1, -2)):
+        line = b"x" * (_LAST_LINE_CAP + extra - len(tail) - 1) + b" " + tail
+        r = parse_bytes(START + b"sent 1 bytes  received 2 bytes  3.00 bytes/sec\n" + line + b"\n")
+        assert r.code == code, extra
