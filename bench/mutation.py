@@ -99,6 +99,7 @@ TEST_FILES = [
     "tests/test_parser_corpus.py",
     "tests/test_reparse.py",
     "tests/test_nightly.py",
+    "tests/test_ingest_record.py",
 ]
 # The parser is called by almost every test that ingests a log; its mutants run only the tests
 # that check the parser itself (its result: code, reason, failing paths, stats), which is what
