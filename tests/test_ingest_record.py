@@ -116,3 +116,23 @@ def test_a_replacement_is_audited_with_its_server_and_result(sqlite_db, tmp_path
     assert (upd.table_name, upd.row_id, upd.result_id) == ("results", rid, rid)
     assert upd.server_id == Server.get(Server.name == "mail01").id
     assert upd.details == f"acme/mail01 night {NIGHT}: result replaced by a newer log"
+
+
+def test_failure_rows_keep_line_kind_and_a_bounded_message(sqlite_db, tmp_path):
+    # what `acorntui show` lists per failing file, and the unrecognised line of a 23 stored
+    # as a failure without a path; a message is cut at 4,000 characters
+    long_name = "/d/" + "n" * 5000
+    log = (f'rsync: send_files failed to open "{long_name}": Permission denied (13)\n'
+           + "rsync: something new went wrong " + "w" * 5000 + "\n"
+           + FAIL_309.replace("\r", ""))
+    Ingestor(now=NOW).ingest_file(write_log(tmp_path, "acme", "mail01", log))
+    rows = {f.path: f for f in Failure.select().where(Failure.result == result_of("mail01").id)}
+    assert (rows[PST].line, rows[PST].kind, rows[PST].excepted) == (5, "open_failed", False)
+    assert rows[PST].message == (f'rsync: send_files failed to open "{PST}": '
+                                 "Permission denied (13)")
+    assert (rows[long_name].line, rows[long_name].kind) == (1, "open_failed")
+    assert len(rows[long_name].message) == 4000
+    note = rows[""]
+    assert (note.kind, note.excepted, note.exception_id) == ("unrecognised", False, None)
+    assert note.message.startswith("rsync: something new went wrong www")
+    assert len(note.message) == 4000
