@@ -136,3 +136,14 @@ def test_failure_rows_keep_line_kind_and_a_bounded_message(sqlite_db, tmp_path):
     assert (note.kind, note.excepted, note.exception_id) == ("unrecognised", False, None)
     assert note.message.startswith("rsync: something new went wrong www")
     assert len(note.message) == 4000
+
+
+def test_one_batch_naming_a_server_twice_records_it_once(sqlite_db, tmp_path):
+    # the same log given twice, then a newer copy, in one `ingest` command
+    p = write_log(tmp_path / "a", "acme", "mail01", FAIL_309)
+    q = write_log(tmp_path / "b", "acme", "mail01", CLEAN_309,
+                  when=LOG_TIME + dt.timedelta(hours=1))
+    rep = Ingestor(now=NOW).ingest_paths([p, p, q])
+    assert [o.action for o in rep.outcomes] == ["created", "unchanged", "replaced"]
+    assert len({o.result_id for o in rep.outcomes}) == 1
+    assert Result.select().count() == 1 and result_of("mail01").status == "ok"
