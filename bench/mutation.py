@@ -19,23 +19,32 @@ and, when named with ``--modules`` (they are long: add them when there is time):
 
 - ``record``: ``Ingestor.record`` (the night choice, among the row writing);
 - ``parser``: ``acorntui/core/parser.py``'s completion-code, stats-line and line-classification
-  functions (``_final_code``, ``_Scanner._classify`` / ``_stats_line`` / ``_file_error`` /
-  ``apply_fallbacks`` / ``_line`` / ``_unrecognise``, ``parse_number`` and its helpers).
+  functions (``_final_code``, ``_Scanner._classify`` / ``_rsync_line`` / ``_stats_line`` /
+  ``_file_error`` / ``apply_fallbacks`` / ``_line`` / ``_unrecognise``, ``parse_number`` and its
+  helpers).
 
-How: the repository keeps ``screens/`` and ``db/`` beside ``acorntui/`` and installs them as
-``acorntui.screens`` and ``acorntui.db`` (setuptools package-dir). mutmut copies one source tree
-into ``mutants/`` and puts that folder first on ``sys.path``, so this script first stages the
-installed layout (``acorntui/`` with ``screens/`` and ``db/`` inside it) plus ``tests/`` in a work
-folder, writes a ``pyproject.toml`` there with the ``[tool.mutmut]`` settings, and runs
-``mutmut run`` in it. The tests then import the mutated ``acorntui`` from ``mutants/``, never the
-editable install. Tests that start ``acorntui`` in a subprocess run the unmutated code and so
-cannot kill a mutant; that only makes the score lower, never higher.
+Each module is checked with the test files of its suite (``SUITES``): the parser's mutants run
+only the parser's own tests (``PARSER_TEST_FILES``), every other module the verdict tests
+(``TEST_FILES``). A suite is one mutmut run in its own sub-folder of the work folder
+(``verdict/``, ``parser/``).
+
+How: the repository keeps ``screens/`` and ``db/`` beside ``acorntui/`` (with symlinks to them
+inside it) and installs them as ``acorntui.screens`` and ``acorntui.db``. mutmut copies one
+source tree into ``mutants/`` and puts that folder first on ``sys.path``, so this script first
+stages the installed layout (``acorntui/`` with ``screens/`` and ``db/`` inside it) plus
+``tests/`` in the suite's folder, writes a ``pyproject.toml`` there with the ``[tool.mutmut]``
+settings, and runs ``mutmut run`` in it. The staged ``tests/conftest.py`` gets a
+``collect_ignore`` naming the test files outside the suite, so mutmut's test selection is just
+``tests``: mutmut resets every verdict when its test selection changes, and this way adding a
+test file to a suite does not. The tests then import the mutated ``acorntui`` from
+``mutants/``, never the editable install. Tests that start ``acorntui`` in a subprocess run the
+unmutated code and so cannot kill a mutant; that only makes the score lower, never higher.
 
 Prints killed / survived / timeout / no tests per module and the overall score
 (killed + timeout) / all, then (with ``--survivors``) each surviving mutant's diff.
-``--keep`` reuses the work folder: only mutants without a verdict, the ones named with
-``--only``, or with ``--recheck`` every one not killed last time, run again (mutmut picks up new
-tests by itself).
+``--keep`` reuses the work folder: only mutants without a verdict (a run that was stopped: this
+resumes it), the ones named with ``--only``, or with ``--recheck`` every one not killed last
+time, run again (mutmut picks up new tests by itself).
 """
 
 from __future__ import annotations
@@ -290,7 +299,16 @@ def run_suite(mutmut: str, work: Path, modules: list[str], args: argparse.Namesp
         if not names:
             return 0
     elif args.keep and not args.only:
-        names = []  # mutmut then runs every mutant that has no verdict yet
+        # resume: the selected mutants with no verdict yet (with no names mutmut would run
+        # every unchecked mutant of the file, also those of functions not selected)
+        known = verdicts(work.parent, modules)
+        if any(known.values()):
+            names = [n for found in known.values() for n, v in found.items()
+                     if v == "not checked"]
+            if not names:
+                return 0
+        else:  # stopped before mutmut wrote any verdict: start over
+            names = [g for m in modules for g in MODULES[m][1]]
     env = dict(os.environ)
     env.pop("ACORN_REQUIRE_INTEGRATION", None)
     env.pop("PYTHONPATH", None)
