@@ -147,3 +147,23 @@ def test_one_batch_naming_a_server_twice_records_it_once(sqlite_db, tmp_path):
     assert [o.action for o in rep.outcomes] == ["created", "unchanged", "replaced"]
     assert len({o.result_id for o in rep.outcomes}) == 1
     assert Result.select().count() == 1 and result_of("mail01").status == "ok"
+
+
+def test_a_replacement_is_seen_by_the_consoles_poll(sqlite_db, tmp_path):
+    # the console's night screen reloads when night_signature changes: a replaced result
+    # (same count of results, no acknowledgement) shows through its new parse time, which
+    # has whole seconds: the newer log comes in a later second, as it does in real life
+    import time
+
+    from acorntui.db.models import utcnow
+    from acorntui.services.queries import night_signature
+
+    p = write_log(tmp_path, "acme", "mail01", FAIL_309)
+    Ingestor(now=NOW).ingest_file(p)
+    before = night_signature(NIGHT)
+    while utcnow() <= before[2]:  # wait for the clock's next second
+        time.sleep(0.02)
+    write_log(tmp_path, "acme", "mail01", CLEAN_309, when=LOG_TIME + dt.timedelta(hours=3))
+    assert Ingestor(now=NOW).ingest_file(p).action == "replaced"
+    after = night_signature(NIGHT)
+    assert after[:2] == before[:2] and after[2] > before[2]
