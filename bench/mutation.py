@@ -301,14 +301,13 @@ def run_suite(mutmut: str, work: Path, modules: list[str], args: argparse.Namesp
     elif args.keep and not args.only:
         # resume: the selected mutants with no verdict yet (with no names mutmut would run
         # every unchecked mutant of the file, also those of functions not selected)
-        known = verdicts(work.parent, modules)
-        if any(known.values()):
-            names = [n for found in known.values() for n, v in found.items()
-                     if v == "not checked"]
-            if not names:
-                return 0
-        else:  # stopped before mutmut wrote any verdict: start over
-            names = [g for m in modules for g in MODULES[m][1]]
+        # (a module whose file has no verdicts yet, or had none written, runs whole)
+        names = []
+        for m, found in verdicts(work.parent, modules).items():
+            names += ([n for n, v in found.items() if v == "not checked"] if found
+                      else MODULES[m][1])
+        if not names:
+            return 0
     env = dict(os.environ)
     env.pop("ACORN_REQUIRE_INTEGRATION", None)
     env.pop("PYTHONPATH", None)
