@@ -218,7 +218,7 @@ def test_nightly_account_as_a_tsr_row(team, tmp_path, monkeypatch):
 # -- 4. no green from a catch-all exception --------------------------------------------------------
 
 CATCH_ALL = ["?*", "*?", "***", "*/**", "[!x]*", "*.?", "[abcdef]*", "??", "*/*/*", "\\\\*",
-             "*", "**", "/*", "*/*", "a*b*c"]
+             "*", "**", "/*", "*/*", "a*b*c", "*/ab", "ab*cd", "a[bc]"]
 NAMED = ["*.pst", "*/Mail/*", "E:\\shares\\QB\\*", "*/outlook.pst", "/cygdrive/e/shares/*",
          "*.db"]
 
@@ -226,7 +226,7 @@ NAMED = ["*.pst", "*/Mail/*", "E:\\shares\\QB\\*", "*/outlook.pst", "/cygdrive/e
 @pytest.mark.parametrize("pattern", CATCH_ALL)
 def test_catch_all_patterns_are_refused_with_the_rule_named(team, pattern):
     with pytest.raises(ExceptionInputError, match="at least 3 characters in a row that are not "
-                       "wildcards"):
+                       "wildcards .* instead of matching every file"):
         exception_rules.add_exception(lookup(TSR3), ExceptionInput(scope="global",
                                                                    path_pattern=pattern))
     assert Exception_.select().count() == 0
