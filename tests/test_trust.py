@@ -232,6 +232,13 @@ def test_catch_all_patterns_are_refused_with_the_rule_named(team, pattern):
     assert Exception_.select().count() == 0
 
 
+def test_the_refusal_says_what_a_pattern_needs():
+    assert pattern_problem("*/ab") == (
+        "must hold at least 3 characters in a row that are not wildcards (* ? [ ]) or "
+        "separators (/ \\), so that it names the file or folder it covers instead of matching "
+        "every file")
+
+
 @pytest.mark.parametrize("pattern", NAMED)
 def test_patterns_that_name_something_are_accepted(pattern):
     assert pattern_problem(pattern) is None and literal_run(pattern) >= 3
