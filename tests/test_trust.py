@@ -272,6 +272,17 @@ def test_stored_catch_all_from_an_older_database_covers_nothing(team, tmp_path):
     assert (out.status, out.reason) == ("failed", "16 file errors not excepted")
 
 
+def test_a_stored_catch_all_does_not_hide_the_valid_rules_after_it(team, tmp_path):
+    # the catch-all is skipped, not the end of the search: a real rule still covers its files
+    Exception_.create(scope="global", path_pattern="?*", reason="older version let it in")
+    Exception_.create(scope="global", path_pattern="/cygdrive/E/shares/*",
+                      reason="the shares are backed up by the NAS snapshot")
+    p = write_log(tmp_path, "acme", "fs1", _log_23(PATHS, "Permission denied (13)"), LOG_TIME)
+    out = Ingestor(now=NOW, user=lookup(TSR3)).ingest_file(p)
+    assert out.status != "failed"
+    assert Result.get().excepted_count == 16
+
+
 @pytest.mark.parametrize("broken", [
     "No space left on device (28)", "Disk quota exceeded (122)", "Read-only file system (30)",
     "Input/output error (5)", "Cannot allocate memory (12)",
