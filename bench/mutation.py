@@ -171,7 +171,9 @@ def stage(work: Path, modules: list[str], test_files: list[str]) -> None:
     pytest_ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]
     conf = {
         "source_paths": ["acorntui"],
-        "only_mutate": sorted({MODULES[m][0] for m in modules}),
+        # every file of the suite, not only the selected modules': a run of some modules then
+        # keeps the mutated copies (and verdicts) of the others in the same folder
+        "only_mutate": sorted({MODULES[m][0] for m in MODULES if suite(m) == suite(modules[0])}),
         "pytest_add_cli_args_test_selection": ["tests"],
         "pytest_add_cli_args": PYTEST_ARGS,
         "use_git_change_detection": False,
