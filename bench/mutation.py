@@ -19,23 +19,32 @@ and, when named with ``--modules`` (they are long: add them when there is time):
 
 - ``record``: ``Ingestor.record`` (the night choice, among the row writing);
 - ``parser``: ``acorntui/core/parser.py``'s completion-code, stats-line and line-classification
-  functions (``_final_code``, ``_Scanner._classify`` / ``_stats_line`` / ``_file_error`` /
-  ``apply_fallbacks`` / ``_line`` / ``_unrecognise``, ``parse_number`` and its helpers).
+  functions (``_final_code``, ``_Scanner._classify`` / ``_rsync_line`` / ``_stats_line`` /
+  ``_file_error`` / ``apply_fallbacks`` / ``_line`` / ``_unrecognise``, ``parse_number`` and its
+  helpers).
 
-How: the repository keeps ``screens/`` and ``db/`` beside ``acorntui/`` and installs them as
-``acorntui.screens`` and ``acorntui.db`` (setuptools package-dir). mutmut copies one source tree
-into ``mutants/`` and puts that folder first on ``sys.path``, so this script first stages the
-installed layout (``acorntui/`` with ``screens/`` and ``db/`` inside it) plus ``tests/`` in a work
-folder, writes a ``pyproject.toml`` there with the ``[tool.mutmut]`` settings, and runs
-``mutmut run`` in it. The tests then import the mutated ``acorntui`` from ``mutants/``, never the
-editable install. Tests that start ``acorntui`` in a subprocess run the unmutated code and so
-cannot kill a mutant; that only makes the score lower, never higher.
+Each module is checked with the test files of its suite (``SUITES``): the parser's mutants run
+only the parser's own tests (``PARSER_TEST_FILES``), every other module the verdict tests
+(``TEST_FILES``). A suite is one mutmut run in its own sub-folder of the work folder
+(``verdict/``, ``parser/``).
+
+How: the repository keeps ``screens/`` and ``db/`` beside ``acorntui/`` (with symlinks to them
+inside it) and installs them as ``acorntui.screens`` and ``acorntui.db``. mutmut copies one
+source tree into ``mutants/`` and puts that folder first on ``sys.path``, so this script first
+stages the installed layout (``acorntui/`` with ``screens/`` and ``db/`` inside it) plus
+``tests/`` in the suite's folder, writes a ``pyproject.toml`` there with the ``[tool.mutmut]``
+settings, and runs ``mutmut run`` in it. The staged ``tests/conftest.py`` gets a
+``collect_ignore`` naming the test files outside the suite, so mutmut's test selection is just
+``tests``: mutmut resets every verdict when its test selection changes, and this way adding a
+test file to a suite does not. The tests then import the mutated ``acorntui`` from
+``mutants/``, never the editable install. Tests that start ``acorntui`` in a subprocess run the
+unmutated code and so cannot kill a mutant; that only makes the score lower, never higher.
 
 Prints killed / survived / timeout / no tests per module and the overall score
 (killed + timeout) / all, then (with ``--survivors``) each surviving mutant's diff.
-``--keep`` reuses the work folder: only mutants without a verdict, the ones named with
-``--only``, or with ``--recheck`` every one not killed last time, run again (mutmut picks up new
-tests by itself).
+``--keep`` reuses the work folder: only mutants without a verdict (a run that was stopped: this
+resumes it), the ones named with ``--only``, or with ``--recheck`` every one not killed last
+time, run again (mutmut picks up new tests by itself).
 """
 
 from __future__ import annotations
@@ -77,6 +86,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "parser": ("acorntui/core/parser.py", [
         f"{PAR}.x__final_code__mutmut_*",
         f"{PAR}.xǁ_Scannerǁ_classify__mutmut_*",
+        f"{PAR}.xǁ_Scannerǁ_rsync_line__mutmut_*",
         f"{PAR}.xǁ_Scannerǁ_stats_line__mutmut_*",
         f"{PAR}.xǁ_Scannerǁ_file_error__mutmut_*",
         f"{PAR}.xǁ_Scannerǁapply_fallbacks__mutmut_*",
@@ -98,7 +108,35 @@ TEST_FILES = [
     "tests/test_parser_corpus.py",
     "tests/test_reparse.py",
     "tests/test_nightly.py",
+    "tests/test_ingest_record.py",
+    "tests/test_trust.py",  # destination_broken, pattern_problem / literal_run (core.status)
+    "tests/test_hostile_logs.py",  # failures past the kept cap, in evaluate and reevaluate
+    "tests/test_spool_hardening.py",  # ingest_paths' spool listing (in_spool, skipped)
 ]
+# The parser is called by almost every test that ingests a log; its mutants run only the tests
+# that check the parser itself (its result: code, reason, failing paths, stats), which is what
+# makes a parser run take an hour rather than many.
+PARSER_TEST_FILES = [
+    "tests/test_parser.py",
+    "tests/test_parser_corpus.py",
+    "tests/test_parser_properties.py",
+    "tests/test_parser_real_rsync.py",
+    "tests/test_fuzz_parser.py",
+    "tests/test_hostile_logs.py",
+    "tests/test_boundaries.py",
+    "tests/test_parser_rules.py",
+]
+# module -> the test files its mutants are checked with. Modules with different test files run
+# in separate mutmut runs, each in its own sub-folder of the work folder (mutmut's test
+# selection is one per run).
+SUITE_OF = {"parser": "parser"}
+SUITES = {"verdict": TEST_FILES, "parser": PARSER_TEST_FILES}
+
+
+def suite(module: str) -> str:
+    return SUITE_OF.get(module, "verdict")
+
+
 # the memory and timing figures do not hold under mutmut's trampolines: left out
 PYTEST_ARGS = ["-p", "no:cacheprovider", "-k",
                "not mariadb and not bounded_memory"]
@@ -109,21 +147,34 @@ VERDICT = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests
            255: "timeout", None: "not checked"}
 
 
-def stage(work: Path, modules: list[str]) -> None:
+def stage(work: Path, modules: list[str], test_files: list[str]) -> None:
     """The installed package layout, the tests, and a pyproject.toml with [tool.mutmut]."""
     for sub in ("acorntui", "tests"):
         shutil.rmtree(work / sub, ignore_errors=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "__snapshots__")
+    # acorntui/screens and acorntui/db are symlinks to ../screens and ../db in a checkout:
+    # copytree follows them, which gives the installed layout; copy them when they are not there
     shutil.copytree(ROOT / "acorntui", work / "acorntui", ignore=ignore)
-    shutil.copytree(ROOT / "screens", work / "acorntui" / "screens", ignore=ignore)
-    shutil.copytree(ROOT / "db", work / "acorntui" / "db", ignore=ignore)
+    for sub in ("screens", "db"):
+        if not (work / "acorntui" / sub).exists():
+            shutil.copytree(ROOT / sub, work / "acorntui" / sub, ignore=ignore)
+    # tests/ is copied whole (test files import helpers from each other), and its conftest.py
+    # tells pytest to skip collecting the test files outside the suite: mutmut's test selection
+    # is then just "tests", which stays the same when a test file is added to the suite
+    # (mutmut resets every verdict when the selection changes, but picks up new tests itself)
     shutil.copytree(ROOT / "tests", work / "tests", ignore=ignore)
+    chosen = {Path(t).name for t in test_files}
+    others = sorted(p.name for p in (ROOT / "tests").glob("test_*.py") if p.name not in chosen)
+    with open(work / "tests" / "conftest.py", "a") as fh:
+        fh.write("\n\n# added by bench/mutation.py: only this suite's test files are collected\n"
+                 f"collect_ignore = {others!r}\n")
     pytest_ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]
-    tests = [t for t in TEST_FILES if (ROOT / t).exists()]
     conf = {
         "source_paths": ["acorntui"],
-        "only_mutate": sorted({MODULES[m][0] for m in modules}),
-        "pytest_add_cli_args_test_selection": tests,
+        # every file of the suite, not only the selected modules': a run of some modules then
+        # keeps the mutated copies (and verdicts) of the others in the same folder
+        "only_mutate": sorted({MODULES[m][0] for m in MODULES if suite(m) == suite(modules[0])}),
+        "pytest_add_cli_args_test_selection": ["tests"],
         "pytest_add_cli_args": PYTEST_ARGS,
         "use_git_change_detection": False,
         "track_dependencies": False,
@@ -153,7 +204,7 @@ def verdicts(work: Path, modules: list[str]) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for m in modules:
         path, globs = MODULES[m]
-        meta = work / "mutants" / (path + ".meta")
+        meta = work / suite(m) / "mutants" / (path + ".meta")
         found: dict[str, str] = {}
         if meta.exists():
             codes = json.loads(meta.read_text())["exit_code_by_key"]
@@ -212,30 +263,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     work = args.work.resolve()
     if not args.report:
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True, exist_ok=True)
-        stage(work, modules)
-        names = args.only or [g for m in modules for g in MODULES[m][1]]
-        if args.keep and args.recheck:
-            names = [n for found in verdicts(work, modules).values()
-                     for n, v in found.items() if v not in ("killed", "timeout")]
-        elif args.keep and not args.only:
-            names = []  # mutmut then runs every mutant that has no verdict yet
-        env = dict(os.environ)
-        env.pop("ACORN_REQUIRE_INTEGRATION", None)
-        env.pop("PYTHONPATH", None)
-        cmd = [mutmut, "run", "--max-children", str(args.jobs), *names]
-        print(f"staged in {work}; running: mutmut run --max-children {args.jobs} "
-              f"<{len(names)} name globs>", flush=True)
-        t0 = time.monotonic()
-        log = work / "mutmut.log"
-        with open(log, "w") as fh:
-            rc = subprocess.call(cmd, cwd=work, env=env, stdout=fh, stderr=subprocess.STDOUT)
-        print(f"mutmut exited {rc} after {time.monotonic() - t0:.0f} s (output: {log})")
-        if rc != 0:
-            tail = log.read_text(errors="replace").splitlines()[-30:]
-            print("\n".join(tail))
+        for name in dict.fromkeys(suite(m) for m in modules):
+            rc = run_suite(mutmut, work / name, [m for m in modules if suite(m) == name], args)
+            if rc not in (0, None):
+                print(f"suite {name}: mutmut exited {rc}")
     results = verdicts(work, modules)
     detected, total = report(results)
     survivors = sorted(n for found in results.values() for n, v in found.items()
@@ -250,9 +281,57 @@ def main(argv: list[str] | None = None) -> int:
             print("  ", n, f"({_verdict(results, n)})")
     if args.survivors:
         for n in survivors:
-            diff = subprocess.run([mutmut, "show", n], cwd=work, capture_output=True, text=True)
+            diff = subprocess.run([mutmut, "show", n], cwd=work / suite(_module(results, n)),
+                                  capture_output=True, text=True)
             print(re.sub(r"\n{3,}", "\n\n", diff.stdout))
     return 0 if total else 1
+
+
+def run_suite(mutmut: str, work: Path, modules: list[str], args: argparse.Namespace) -> int:
+    """One mutmut run, in ``work``, for modules checked with the same test files."""
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    stage(work, modules, SUITES[suite(modules[0])])
+    dotted = {MODULES[m][0].removesuffix(".py").replace("/", ".") for m in modules}
+    names = [n for n in args.only if any(n.startswith(d + ".") for d in dotted)] \
+        if args.only else [g for m in modules for g in MODULES[m][1]]
+    if args.only and not names:
+        return 0
+    if args.keep and args.recheck:
+        names = [n for found in verdicts(work.parent, modules).values()
+                 for n, v in found.items() if v not in ("killed", "timeout")]
+        if not names:
+            return 0
+    elif args.keep and not args.only:
+        # resume: the selected mutants with no verdict yet (with no names mutmut would run
+        # every unchecked mutant of the file, also those of functions not selected)
+        # (a module whose file has no verdicts yet, or had none written, runs whole)
+        names = []
+        for m, found in verdicts(work.parent, modules).items():
+            names += ([n for n, v in found.items() if v == "not checked"] if found
+                      else MODULES[m][1])
+        if not names:
+            return 0
+    env = dict(os.environ)
+    env.pop("ACORN_REQUIRE_INTEGRATION", None)
+    env.pop("PYTHONPATH", None)
+    cmd = [mutmut, "run", "--max-children", str(args.jobs), *names]
+    print(f"staged {','.join(modules)} in {work}; running: mutmut run --max-children "
+          f"{args.jobs} <{len(names)} name globs>", flush=True)
+    t0 = time.monotonic()
+    log = work / "mutmut.log"
+    with open(log, "w") as fh:
+        rc = subprocess.call(cmd, cwd=work, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    print(f"mutmut exited {rc} after {time.monotonic() - t0:.0f} s (output: {log})", flush=True)
+    if rc != 0:
+        tail = log.read_text(errors="replace").splitlines()[-30:]
+        print("\n".join(tail))
+    return rc
+
+
+def _module(results: dict[str, dict[str, str]], name: str) -> str:
+    return next(m for m, found in results.items() if name in found)
 
 
 def _verdict(results: dict[str, dict[str, str]], name: str) -> str:

@@ -334,3 +334,19 @@ outbox_dir = "{shared_dir / 'outbox'}"
         assert "mail: sent" in proc.stdout, proc.stdout
         assert len(smtp.messages) >= 1
         assert any("acme" in m.part("plain") for m in smtp.messages)
+
+
+def test_the_nightly_listings_refusals_are_reported_with_the_batch(hostile_spool, sqlite_db):
+    # the nightly job lists the spool itself and hands ingest the files and the refusals:
+    # each refused name is in the batch's errors (the job's problems), next to the results
+    from acorntui.services.ingest import Ingestor, list_spool
+
+    listing = list_spool(hostile_spool)
+    rep = Ingestor(now=NOW).ingest_paths(listing.files, mark_missing=False, in_spool=True,
+                                         skipped=listing.skipped)
+    errors = {o.path: o.error for o in rep.errors}
+    evil = hostile_spool / "evil"
+    assert errors[str(evil / "x.out")].endswith("not a regular file (a symbolic link)")
+    assert errors[str(evil / "fifo.out")].endswith("not a regular file (a FIFO)")
+    assert {o.server: o.status for o in rep.outcomes if not o.error} == \
+        {"fs01": "ok", "mail01": "failed"}

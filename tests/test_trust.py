@@ -218,7 +218,7 @@ def test_nightly_account_as_a_tsr_row(team, tmp_path, monkeypatch):
 # -- 4. no green from a catch-all exception --------------------------------------------------------
 
 CATCH_ALL = ["?*", "*?", "***", "*/**", "[!x]*", "*.?", "[abcdef]*", "??", "*/*/*", "\\\\*",
-             "*", "**", "/*", "*/*", "a*b*c"]
+             "*", "**", "/*", "*/*", "a*b*c", "*/ab", "ab*cd", "a[bc]"]
 NAMED = ["*.pst", "*/Mail/*", "E:\\shares\\QB\\*", "*/outlook.pst", "/cygdrive/e/shares/*",
          "*.db"]
 
@@ -226,10 +226,17 @@ NAMED = ["*.pst", "*/Mail/*", "E:\\shares\\QB\\*", "*/outlook.pst", "/cygdrive/e
 @pytest.mark.parametrize("pattern", CATCH_ALL)
 def test_catch_all_patterns_are_refused_with_the_rule_named(team, pattern):
     with pytest.raises(ExceptionInputError, match="at least 3 characters in a row that are not "
-                       "wildcards"):
+                       "wildcards .* instead of matching every file"):
         exception_rules.add_exception(lookup(TSR3), ExceptionInput(scope="global",
                                                                    path_pattern=pattern))
     assert Exception_.select().count() == 0
+
+
+def test_the_refusal_says_what_a_pattern_needs():
+    assert pattern_problem("*/ab") == (
+        "must hold at least 3 characters in a row that are not wildcards (* ? [ ]) or "
+        "separators (/ \\), so that it names the file or folder it covers instead of matching "
+        "every file")
 
 
 @pytest.mark.parametrize("pattern", NAMED)
@@ -263,6 +270,17 @@ def test_stored_catch_all_from_an_older_database_covers_nothing(team, tmp_path):
     p = write_log(tmp_path, "acme", "fs1", _log_23(PATHS, "Permission denied (13)"), LOG_TIME)
     out = Ingestor(now=NOW, user=lookup(TSR3)).ingest_file(p)
     assert (out.status, out.reason) == ("failed", "16 file errors not excepted")
+
+
+def test_a_stored_catch_all_does_not_hide_the_valid_rules_after_it(team, tmp_path):
+    # the catch-all is skipped, not the end of the search: a real rule still covers its files
+    Exception_.create(scope="global", path_pattern="?*", reason="older version let it in")
+    Exception_.create(scope="global", path_pattern="/cygdrive/E/shares/*",
+                      reason="the shares are backed up by the NAS snapshot")
+    p = write_log(tmp_path, "acme", "fs1", _log_23(PATHS, "Permission denied (13)"), LOG_TIME)
+    out = Ingestor(now=NOW, user=lookup(TSR3)).ingest_file(p)
+    assert out.status != "failed"
+    assert Result.get().excepted_count == 16
 
 
 @pytest.mark.parametrize("broken", [
