@@ -114,8 +114,6 @@ def test_a_quoted_name_in_a_line_that_is_not_rsyncs_is_not_a_failing_file():
     assert r.failures == []
 
 
-@pytest.mark.xfail(strict=True, reason="parser: a verification failure whose file name holds "
-                   '"rsync: " is not listed as a failing file (docs/testing.md)')
 def test_a_verification_failure_of_a_name_holding_rsync_colon_is_listed():
     line = b"ERROR: shares/rsync: x.doc failed verification -- update discarded.\n"
     r = parse_bytes(START + line + SUMMARY + CODE_23)

@@ -436,6 +436,11 @@ _FILE_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     )
 )
 
+# receiver.c: rprintf(FERROR_XFER, "ERROR: %s failed verification -- update %s%s.\n", fname,
+# ...): the name comes right after "ERROR: ", so a "rsync: " later on the line is part of the
+# name, not the start of an rsync: message
+_VERIFY_FAILED_RE = re.compile(r"ERROR: (?P<p>.+) failed verification -- update")
+
 # "rsync: ..." messages that carry quotes but are not about a file being backed up, and
 # the usual connection/protocol errors: never a FileError, always unrecognised_errors.
 _NOT_A_FILE_RE = re.compile(
@@ -936,6 +941,13 @@ class _Scanner:
     def _file_error(self, text: str, lineno: int) -> FileError | None:
         role: str | None = None
         i = text.find("rsync: ")
+        j = text.find("ERROR: ")
+        if 0 <= j < i:
+            m = _VERIFY_FAILED_RE.match(text, j)
+            if m and m.group("p").strip():
+                tags = _ROLE_TAG_RE.findall(text[:j])
+                return FileError(_unquote(m.group("p").strip()), text[j:], lineno,
+                                 "verification_failed", tags[-1].lower() if tags else None)
         if i >= 0:
             body = text[i + 7 :]
             m = _ROLE_PREFIX_RE.match(body)
