@@ -585,6 +585,20 @@ def opened_file_problem(path_attrs: paramiko.SFTPAttributes,
     return ""
 
 
+def listed_file_problem(f: RemoteFile, handle_attrs: paramiko.SFTPAttributes) -> str:
+    """Why the file an SFTP handle has open cannot be the log that was listed ("" if it can
+    be): a log is only ever appended to, so between the listing and the open it may grow and
+    get newer, never shrink or get older. SFTP gives no inode to bind the handle to the
+    folder it was listed in; this catches a file reached through a folder swapped for a
+    symlink (and back) between the folder's lstats, unless that file is at least as big and
+    as new as the listed log, with the same owner and mode (docs/reliability.md)."""
+    size, mtime = handle_attrs.st_size, handle_attrs.st_mtime
+    if size is None or mtime is None or size < f.size or mtime < f.mtime:
+        return ("refused: the file opened is smaller or older than the one listed (swapped "
+                "for another file or a symlink, or its folder was); nothing of it was saved")
+    return ""
+
+
 def folder_problem(rel: str, before: paramiko.SFTPAttributes | None,
                    after: paramiko.SFTPAttributes | None) -> str:
     """Why the folder a file was opened through is not a real folder (lstat just before the
@@ -664,7 +678,8 @@ def pull_sftp(sftp: paramiko.SFTPClient, files: list[RemoteFile], spool: Spool, 
                 job.failed = "could not check what was opened; nothing of it was saved"
             else:
                 job.failed = (folder_problem(job.f.rel, job.dir_before, job.dir_after)
-                              or opened_file_problem(job.lstat, job.fstat))
+                              or opened_file_problem(job.lstat, job.fstat)
+                              or listed_file_problem(job.f, job.fstat))
         if job.failed:
             pull.failed[job.f.rel] = job.failed
             return
