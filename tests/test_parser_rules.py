@@ -117,8 +117,29 @@ def test_a_quoted_name_in_a_line_that_is_not_rsyncs_is_not_a_failing_file():
 def test_a_verification_failure_of_a_name_holding_rsync_colon_is_listed():
     line = b"ERROR: shares/rsync: x.doc failed verification -- update discarded.\n"
     r = parse_bytes(START + line + SUMMARY + CODE_23)
-    assert [(f.path, f.kind) for f in r.failures] == [("shares/rsync: x.doc",
-                                                       "verification_failed")]
+    assert [(f.path, f.kind, f.line, f.message) for f in r.failures] == [
+        ("shares/rsync: x.doc", "verification_failed", 2,
+         "ERROR: shares/rsync: x.doc failed verification -- update discarded.")]
+
+
+def test_a_verification_failure_behind_a_wrapper_prefix_is_listed_from_its_error():
+    """A wrapper's timestamp before rsync's ERROR: line: the message shown starts at ERROR:."""
+    line = (b"2026/12/01 03:00:01 [812] ERROR: data/rsync: y.xls failed verification -- "
+            b"update discarded.\n")
+    r = parse_bytes(START + line + SUMMARY + CODE_23)
+    assert [(f.path, f.line, f.message) for f in r.failures] == [
+        ("data/rsync: y.xls", 2,
+         "ERROR: data/rsync: y.xls failed verification -- update discarded.")]
+    assert r.code == 23
+
+
+def test_an_error_line_holding_rsync_colon_that_is_no_verification_is_not_a_crash():
+    """ERROR: then rsync: on one line, but not rsync's verification message: read as before
+    (never a crash), and the night stays failed on its code."""
+    line = b"ERROR: backup job said rsync: something odd happened\n"
+    r = parse_bytes(START + line + SUMMARY + CODE_23)
+    assert r.code == 23
+    assert all(f.kind != "verification_failed" for f in r.failures)
 
 
 # -- numbers in the summary lines --------------------------------------------------------------
