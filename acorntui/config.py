@@ -17,7 +17,8 @@ from typing import Any
 
 import platformdirs
 
-from acorntui.db.connection import mask_url
+from acorntui.db.connection import SQLITE_DIR_MODE, mask_url
+from acorntui.db.connection import make_private_dir as make_private_dir  # re-exported
 
 APP_NAME = "acorntui"
 
@@ -34,28 +35,8 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
-PRIVATE_DIR_MODE = 0o750
-
-
-def make_private_dir(path: Path | str, mode: int = PRIVATE_DIR_MODE) -> Path:
-    """Create ``path`` and its missing parents ``mode`` (0750) whatever the umask, as `init-db`
-    does for the database's folder: the data folder holds results, logs from customer servers
-    and mail copies, not for every account on the machine. Whoever creates it first (fetch's
-    spool, the mail outbox, the demo, the database) gets the same mode; a folder that exists
-    keeps its own."""
-    target = Path(path).expanduser().absolute()
-    missing = []
-    folder = target
-    while not folder.exists():
-        missing.append(folder)
-        folder = folder.parent
-    for d in reversed(missing):
-        try:
-            d.mkdir(mode=mode)
-        except FileExistsError:  # a concurrent run made it: its mode stands
-            continue
-        os.chmod(d, mode)  # mkdir's mode is cut by the umask
-    return target
+PRIVATE_DIR_MODE = SQLITE_DIR_MODE  # 0750: every folder acorntui makes for its data
+# make_private_dir: one mechanism for the database's folder and every other data folder
 
 
 def config_path() -> Path:

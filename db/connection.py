@@ -287,6 +287,26 @@ SQLITE_DIR_MODE = 0o750
 _warned: set[str] = set()
 
 
+def make_private_dir(path: str | os.PathLike[str], mode: int = SQLITE_DIR_MODE) -> Path:
+    """Create ``path`` and its missing parents ``mode`` (0750) whatever the umask: the data
+    folder holds results, logs from customer servers and mail copies, not for every account on
+    the machine. Whoever creates it first (the database, fetch's spool, the mail outbox, the
+    demo) gets the same mode; a folder that exists keeps its own."""
+    target = Path(path).expanduser().absolute()
+    missing = []
+    folder = target
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=mode)
+        except FileExistsError:  # a concurrent run made it: its mode stands
+            continue
+        os.chmod(d, mode)  # mkdir's mode is cut by the umask
+    return target
+
+
 def create_sqlite_file(path: str | os.PathLike[str], *, folder_mode: int = SQLITE_DIR_MODE,
                        file_mode: int = SQLITE_FILE_MODE) -> bool:
     """Create an empty SQLite file (an empty file is a valid database) and its missing folders,
@@ -300,17 +320,7 @@ def create_sqlite_file(path: str | os.PathLike[str], *, folder_mode: int = SQLIT
     """
     target = Path(path).expanduser()
     try:
-        missing = []
-        folder = target.parent.absolute()
-        while not folder.exists():
-            missing.append(folder)
-            folder = folder.parent
-        for d in reversed(missing):
-            try:
-                d.mkdir(mode=folder_mode)
-            except FileExistsError:
-                continue
-            os.chmod(d, folder_mode)  # mkdir's mode is cut by the umask
+        make_private_dir(target.parent, folder_mode)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, file_mode)
     except FileExistsError:
         return False

@@ -149,26 +149,12 @@ def test_daily_mail_lists_what_looks_wrong(estate, smtp, tmp_path, monkeypatch):
 def test_nightly_sends_the_escalation_copy_once(tmp_path, monkeypatch, smtp, sqlite_url, capsys):
     """Through `acorntui nightly`: the third bad night escalates; running nightly again the
     same morning sends the daily mails again but not the escalation copy."""
-    from test_nightly_mail import FAIL_LOG, NOW, OK_LOG, put
+    from test_nightly_mail import FAIL_LOG, NOW, OK_LOG, mail_config, put
 
     from acorntui import db as dbpkg
     from acorntui.cli.main import main
 
-    spool = tmp_path / "spool"
-    cfg = tmp_path / "acorn.toml"
-    cfg.write_text(f"""
-[spool]
-dir = "{spool}"
-[mail]
-host = "127.0.0.1"
-port = {smtp.port}
-security = "none"
-from = "backups@example.com"
-to = ["tsr-team@example.com"]
-outbox_dir = "{tmp_path / 'outbox'}"
-""")
-    cfg.chmod(0o600)
-    monkeypatch.setenv("ACORN_CONFIG", str(cfg))
+    spool = mail_config(tmp_path, smtp, monkeypatch)
     for back in (2, 1, 0):
         morning = NOW - dt.timedelta(days=back)
         when = morning - dt.timedelta(hours=4)

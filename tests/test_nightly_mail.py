@@ -36,8 +36,9 @@ def put(spool, customer, server, text, when):
     os.utime(p, (when.timestamp(), when.timestamp()))
 
 
-def test_nightly_mails_daily_and_three_day_reports(tmp_path, monkeypatch, smtp, sqlite_url,
-                                                  capsys):
+def mail_config(tmp_path, smtp, monkeypatch):
+    """A config file (spool in tmp_path, mail to the test SMTP server) set as ACORN_CONFIG;
+    returns the spool folder."""
     spool = tmp_path / "spool"
     cfg = tmp_path / "acorn.toml"
     cfg.write_text(f"""
@@ -53,6 +54,12 @@ outbox_dir = "{tmp_path / 'outbox'}"
 """)
     cfg.chmod(0o600)
     monkeypatch.setenv("ACORN_CONFIG", str(cfg))
+    return spool
+
+
+def test_nightly_mails_daily_and_three_day_reports(tmp_path, monkeypatch, smtp, sqlite_url,
+                                                  capsys):
+    spool = mail_config(tmp_path, smtp, monkeypatch)
     # three nights: acme/mail01 fails every night, acme/fs01 only the last one
     for back in (2, 1, 0):
         morning = NOW - dt.timedelta(days=back)
