@@ -39,7 +39,7 @@ from acorntui.screens.widgets import (
 from acorntui.screens.worker import DbDone
 from acorntui.services import queries
 from acorntui.services.queries import STATUS_ORDER, ChangeSeen, JumpTarget, NightlyRow
-from acorntui.services.roles import User, current_user
+from acorntui.services.roles import CSR, SERVICE, TSR, TSR3, User, current_user
 from acorntui.services.session import mask_url
 
 # flex columns share the width left over (customer names and Meaning are cut least);
@@ -1482,13 +1482,13 @@ def first_run_text(cfg: Config, db_url: str, servers: int, user: User | None = N
 
 def _short_role(user: Any) -> str:
     role = getattr(user, "role", "")
-    if role == "tsr3":
+    if role == TSR3:
         return "TSR3"
-    if role == "tsr":
+    if role == TSR:
         return f"TSR{getattr(user, 'level', '')}"
-    if role == "ingest-service":  # roles.SERVICE: the nightly job's account
+    if role == SERVICE:  # the nightly job's account
         return "ingest only"
-    return "CSR" if role == "csr" else "read-only"
+    return "CSR" if role == CSR else "read-only"
 
 
 def _describe(outcome: Any, row: NightlyRow | None) -> str:
