@@ -178,6 +178,11 @@ class Result(BaseModel):
     why_lines = TextField(null=True)
     log_tail = TextField(null=True)
     fetch_error = TextField(null=True)
+    # changes of this row (schema version 5): a database trigger adds 1 at every UPDATE,
+    # whatever code ran it, so the console's poll sees a result that changed without an audit
+    # row or a new parse time (an anomaly mark, an exception expiring, a replacement within
+    # the same second) -- see results_rev_trigger_sql() in db/schema.py
+    rev = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])  # raw INSERTs too
 
     class Meta:
         table_name = "results"

@@ -9,9 +9,10 @@ from typing import Any
 
 from peewee import Database
 
+from .connection import is_mysql
 from .models import ALL_MODELS, ErrorCode, SchemaVersion, database_proxy
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _add_index(db: Database, table: str, name: str, columns: list[str]) -> None:
@@ -48,12 +49,36 @@ def _v4_why(db: Database) -> None:
         _add_column(db, "results", column, "TEXT NULL")
 
 
+REV_TRIGGER = "results_rev"
+
+
+def results_rev_trigger_sql(db: Database) -> str:
+    """The trigger that adds 1 to ``results.rev`` at every UPDATE of a results row.
+
+    MariaDB: a BEFORE UPDATE trigger sets the new row's value (checked against its definer's
+    rights, so an account that may update only some columns still bumps it). SQLite: an AFTER
+    UPDATE trigger updates the row once more; the WHEN clause stops it from firing again."""
+    if is_mysql(db):
+        return (f"CREATE TRIGGER IF NOT EXISTS `{REV_TRIGGER}` BEFORE UPDATE ON `results` "
+                "FOR EACH ROW SET NEW.`rev` = OLD.`rev` + 1")
+    return (f'CREATE TRIGGER IF NOT EXISTS "{REV_TRIGGER}" AFTER UPDATE ON "results" '
+            'FOR EACH ROW WHEN NEW."rev" = OLD."rev" BEGIN '
+            'UPDATE "results" SET "rev" = OLD."rev" + 1 WHERE "id" = NEW."id"; END')
+
+
+def _v5_results_rev(db: Database) -> None:
+    """results.rev and the trigger that counts each row's changes (the console's poll)."""
+    _add_column(db, "results", "rev", "INTEGER NOT NULL DEFAULT 0")
+    db.execute_sql(results_rev_trigger_sql(db))
+
+
 # version -> function(db) that upgrades from version-1. Add entries as the schema changes;
 # init-db runs the ones a database is missing, in order, each in a transaction.
 MIGRATIONS: dict[int, Callable[[Database], None]] = {
     2: _v2_results_server_night_status,
     3: _v3_alerts,
     4: _v4_why,
+    5: _v5_results_rev,
 }
 
 
@@ -97,6 +122,8 @@ def init_schema(db: Database | None = None) -> dict[str, Any]:
             if model._meta.table_name not in existing:
                 did["created_tables"].append(model._meta.table_name)
         db.create_tables(ALL_MODELS + [SchemaVersion], safe=True)
+        if "results" in did["created_tables"]:
+            db.execute_sql(results_rev_trigger_sql(db))
     version = current_version(db)
     if version is None:
         SchemaVersion.create(version=SCHEMA_VERSION)

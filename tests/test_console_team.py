@@ -206,6 +206,68 @@ async def test_a_new_result_without_an_audit_row_still_arrives(sqlite_db, sqlite
         assert screen.changed[late.id].action == "new log"
 
 
+@asynctest
+async def test_an_exception_expiring_at_ingest_turns_the_open_row_failed(sqlite_db, monkeypatch):
+    """An exception that expires is dropped by the next ingest's re-evaluation, which writes
+    no audit row and no new parse time: the open console still turns the row from OK* back
+    to FAILED within the poll (the trigger-kept ``results.rev`` moved)."""
+    from acorntui.db.models import Customer, Exception_, Failure, Result, Server
+    from acorntui.services.ingest import reevaluate, reevaluate_expired
+
+    act_as(monkeypatch, ME)
+    build_night(3)
+    today = dt.date.today()
+    s = Server.get((Server.name == "fs01") & (Server.customer == Customer.get(name="acme")))
+    path = Failure.select().join(Result).where(Result.server == s).get().path
+    Exception_.create(scope="server", server=s, path_pattern=path, reason="NTBackup",
+                      expires_at=today - dt.timedelta(days=1))
+    assert reevaluate(server_ids=[s.id], today=today - dt.timedelta(days=2)) == 1
+    app = make_app(poll_seconds=POLL)
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await grid_ready(pilot)
+        assert row_of(screen, "acme", "fs01").status == "ok_with_exceptions"
+        before = Result.get(Result.server == s)
+        assert reevaluate_expired(today) == 1
+        after = Result.get(Result.server == s)
+        assert (after.parsed_at, after.status) == (before.parsed_at, "failed")
+        await wait_for(pilot, lambda: row_of(screen, "acme", "fs01").status == "failed",
+                       timeout=POLL * 10)
+        assert s.id in screen.changed
+
+
+def test_signature_moves_when_a_row_changes_without_audit_or_parse_time(any_db):
+    """Every UPDATE of a result raises its ``rev`` (a trigger, on SQLite and MariaDB), so the
+    poll sees changes that leave the count, the parse time and the audit log as they were:
+    an anomaly mark, and a failed fetch replacing a missing night within the same second."""
+    from acorntui.db.models import Result
+    from acorntui.services import queries
+    from acorntui.services.ingest import record_fetch_failed
+    from acorntui.services.roles import User
+
+    build_night(2)
+    r = Result.select().order_by(Result.id).first()
+    assert r.rev == 0
+    sig = queries.night_signature(NIGHT)
+    hist = queries.server_signature(r.server_id)
+    Result.update(anomaly="total size 1.0K, usual 9.9G").where(Result.id == r.id).execute()
+    assert Result.get_by_id(r.id).rev == 1
+    sig2 = queries.night_signature(NIGHT)
+    assert sig2[:4] == sig[:4] and sig2 != sig
+    assert queries.server_signature(r.server_id) != hist
+    # a missing night, then a failed fetch for it, all within one second of parse time
+    other = Result.select().order_by(Result.id.desc()).first()
+    stamp = dt.datetime.now().replace(microsecond=0)
+    Result.update(code=-2, status="missing", log_sha256="", parsed_at=stamp).where(
+        Result.id == other.id).execute()
+    sig3 = queries.night_signature(NIGHT)
+    boss = User(ME, "tsr3", level=3)
+    res = record_fetch_failed("beta", other.server.name, NIGHT, "timed out", user=boss)
+    assert res is not None and res.status == "fetch_failed"
+    Result.update(parsed_at=stamp).where(Result.id == other.id).execute()  # the same second
+    sig4 = queries.night_signature(NIGHT)
+    assert sig4[:4] == sig3[:4] and sig4 != sig3
+
+
 def test_default_poll_interval_is_30_seconds_or_less():
     from acorntui.screens.nightly import NightlyScreen
 

@@ -180,7 +180,7 @@ def test_migration_from_version_1_keeps_data(any_db):
     SchemaVersion.delete().execute()
     SchemaVersion.create(version=1)
     did = init_schema(any_db)
-    assert did["migrated_to"] == SCHEMA_VERSION == 4
+    assert did["migrated_to"] == SCHEMA_VERSION == 5
     assert any(i.name == "results_server_id_night_status" for i in any_db.get_indexes("results"))
     assert Result.select().count() == 1
     assert init_schema(any_db)["migrated_to"] is None
@@ -204,4 +204,27 @@ def test_migration_from_version_2_adds_anomaly_and_notifications(any_db):
     assert {"snoozed_until", "snooze_reason"} <= {c.name for c in any_db.get_columns("customers")}
     r = Result.get()
     assert (r.total_size, r.anomaly) == (5, None)
+    assert init_schema(any_db)["migrated_to"] is None
+
+
+def test_migration_from_version_4_counts_each_results_change(any_db):
+    """Version 5 adds ``results.rev`` and the trigger that raises it at every UPDATE of a
+    result, whoever runs it (the console's poll relies on it); old rows start at 0."""
+    from acorntui.db.schema import REV_TRIGGER
+
+    s = _server()
+    Result.create(server=s, night=dt.date(2026, 11, 25), code=0, status="ok", total_size=5)
+    q0, q1 = any_db.quote
+    any_db.execute_sql(f"DROP TRIGGER {q0}{REV_TRIGGER}{q1}")
+    any_db.execute_sql(f"ALTER TABLE {q0}results{q1} DROP COLUMN {q0}rev{q1}")
+    SchemaVersion.delete().execute()
+    SchemaVersion.create(version=4)
+    did = init_schema(any_db)
+    assert did["migrated_to"] == SCHEMA_VERSION == 5
+    r = Result.get()
+    assert (r.total_size, r.rev) == (5, 0)
+    # a raw UPDATE, as any client would send it, still counts
+    any_db.execute_sql(f"UPDATE {q0}results{q1} SET {q0}status{q1} = 'failed'")
+    any_db.execute_sql(f"UPDATE {q0}results{q1} SET {q0}anomaly{q1} = 'x'")
+    assert Result.get().rev == 2
     assert init_schema(any_db)["migrated_to"] is None

@@ -203,7 +203,7 @@ def test_migration_from_version_3_adds_the_why_columns(any_db):
     assert not {"why_lines", "log_tail", "fetch_error"} & {
         c.name for c in any_db.get_columns("results")}
     did = init_schema(any_db)
-    assert did["migrated_to"] == SCHEMA_VERSION == 4
+    assert did["migrated_to"] == SCHEMA_VERSION == 5
     assert {"why_lines", "log_tail", "fetch_error"} <= {
         c.name for c in any_db.get_columns("results")}
     assert sorted(r.total_size for r in Result.select()) == [100, 101, 102]

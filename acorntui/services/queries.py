@@ -525,30 +525,36 @@ def needs_attention(status: str, snoozed_until: dt.date | None, night: dt.date) 
 
 def night_signature(night: dt.date | None) -> tuple:
     """Cheap change detector for polling: (latest night, results of ``night``, newest parse
-    time, newest audit id). Every change a person makes (exceptions, acks, notes, snoozes of
-    servers and customers, management, re-parse) writes an ``updates`` row, so the newest
-    id says "something changed" in one indexed lookup; ingest writes no audit row for a new
-    result, so the night's count and newest parse time stay in the signature."""
+    time, newest audit id, the night's changes). Every change a person makes (exceptions,
+    acks, notes, snoozes of servers and customers, management, re-parse) writes an
+    ``updates`` row, so the newest id says "something changed" in one indexed lookup; ingest
+    writes no audit row for a new result, so the night's count and newest parse time stay in
+    the signature; and a row changed with neither (an anomaly mark, an exception expiring at
+    ingest, a replacement within the same second) moves the sum of ``results.rev``, which a
+    database trigger raises at every UPDATE."""
     from acorntui.db.models import Update
 
     latest = latest_night()
     last_update = Update.select(fn.MAX(Update.id)).scalar() or 0
     if night is None:
-        return (latest, 0, None, last_update)
-    n, parsed = (Result.select(fn.COUNT(Result.id), fn.MAX(Result.parsed_at))
-                 .where(Result.night == night).tuples().get())
-    return (latest, n, parsed, last_update)
+        return (latest, 0, None, last_update, 0)
+    n, parsed, revs = (Result.select(fn.COUNT(Result.id), fn.MAX(Result.parsed_at),
+                                     fn.SUM(Result.rev))
+                       .where(Result.night == night).tuples().get())
+    return (latest, n, parsed, last_update, int(revs or 0))
 
 
 def server_signature(server_id: int) -> tuple:
     """The history screen's change detector: the newest audit id (an exception for a whole
-    customer has no server on its audit row) and the server's result count and newest parse."""
+    customer has no server on its audit row) and the server's result count, newest parse and
+    changes (``results.rev``, see :func:`night_signature`)."""
     from acorntui.db.models import Update
 
     last_update = Update.select(fn.MAX(Update.id)).scalar() or 0
-    n, parsed = (Result.select(fn.COUNT(Result.id), fn.MAX(Result.parsed_at))
-                 .where(Result.server == server_id).tuples().get())
-    return (last_update, n, parsed)
+    n, parsed, revs = (Result.select(fn.COUNT(Result.id), fn.MAX(Result.parsed_at),
+                                     fn.SUM(Result.rev))
+                       .where(Result.server == server_id).tuples().get())
+    return (last_update, n, parsed, int(revs or 0))
 
 
 @dataclass(frozen=True)
