@@ -112,6 +112,7 @@ TEST_FILES = [
     "tests/test_trust.py",  # destination_broken, pattern_problem / literal_run (core.status)
     "tests/test_hostile_logs.py",  # failures past the kept cap, in evaluate and reevaluate
     "tests/test_spool_hardening.py",  # ingest_paths' spool listing (in_spool, skipped)
+    "tests/test_anomaly_ingest.py",  # anomaly marks at ingest and after a re-evaluation
 ]
 # The parser is called by almost every test that ingests a log; its mutants run only the tests
 # that check the parser itself (its result: code, reason, failing paths, stats), which is what

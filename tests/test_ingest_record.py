@@ -167,3 +167,102 @@ def test_a_replacement_is_seen_by_the_consoles_poll(sqlite_db, tmp_path):
     assert Ingestor(now=NOW).ingest_file(p).action == "replaced"
     after = night_signature(NIGHT)
     assert after[:2] == before[:2] and after[2] > before[2]
+
+
+def test_a_result_keeps_rsyncs_error_lines_and_the_logs_last_lines(sqlite_db, tmp_path):
+    # what history's "Why" and the log viewer show for an older night: rsync's error lines
+    # with their line numbers, and the log's last lines as they were
+    from acorntui.services.why import night_why
+
+    p = write_log(tmp_path, "acme", "mail01", FAIL_309)
+    Ingestor(now=NOW).ingest_file(p)
+    w = night_why(result_of("mail01").id)
+    assert [(x.line, x.kind, x.text) for x in w.why_lines] == [
+        (3, "error", f'rsync: send_files failed to open "{PST}": Permission denied (13)'),
+        (4, "error", f'rsync: send_files failed to open "{QBW}": Device or resource busy (16)'),
+        (8, "error", "rsync error: some files could not be transferred (code 23) at "
+                     "main.c(1039) [sender=3.0.9]"),
+    ]
+    assert w.why_count == 3
+    assert w.tail == FAIL_309.replace("\r", "").rstrip("\n").split("\n")  # the short log whole
+
+
+def test_a_real_log_replaces_a_failed_fetchs_error(sqlite_db, tmp_path):
+    # the report server answered the second time: the night shows the log, not the old error
+    from acorntui.services.ingest import record_fetch_failed
+    from acorntui.services.why import night_why
+
+    ing = Ingestor(now=NOW)
+    res = record_fetch_failed("acme", "mail01", NIGHT, "reports1: timed out", ingestor=ing)
+    assert night_why(res.id).fetch_error == "reports1: timed out"
+    Ingestor(now=NOW).ingest_file(write_log(tmp_path, "acme", "mail01", FAIL_309))
+    w = night_why(res.id)
+    assert (w.status, w.fetch_error) == ("failed", "")
+
+
+def test_a_failed_fetch_keeps_its_whole_error_created_or_over_a_missing_night(sqlite_db):
+    # the reason column is cut at 255; the console's Why shows the whole error
+    from acorntui.services.ingest import MAX_FETCH_ERROR, record_fetch_failed
+    from acorntui.services.why import night_why
+
+    long = "reports1: " + "permission denied on /reports/acme/x " * 200
+    ing = Ingestor(now=NOW)
+    made = record_fetch_failed("acme", "mail01", NIGHT, long, ingestor=ing)
+    assert night_why(made.id).fetch_error == long[:MAX_FETCH_ERROR]
+    assert len(made.reason) == 255
+    # a night the missing pass marked first, then the pull failed
+    Server.create(customer=Server.get(Server.name == "mail01").customer, name="fs02")
+    ing2 = Ingestor(now=NOW)
+    ing2.record_missing(NIGHT)
+    fs02 = result_of("fs02")
+    assert (fs02.code, fs02.fetch_error) == (-2, None)
+    over = record_fetch_failed("acme", "fs02", NIGHT, "reports1: connection refused",
+                               ingestor=ing2)
+    assert over.id == fs02.id
+    w = night_why(over.id)
+    assert (w.status, w.code, w.fetch_error) == ("fetch_failed", -2,
+                                                 "reports1: connection refused")
+
+
+def test_a_failed_fetch_is_recorded_as_the_person_given(sqlite_db):
+    # the nightly job passes its ingestor; a caller may pass a person instead: that person's
+    # role decides, not the login the process runs under (not a person in this database)
+    from acorntui.db.models import Csr, Tsr
+    from acorntui.services.ingest import record_fetch_failed
+    from acorntui.services.roles import PermissionDenied, User, current_login
+
+    Tsr.create(name="Tess", login="tess", level=1)
+    Csr.create(name="Cal", login="cal")
+    assert current_login() not in ("tess", "cal")
+    made = record_fetch_failed("acme", "mail01", NIGHT, "timed out",
+                               user=User("tess", "tsr", "Tess", 1))
+    assert made is not None and made.status == "fetch_failed"
+    try:
+        record_fetch_failed("acme", "fs01", NIGHT, "timed out", user=User("cal", "csr", "Cal", 0))
+    except PermissionDenied:
+        pass
+    else:
+        raise AssertionError("a CSR recorded a failed fetch")
+    assert not Server.select().where(Server.name == "fs01").exists()
+
+
+def test_the_reason_says_how_many_failures_past_the_cap_are_not_listed(sqlite_db, tmp_path):
+    # a log with more failing files than are kept: the reason says the rest are never excepted
+    lines = "".join(f'rsync: send_files failed to open "/d/f{i}.pst": Permission denied (13)\n'
+                    for i in range(1003))
+    log = lines + FAIL_309.replace("\r", "")
+    out = Ingestor(now=NOW).ingest_file(write_log(tmp_path, "acme", "mail01", log))
+    assert out.status == "failed"
+    assert out.reason.endswith("; 5 past the first 1000 not listed, never excepted")
+    assert result_of("mail01").reason == out.reason
+
+
+def test_a_file_named_by_a_person_may_sit_behind_a_folder_link(sqlite_db, tmp_path):
+    # only a spool listing refuses linked customer folders (a swapped folder); a TSR who runs
+    # `acorntui ingest` on a file they name may reach it through a link
+    real = write_log(tmp_path / "real", "acme", "mail01", FAIL_309).parent
+    (tmp_path / "links").mkdir()
+    (tmp_path / "links" / "acme").symlink_to(real, target_is_directory=True)
+    report = Ingestor(now=NOW).ingest_paths([tmp_path / "links" / "acme" / "mail01.out"])
+    assert [(o.action, o.status, o.error) for o in report.outcomes] == [
+        ("created", "failed", "")]

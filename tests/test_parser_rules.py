@@ -140,6 +140,46 @@ def test_an_error_line_holding_rsync_colon_that_is_no_verification_is_not_a_cras
     r = parse_bytes(START + line + SUMMARY + CODE_23)
     assert r.code == 23
     assert all(f.kind != "verification_failed" for f in r.failures)
+    assert r.unrecognised_errors == ["ERROR: backup job said rsync: something odd happened"]
+
+
+def test_a_verification_failure_behind_a_timestamp_holding_rsync_colon_is_listed():
+    """A wrapper's own timestamp (not rsync's --log-file prefix) before ERROR:, and a name
+    holding "rsync: ": the failing file is the name, the message starts at ERROR:."""
+    line = (b"2026-12-06 02:00:03 ERROR: data/rsync: y.xls failed verification -- "
+            b"update discarded.\n")
+    r = parse_bytes(START + line + SUMMARY + CODE_23)
+    assert failures(r) == [
+        ("data/rsync: y.xls", "verification_failed", 2,
+         "ERROR: data/rsync: y.xls failed verification -- update discarded.")]
+
+
+def test_a_verification_failure_of_a_name_holding_error_and_rsync_colons():
+    # a hostile name: both of the markers the parser looks for are inside it; the name runs
+    # from the first "ERROR: " to rsync's fixed text
+    line = (b"ERROR: a/ERROR: b/rsync: c.doc failed verification -- update discarded.\n")
+    r = parse_bytes(START + line + SUMMARY + CODE_23)
+    assert [(f.path, f.kind) for f in r.failures] == [
+        ("a/ERROR: b/rsync: c.doc", "verification_failed")]
+
+
+def test_rsyncs_error_and_warning_lines_are_kept_for_why():
+    """The console's "Why" shows rsync's own error and warning lines (and ssh's), in log
+    order with their line numbers; a file listed by -v that merely looks odd is none."""
+    log = (START
+           + b"Docs/rsync: notes.txt\n"  # a name in the verbose listing
+           + b'file has vanished: "/cygdrive/E/Temp/~$a.xlsx"\n'
+           + b'rsync: [sender] send_files failed to open "/cygdrive/E/a.pst": '
+             b"Permission denied (13)\n"
+           + SUMMARY + CODE_23)
+    r = parse_bytes(log)
+    assert [(w.line, w.kind, w.text[:24]) for w in r.why_lines] == [
+        (3, "warning", 'file has vanished: "/cyg'),
+        (4, "error", "rsync: [sender] send_fil"),
+        (7, "error", "rsync error: some files/"),
+    ]
+    assert r.why_count == 3
+    assert r.tail_lines[-1] == CODE_23.decode().rstrip("\n")
 
 
 # -- numbers in the summary lines --------------------------------------------------------------

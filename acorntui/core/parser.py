@@ -147,7 +147,6 @@ class FileError:
     message: str
     line: int
     kind: str
-    role: str | None = None
 
 
 @dataclass
@@ -331,10 +330,6 @@ _VERSION_TAG_RE = re.compile(
     re.IGNORECASE,
 )
 _ROLE_PREFIX_RE = re.compile(r"\[(?P<role>[A-Za-z]+)\]\s+")
-_ROLE_TAG_RE = re.compile(
-    r"\[(?P<role>sender|receiver|generator|client|server|daemon)(?:=[^\]]*)?\]",
-    re.IGNORECASE,
-)
 
 _SENT_RE = re.compile(
     r"(?:^|\s)(?:sent|wrote)\s+(?P<sent>\S+)\s+bytes\s+(?:received|read)\s+(?P<recv>\S+)\s+bytes"
@@ -939,20 +934,19 @@ class _Scanner:
         return False
 
     def _file_error(self, text: str, lineno: int) -> FileError | None:
-        role: str | None = None
+        # rsync 3.2's "[sender] " after "rsync: " stays in the message (a reader sees which
+        # side failed) but not in the text the rules read
         i = text.find("rsync: ")
         j = text.find("ERROR: ")
         if 0 <= j < i:
             m = _VERIFY_FAILED_RE.match(text, j)
             if m and m.group("p").strip():
-                tags = _ROLE_TAG_RE.findall(text[:j])
                 return FileError(_unquote(m.group("p").strip()), text[j:], lineno,
-                                 "verification_failed", tags[-1].lower() if tags else None)
+                                 "verification_failed")
         if i >= 0:
             body = text[i + 7 :]
             m = _ROLE_PREFIX_RE.match(body)
             if m:
-                role = m.group("role").lower()
                 body = body[m.end() :]
             if '" (in ' in body:  # a daemon's "name" (in module): the name ends at its quote
                 body = _IN_MODULE_RE.sub('"', body)
@@ -960,10 +954,6 @@ class _Scanner:
         else:
             body = text
             msg_start = None
-        if role is None:
-            tags = _ROLE_TAG_RE.findall(text)
-            if tags:
-                role = tags[-1].lower()
 
         for rx, kind in _FILE_RULES:
             m = rx.search(body)
@@ -972,18 +962,16 @@ class _Scanner:
                 if not path:
                     continue
                 start = msg_start if msg_start is not None else m.start()
-                if kind == "verification_failed" and msg_start is None:
-                    start = m.start()
-                return FileError(path, text[start:], lineno, kind, role)
+                return FileError(path, text[start:], lineno, kind)
 
         m = _OPENRSYNC_RE.match(text)
         if m:
-            return FileError(m.group("p"), text, lineno, _OPENRSYNC_KINDS[m.group("op")], role)
+            return FileError(m.group("p"), text, lineno, _OPENRSYNC_KINDS[m.group("op")])
 
         if msg_start is not None and '"' in body and not _NOT_A_FILE_RE.match(body):
             m = _GENERIC_QUOTED_RE.search(body)
             if m and m.group("p"):
-                return FileError(m.group("p"), text[msg_start:], lineno, "other", role)
+                return FileError(m.group("p"), text[msg_start:], lineno, "other")
         return None
 
     # -- the end -----------------------------------------------------------------------
