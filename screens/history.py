@@ -224,7 +224,8 @@ class ServerHistoryScreen(AcornScreen):
     ]
     # what the compact footer holds back until the terminal is this wide (`?` lists all)
     FOOTER_MIN_WIDTH: ClassVar = {"step(1)": 100, "step(-1)": 100, "code": 120,
-                                  "audit": 120, "log": 100, "snooze": 140, "reparse": 140}
+                                  "audit": 120, "log": 80, "snooze": 140, "reparse": 140,
+                                  "refresh": 90}
     NARROW = 110  # below this width the results table sits above the file errors
     HELP = """\
 One server's nights. The strip shows the last nights by status (newest on the right; the

@@ -140,3 +140,24 @@ def test_reevaluation_judges_it_when_an_exception_turns_a_night_good(url, tmp_pa
     er.delete_exception(TSR, e.id)  # red again: no longer a green that isn't
     assert (_tonight("acme", "mail01").status, _tonight("acme", "mail01").anomaly) == (
         "failed", None)
+
+
+def test_an_ingestor_judges_with_its_own_anomaly_settings(sqlite_db, tmp_path):
+    # the nightly job hands ingest the config's [anomaly] rule: three earlier nights are
+    # enough under `min_nights = 3`, where the default (7) would judge nothing yet
+    from acorntui.config import AnomalySettings
+    from acorntui.services.anomaly import use_settings
+    from acorntui.services.ingest import Ingestor
+
+    use_settings(None)
+    _history("acme", "fs1", 3)
+    spool = tmp_path / "spool"
+    write_log(spool, "acme", "fs1", CLEAN_309, when=LOG_TIME)
+    report = Ingestor(now=NOW, user=TSR, anomaly=AnomalySettings(min_nights=3)).ingest_paths(
+        [spool])
+    assert report.anomalies == 1
+    assert _tonight("acme", "fs1").anomaly.startswith(SMALL)
+    _history("acme", "fs2", 3)
+    write_log(spool, "acme", "fs2", CLEAN_309, when=LOG_TIME)
+    assert Ingestor(now=NOW, user=TSR).ingest_paths([spool / "acme" / "fs2.out"]).anomalies == 0
+    assert _tonight("acme", "fs2").anomaly is None

@@ -186,6 +186,8 @@ def test_rsyncs_error_and_warning_lines_are_kept_for_why():
 
 
 @pytest.mark.parametrize(("text", "value"), [
+    ("4608", 4608.0),  # a rate or speedup printed without decimals (not rsync's "%.2f")
+    ("12M", 12_000_000.0),  # with a unit, no decimals
     ("1,234,567", 1234567.0),  # grouped thousands read the same in a rate as in a byte count
     ("1.234.567", 1234567.0),
     ("1'234'567", 1234567.0),
