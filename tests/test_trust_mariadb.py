@@ -324,3 +324,42 @@ def mal_row_says_tsr(team: Team) -> None:
                         "(%s, %s, '', 2, 1)", (team.logins["mal"], team.logins["mal"]))
     finally:
         root.close()
+
+
+def test_an_older_schema_names_the_upgrade_and_loses_nothing(team):
+    """A console upgraded before the database: a person's account (no ALTER, no TRIGGER)
+    gets one line naming both schema versions and `init-db`, nothing changes, and once the
+    administrator has run `init-db` the same command works, the night's result still there."""
+    from acorntui.db.schema import REV_TRIGGER, SCHEMA_VERSION
+
+    admin = team.connect()
+    results = count(team, "SELECT COUNT(*) FROM results")
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP TRIGGER `{REV_TRIGGER}`")
+            cur.execute("ALTER TABLE results DROP COLUMN rev")
+            cur.execute("UPDATE acorn_schema_version SET version = %s WHERE version = %s",
+                        (SCHEMA_VERSION - 1, SCHEMA_VERSION))
+        p = acorn(team.url("carol"), "customer", "list", login=team.logins["carol"])
+        assert p.returncode == 1, p.stdout + p.stderr
+        assert p.stderr.strip().endswith(
+            f"has schema version {SCHEMA_VERSION - 1} and this acorntui needs {SCHEMA_VERSION}"
+            "; upgrading it failed (this account may not change the schema): run `acorntui "
+            "init-db` once as the database's administrator"), p.stderr
+        assert team.passwords["carol"] not in p.stderr
+        assert count(team, "SELECT COUNT(*) FROM results") == results >= 1
+        p = acorn(team.url(), "init-db")
+        assert p.returncode == 0, p.stderr
+        assert f"migrated schema to version {SCHEMA_VERSION}" in p.stdout
+        p = acorn(team.url("carol"), "customer", "list", login=team.logins["carol"])
+        assert p.returncode == 0 and "acme" in p.stdout, p.stdout + p.stderr
+        # the trigger is back: a TSR's acknowledgement raises the row's change count
+        assert count(team, "SELECT COUNT(*) FROM results") == results
+        first = count(team, "SELECT MIN(id) FROM results")
+        assert count(team, f"SELECT rev FROM results WHERE id = {first}") == 0
+        with admin.cursor() as cur:
+            cur.execute(f"UPDATE results SET ack_note = CONCAT(ack_note, '') WHERE id = {first}")
+            cur.execute(f"UPDATE results SET anomaly = anomaly WHERE id = {first}")
+        assert count(team, f"SELECT rev FROM results WHERE id = {first}") == 2
+    finally:
+        admin.close()

@@ -40,7 +40,7 @@ class Ctx:
             dbpkg.parse_url(self.db_url).path)
         self._db = dbpkg.connect(self.db_url, create_mysql_db=False)
         if create and needs_init(self._db):
-            dbpkg.init_schema(self._db)
+            self._upgrade(dbpkg)
         from acorntui.services.anomaly import use_settings
 
         use_settings(self.cfg.anomaly)  # re-evaluations judge anomalies with the config's rule
@@ -51,6 +51,28 @@ class Ctx:
             eprint(f"acorntui: created the database {dbpkg.parse_url(self.db_url).path}"
                    + (f"; {first} is its first user, a TSR3" if first else ""))
         return self._db
+
+    def _upgrade(self, dbpkg) -> None:
+        """Create or upgrade the schema. An older schema that this account may not change
+        (team mode: only the administrator may ALTER or create triggers) is one clear line
+        naming both versions and what to run, not a role refusal."""
+        from acorntui.db.schema import SCHEMA_VERSION, current_version
+
+        before = current_version(self._db)
+        try:
+            dbpkg.init_schema(self._db)
+        except Exception as exc:  # noqa: BLE001 - said in one line below, or re-raised
+            if before is None:
+                raise
+            from acorntui.db.connection import mask_url
+            from acorntui.services.roles import PermissionDenied
+
+            why = ("this account may not change the schema" if isinstance(exc, PermissionDenied)
+                   else db_error_text(exc))
+            raise DatabaseUnavailable(
+                f"the database {mask_url(self.db_url)} has schema version {before} and this "
+                f"acorntui needs {SCHEMA_VERSION}; upgrading it failed ({why}): "
+                "run `acorntui init-db` once as the database's administrator") from None
 
     def close(self) -> None:
         if self._db is not None and not self._db.is_closed():
