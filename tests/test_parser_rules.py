@@ -337,3 +337,20 @@ def test_a_last_line_of_exactly_the_cap_can_still_be_the_summary():
         line = b"x" * (_LAST_LINE_CAP + extra - len(tail) - 1) + b" " + tail
         r = parse_bytes(START + b"sent 1 bytes  received 2 bytes  3.00 bytes/sec\n" + line + b"\n")
         assert r.code == code, extra
+
+
+def test_the_no_completion_line_note_stands_at_the_first_failing_file():
+    # `parse` lists the notes in log order; the "not a perfect completion" note belongs to
+    # the file error that makes the night not ok, between the lines around it
+    r = parse_bytes(START
+                    + b"rsync: something new went wrong\n"
+                    + b'rsync: send_files failed to open "/a.pst": Permission denied (13)\n'
+                    + b"rsync: another odd thing\n"
+                    + SUMMARY)
+    assert (r.code, r.reason) == (-2, "incomplete")
+    assert r.unrecognised_errors == [
+        "rsync: something new went wrong",
+        "file errors but no completion line: not a perfect completion",
+        "rsync: another odd thing",
+    ]
+    assert [(f.path, f.line) for f in r.failures] == [("/a.pst", 3)]
