@@ -208,7 +208,7 @@ class ServerHistoryScreen(AcornScreen):
     BINDINGS: ClassVar = [
         bind("back"),
         bind("help"),
-        bind("exception", "except_file", label="Except file"),
+        bind("exception", "except_file", label="Exception"),
         bind("ack"),
         bind("note"),
         bind("snooze"),
@@ -224,8 +224,7 @@ class ServerHistoryScreen(AcornScreen):
     ]
     # what the compact footer holds back until the terminal is this wide (`?` lists all)
     FOOTER_MIN_WIDTH: ClassVar = {"step(1)": 100, "step(-1)": 100, "code": 120,
-                                  "audit": 120, "log": 80, "snooze": 140, "reparse": 140,
-                                  "refresh": 90}
+                                  "audit": 120, "log": 80, "snooze": 140, "reparse": 140}
     NARROW = 110  # below this width the results table sits above the file errors
     HELP = """\
 One server's nights. The strip shows the last nights by status (newest on the right; the
