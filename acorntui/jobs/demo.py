@@ -428,6 +428,13 @@ def _run_nights(rng: random.Random, plan: list[DemoServer], nights: list[dt.date
 
     last = nights[-1]
     outage_custbak = _CUSTBAKS[2]
+    # a demo of today built before 06:00 would date last night's logs later than now (the Why
+    # line then shows a write time still to come): never after a minute ago (a demo of
+    # another day keeps its times)
+    real_now = dt.datetime.now().replace(microsecond=0)
+    today = last + dt.timedelta(days=1)
+    not_after = (real_now - dt.timedelta(minutes=1) if today == real_now.date()
+                 else dt.datetime.max)
     logs = 0
     newcomer = ("northgate-annex", "NEWSRV01")
     for night in nights:
@@ -459,8 +466,8 @@ def _run_nights(rng: random.Random, plan: list[DemoServer], nights: list[dt.date
                 if rng.random() < 0.03:
                     sent = int(total * rng.uniform(0.2, 0.5))  # a big reorganisation night
                 text = _make_log(rng, s, kind, locked, vanished, total, sent)
-                written = morning.replace(hour=rng.randint(1, 5), minute=rng.randint(0, 59),
-                                          second=rng.randint(0, 59))
+                written = min(morning.replace(hour=rng.randint(1, 5), minute=rng.randint(0, 59),
+                                              second=rng.randint(0, 59)), not_after)
                 _write_log(path, text, s.windows, written)
                 ing.ingest_file(path)
                 logs += 1
@@ -468,7 +475,7 @@ def _run_nights(rng: random.Random, plan: list[DemoServer], nights: list[dt.date
                 p = spool / newcomer[0] / f"{newcomer[1]}.out"
                 ds = DemoServer(newcomer[0], newcomer[1], True, "", "", "", "", 0, 0, 0)
                 text = _make_log(rng, ds, "clean", [], [], 48_000_000_000, 310_000_000)
-                _write_log(p, text, True, morning.replace(hour=3, minute=12))
+                _write_log(p, text, True, min(morning.replace(hour=3, minute=12), not_after))
                 ing.ingest_file(p)
                 logs += 1
             ing.record_missing(night)
