@@ -17,8 +17,10 @@ from typing import Any
 
 import platformdirs
 
-from acorntui.db.connection import SQLITE_DIR_MODE, mask_url
-from acorntui.db.connection import make_private_dir as make_private_dir  # re-exported
+# make_private_dir: the one folder-making mechanism (the database's folder too), re-exported
+# for acorntui.fetch, which may not import acorntui.db (import-linter contract)
+from acorntui.db.connection import make_private_dir as make_private_dir
+from acorntui.db.connection import mask_url
 
 APP_NAME = "acorntui"
 
@@ -33,10 +35,6 @@ def config_dir() -> Path:
 
 def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-
-
-PRIVATE_DIR_MODE = SQLITE_DIR_MODE  # 0750: every folder acorntui makes for its data
-# make_private_dir: one mechanism for the database's folder and every other data folder
 
 
 def config_path() -> Path:

@@ -510,8 +510,8 @@ that way), t again goes back.
         if message.failed or self.current is None or self.current.result_id != h.result_id:
             return
         cfg = self.console.cfg
-        words = why_words(message.value, cfg.night_cutoff_hours if cfg is not None
-                          else why_mod.CUTOFF_HOURS)
+        words = (why_words(message.value, cfg.night_cutoff_hours) if cfg is not None
+                 else why_words(message.value))
         if not words.headline:
             box.display = False
             return

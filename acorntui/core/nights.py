@@ -14,6 +14,12 @@ def night_of(moment: dt.datetime, cutoff_hours: float = 12.0) -> dt.date:
     return (moment - dt.timedelta(hours=cutoff_hours)).date()
 
 
+def night_end(night: dt.date, cutoff_hours: float = 12.0) -> dt.datetime:
+    """The end of a backup night: the first moment :func:`night_of` gives the next night."""
+    return dt.datetime.combine(night + dt.timedelta(days=1), dt.time()) + dt.timedelta(
+        hours=cutoff_hours)
+
+
 def current_night(now: dt.datetime | None = None, cutoff_hours: float = 12.0) -> dt.date:
     return night_of(now or now_local(), cutoff_hours)
 

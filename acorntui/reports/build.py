@@ -623,7 +623,7 @@ def _path_pieces(word: str, room: int) -> list[str]:
     ``room`` (a name without separators) after each ``-``, ``_`` or ``.``; only a run with
     none of these that is longer than a whole line is ever cut elsewhere."""
     out: list[str] = []
-    for p in re.findall(r"[^/\\]*[/\\]+|[^/\\]+$", word) or [word]:
+    for p in templating.path_pieces(word):
         if len(p) <= room:
             out.append(p)
             continue

@@ -22,13 +22,19 @@ from acorntui.core.textsafe import _CONTROL
 SEG_NOWRAP_MAX = 40  # a path segment longer than this may still break inside (last resort)
 
 
+def path_pieces(path: str) -> list[str]:
+    """``path`` cut after each ``/`` or ``\\`` (a run of them stays with the piece before):
+    where the HTML and the text mail may break a path."""
+    return re.findall(r"[^/\\]*[/\\]+|[^/\\]+$", path) or [path]
+
+
 def _wbr(value: Any) -> Markup:
     """Escaped path with a break opportunity (``<wbr>``) after each ``/`` or ``\\`` and
     nowhere else: a segment holding a hyphen or a space (where a browser would otherwise
     break) is kept in one ``nowrap`` span, unless it is longer than a phone line could hold."""
     text = _safe(value)
     out = []
-    for part in re.findall(r"[^/\\]*[/\\]+|[^/\\]+$", text) or [text]:
+    for part in path_pieces(text):
         e = str(escape(part))
         if len(part) <= SEG_NOWRAP_MAX and re.search(r"[-\s\u2010-\u2014]", part):
             e = f'<span class="seg">{e}</span>'

@@ -334,10 +334,6 @@ def server_history(server_id: int, *, limit: int = 400, before: dt.date | None =
                        r.ack_by or "", r.log_path or "", r.anomaly or "") for r in q]
 
 
-def result_failures(result_id: int) -> list[Failure]:
-    return list(Failure.select().where(Failure.result == result_id).order_by(Failure.line))
-
-
 def find_server(customer: str, server: str) -> Server | None:
     return (Server.select(Server, Customer).join(Customer)
             .where((Customer.name == customer) & (Server.name == server)).first())
@@ -712,13 +708,8 @@ def failure_views(result_id: int, *, offset: int = 0, limit: int | None = None
     the exception that covered it (two queries)."""
     from acorntui.db.models import Exception_
 
-    q = (Failure.select().where(Failure.result == result_id)
-         .order_by(Failure.line, Failure.id))
-    if limit is not None:
-        q = q.offset(offset).limit(limit)
-    elif offset:
-        q = q.offset(offset)
-    fails = list(q)
+    fails = list(Failure.select().where(Failure.result == result_id)
+                 .order_by(Failure.line, Failure.id).offset(offset or None).limit(limit))
     ids = {f.exception_id for f in fails if f.exception_id}
     rules = ({e.id: e for e in Exception_.select().where(Exception_.id.in_(list(ids)))}
              if ids else {})

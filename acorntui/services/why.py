@@ -20,6 +20,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 
+from acorntui.core.nights import night_end
 from acorntui.core.status import (
     FAILED,
     FETCH_FAILED,
@@ -35,7 +36,6 @@ from acorntui.db.models import ErrorCode, Failure, Result
 __all__ = ["FailurePage", "NightWhy", "WhyLine", "WhyWords", "failure_page", "log_target",
            "night_why", "why_words"]
 
-CUTOFF_HOURS = 12.0  # the default [parse] night_cutoff_hours: a night ends at noon next day
 TAIL_SHOWN = 8  # last lines shown under "log stops mid-transfer"
 ERRORS_SHOWN = 6  # rsync error lines shown for a fatal code
 
@@ -121,14 +121,7 @@ def _hours(delta: dt.timedelta) -> str:
     return f"{h:.0f} h"
 
 
-def night_end(night: dt.date, cutoff_hours: float = CUTOFF_HOURS) -> dt.datetime:
-    """The end of a backup night: a log written before it (and after the previous one)
-    belongs to ``night`` (core.nights.night_of)."""
-    return dt.datetime.combine(night + dt.timedelta(days=1), dt.time()) + dt.timedelta(
-        hours=cutoff_hours)
-
-
-def why_words(w: NightWhy, cutoff_hours: float = CUTOFF_HOURS) -> WhyWords:  # noqa: C901
+def why_words(w: NightWhy, cutoff_hours: float = 12.0) -> WhyWords:  # noqa: C901
     """The headline of why, in words, and the lines that back it up."""
     if w.status == FETCH_FAILED:
         error = w.fetch_error or w.reason.removeprefix("fetch failed: ")
