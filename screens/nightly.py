@@ -620,12 +620,14 @@ server:exch  custbak:03
         """Every 30 s: a cheap signature query; reload only when something changed."""
         self.db_call(Polled(self.night), queries.night_signature, self.night,
                      description="poll")
-        self.load_targets()  # servers added or renamed elsewhere reach the palette
 
     def on_polled(self, message: Polled) -> None:
         signature = message.value
         if message.failed or self.signature is None or signature == self.signature:
             return
+        # servers and customers added or renamed elsewhere reach the palette: each writes an
+        # audit row (ingest's server.auto_add too), so only a changed signature reloads them
+        self.load_targets()
         if message.night != self.night:
             # taken for another night (a poll that started before a load finished): it says
             # nothing about the one shown, and reloading for it would race the load

@@ -268,6 +268,28 @@ def test_signature_moves_when_a_row_changes_without_audit_or_parse_time(any_db):
     assert sig4[:4] == sig3[:4] and sig4 != sig3
 
 
+@asynctest
+async def test_a_server_ingest_adds_elsewhere_reaches_the_palette(sqlite_db, monkeypatch):
+    """The palette's list of servers is reloaded when the poll sees a change: a server first
+    seen in a log (ingest writes its server.auto_add audit row) on a night not on screen."""
+    from acorntui.db.models import Customer, Result, Server, Update
+
+    act_as(monkeypatch, ME)
+    build_night(3)
+    app = make_app(poll_seconds=POLL)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await grid_ready(pilot)
+        await wait_for(pilot, lambda: app._targets_loaded)
+        assert not any(t[1] == "newsrv" for t in app._servers)
+        late = Server.create(customer=Customer.get(Customer.name == "beta"), name="newsrv",
+                             registered=False)
+        Update.create(login="nightjob", action="server.auto_add", table_name="servers",
+                      row_id=late.id, server=late)
+        Result.create(server=late, night=NIGHT - dt.timedelta(days=3), code=0, status="ok")
+        await wait_for(pilot, lambda: any(t[1] == "newsrv" for t in app._servers),
+                       timeout=POLL * 10)
+
+
 def test_default_poll_interval_is_30_seconds_or_less():
     from acorntui.screens.nightly import NightlyScreen
 
